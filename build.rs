@@ -1,0 +1,25 @@
+//! Puts libtorch's `lib` folder on the binary's rpath, so `gantry` runs without the user
+//! setting `LD_LIBRARY_PATH`, and compiles `csrc/ops.cpp` (ATen operators tch does not expose)
+//! against the same libtorch. torch-sys (links = "tch") exports the folder it linked against.
+use std::path::PathBuf;
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
+    println!("cargo:rerun-if-changed=csrc/ops.cpp");
+    let lib = PathBuf::from(
+        std::env::var("DEP_TCH_LIBTORCH_LIB").expect("torch-sys exports DEP_TCH_LIBTORCH_LIB"),
+    );
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    let root = lib.parent().expect("libtorch lib folder has a parent");
+    cc::Build::new()
+        .cpp(true)
+        .pic(true)
+        .warnings(false)
+        .include(root.join("include"))
+        .include(root.join("include/torch/csrc/api/include"))
+        .flag("-std=c++17")
+        .flag("-D_GLIBCXX_USE_CXX11_ABI=1")
+        .flag("-DGLOG_USE_GLOG_EXPORT")
+        .file("csrc/ops.cpp")
+        .compile("gantry_ops");
+}

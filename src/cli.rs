@@ -1,0 +1,258 @@
+//! The command line: clap types stay here; each command turns its flags into library calls.
+use clap::{Args, Parser, Subcommand};
+use gantry::config::{self, Config, Sources};
+use gantry::error::{Error, Result};
+use gantry::sample;
+use gantry::train::run::{self, RunOptions};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "gantry",
+    version,
+    about = "Train, sample and evaluate generative adversarial networks"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a preset (dcgan on Fashion-MNIST when no preset is given).
+    Train(TrainArgs),
+    /// Draw samples from a trained run.
+    Sample(SampleArgs),
+    /// Rows of spherical interpolations between random latents.
+    Interpolate(InterpolateArgs),
+    /// DCGAN latent vector arithmetic: mean z of A − B + C.
+    Arithmetic(ArithmeticArgs),
+    /// Score a trained run's samples; prints one JSON object.
+    Eval(EvalArgs),
+    /// List the presets.
+    Presets,
+}
+
+#[derive(Args, Default)]
+struct TrainArgs {
+    /// Preset to start from (see `gantry presets`).
+    #[arg(long)]
+    preset: Option<String>,
+    /// Training data: ring8, grid25, gaussians8, gaussians25, swissroll, fashion-mnist, a folder of
+    /// MNIST-format IDX files, or a .csv/.npy file of points.
+    #[arg(long)]
+    data: Option<String>,
+    /// Run folder.
+    #[arg(long, default_value = "runs/latest")]
+    out: PathBuf,
+    /// Total generator updates.
+    #[arg(long)]
+    steps: Option<u64>,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// auto, cpu, cuda or cuda:N.
+    #[arg(long)]
+    device: Option<String>,
+    /// A TOML file of overrides.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// key=value override, e.g. --set train.g_lr=1e-4 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Continue the run in --out from its newest complete checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// Print the resolved configuration and exit.
+    #[arg(long)]
+    dry_run: bool,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct SampleArgs {
+    #[arg(long)]
+    run: PathBuf,
+    #[arg(long, default_value_t = 64)]
+    n: i64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// A grid PNG (images), a scatter PNG or a CSV (points).
+    #[arg(long, required_unless_present = "out_dir")]
+    out: Option<PathBuf>,
+    /// One PNG per sample.
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    #[arg(long, default_value = "auto")]
+    device: String,
+}
+
+#[derive(Args)]
+struct InterpolateArgs {
+    #[arg(long)]
+    run: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 8)]
+    rows: i64,
+    #[arg(long, default_value_t = 10)]
+    cols: i64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, default_value = "auto")]
+    device: String,
+}
+
+#[derive(Args)]
+struct ArithmeticArgs {
+    #[arg(long)]
+    run: PathBuf,
+    /// Indices (comma-separated) of group A in `gantry sample --n N --seed S`'s grid.
+    #[arg(long, value_delimiter = ',', required = true)]
+    a: Vec<i64>,
+    #[arg(long, value_delimiter = ',', required = true)]
+    b: Vec<i64>,
+    #[arg(long, value_delimiter = ',', required = true)]
+    c: Vec<i64>,
+    #[arg(long, default_value_t = 64)]
+    n: i64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value = "auto")]
+    device: String,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    #[arg(long)]
+    run: PathBuf,
+    #[arg(long, default_value_t = 2500)]
+    samples: i64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, default_value = "auto")]
+    device: String,
+}
+
+/// Turns `gantry train`'s flags into a configuration.
+fn train_config(a: &TrainArgs) -> Result<Config> {
+    let mut sets = vec![];
+    if let Some(d) = &a.data {
+        sets.push(format!("data.source={}", toml::Value::String(d.clone())));
+    }
+    if let Some(s) = a.steps {
+        sets.push(format!("steps={s}"));
+    }
+    if let Some(s) = a.seed {
+        sets.push(format!("seed={s}"));
+    }
+    if let Some(d) = &a.device {
+        sets.push(format!("device={}", toml::Value::String(d.clone())));
+    }
+    // Resuming without naming a preset or file continues with the run's own configuration.
+    let saved = a.out.join("config.toml");
+    if a.resume && a.preset.is_none() && a.config.is_none() && saved.is_file() {
+        let mut cfg = Config::load(&saved)?;
+        let src = Sources {
+            preset: Some(cfg.preset.clone()),
+            file: Some(saved),
+            sets: [sets, a.sets.clone()].concat(),
+        };
+        cfg = Config::resolve(&src)?;
+        return Ok(cfg);
+    }
+    sets.extend(a.sets.iter().cloned());
+    Config::resolve(&Sources {
+        preset: a.preset.clone(),
+        file: a.config.clone(),
+        sets,
+    })
+}
+
+fn check_n(n: i64) -> Result<()> {
+    if n < 1 {
+        return Err(Error::Usage(format!("--n must be at least 1, not {n}")));
+    }
+    Ok(())
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command.unwrap_or(Command::Train(TrainArgs {
+        out: "runs/latest".into(),
+        ..Default::default()
+    })) {
+        Command::Train(a) => {
+            let cfg = train_config(&a)?;
+            if a.dry_run {
+                print!("{}", cfg.to_toml());
+                return Ok(());
+            }
+            let s = run::train(
+                &cfg,
+                &RunOptions {
+                    out: a.out.clone(),
+                    resume: a.resume,
+                    quiet: a.quiet,
+                },
+            )?;
+            eprintln!(
+                "trained steps {}..{} in {:.1} s ({:.2} steps/s); run folder {}",
+                s.first_step,
+                s.first_step + s.steps,
+                s.seconds,
+                s.steps_per_s,
+                s.run.display()
+            );
+            println!("{}", serde_json::to_string(&s).expect("summary serialises"));
+        }
+        Command::Sample(a) => {
+            check_n(a.n)?;
+            let t = sample::load_run(&a.run, &a.device)?;
+            let x = t.generate(&t.latents(a.n, a.seed));
+            if let Some(out) = &a.out {
+                sample::save_samples(&x, t.shape, 0, out)?;
+            }
+            if let Some(dir) = &a.out_dir {
+                std::fs::create_dir_all(dir).map_err(gantry::error::io_err(dir))?;
+                for i in 0..a.n {
+                    sample::save_samples(
+                        &x.narrow(0, i, 1),
+                        t.shape,
+                        1,
+                        &dir.join(format!("{i:05}.png")),
+                    )?;
+                }
+            }
+        }
+        Command::Interpolate(a) => {
+            if a.rows < 1 || a.cols < 2 {
+                return Err(Error::Usage(
+                    "--rows must be at least 1 and --cols at least 2".into(),
+                ));
+            }
+            let t = sample::load_run(&a.run, &a.device)?;
+            let x = t.interpolate(a.rows, a.cols, a.seed)?;
+            sample::save_samples(&x, t.shape, a.cols, &a.out)?;
+        }
+        Command::Arithmetic(a) => {
+            check_n(a.n)?;
+            let t = sample::load_run(&a.run, &a.device)?;
+            let (x, cols) = t.arithmetic(a.n, a.seed, [&a.a, &a.b, &a.c])?;
+            sample::save_samples(&x, t.shape, cols, &a.out)?;
+        }
+        Command::Eval(a) => {
+            check_n(a.samples)?;
+            let t = sample::load_run(&a.run, &a.device)?;
+            println!("{}", t.evaluate(a.samples, a.seed)?);
+        }
+        Command::Presets => {
+            for p in config::PRESETS {
+                println!("{:<16} {}", p.name, config::preset_description(p));
+            }
+        }
+    }
+    Ok(())
+}

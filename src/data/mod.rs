@@ -1,0 +1,243 @@
+//! Training data: where it comes from (`DATA` in the CLI), what shape the networks see, and the
+//! batch for any position in the run, derived from the seed so that a resumed run draws the
+//! same batches as a straight one.
+pub mod idx;
+pub mod points;
+pub mod synthetic;
+
+use crate::config::DataConfig;
+use crate::error::{Error, Result};
+use crate::rng;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use synthetic::Synthetic;
+use tch::{Device, Kind, Tensor};
+
+/// Where the Debian package `dataset-fashion-mnist` installs Fashion-MNIST.
+pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
+
+/// What one example looks like to the networks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    Image { channels: i64, size: i64 },
+    Points { dim: i64 },
+}
+
+impl Shape {
+    /// Number of values in one example.
+    pub fn numel(&self) -> i64 {
+        match *self {
+            Shape::Image { channels, size } => channels * size * size,
+            Shape::Points { dim } => dim,
+        }
+    }
+    /// `[n, ...]` for a batch of n examples.
+    pub fn batch_dims(&self, n: i64) -> Vec<i64> {
+        match *self {
+            Shape::Image { channels, size } => vec![n, channels, size, size],
+            Shape::Points { dim } => vec![n, dim],
+        }
+    }
+}
+
+enum Store {
+    /// A finite set held on the device: images in [−1, 1] or points.
+    Tensor {
+        x: Tensor,
+        labels: Option<Tensor>,
+    },
+    Synthetic(Synthetic),
+}
+
+/// A data set ready to serve batches.
+pub struct Dataset {
+    /// How the set was named (`ring8`, a path, …).
+    pub name: String,
+    pub shape: Shape,
+    store: Store,
+    /// The permutation of the epoch last served, so consecutive batches do not rebuild it.
+    epoch_perm: Mutex<Option<(u64, Vec<i64>)>>,
+}
+
+/// Resolves `DATA` to a synthetic set, an IDX folder or a point file.
+pub fn resolve_source(source: &str) -> Result<(String, Option<Synthetic>, PathBuf)> {
+    if let Some(s) = synthetic::by_name(source) {
+        return Ok((source.to_string(), Some(s), PathBuf::new()));
+    }
+    let path = if source == "fashion-mnist" {
+        PathBuf::from(FASHION_MNIST_DIR)
+    } else {
+        PathBuf::from(source)
+    };
+    Ok((source.to_string(), None, path))
+}
+
+impl Dataset {
+    /// Loads the training split named by `cfg.source`.
+    pub fn load(cfg: &DataConfig, device: Device) -> Result<Dataset> {
+        Self::load_split(cfg, "train", device)
+    }
+
+    /// Loads `split` (`train` or `t10k`; point files and synthetic sets have one split).
+    pub fn load_split(cfg: &DataConfig, split: &str, device: Device) -> Result<Dataset> {
+        let (name, synth, path) = resolve_source(&cfg.source)?;
+        let (shape, store) = if let Some(s) = synth {
+            (Shape::Points { dim: 2 }, Store::Synthetic(s))
+        } else if path.is_dir() {
+            let (images, labels) = idx::read_split(&path, split)?;
+            let (n, h, w) = (
+                images.dims[0] as i64,
+                images.dims[1] as i64,
+                images.dims[2] as i64,
+            );
+            if n == 0 || h != w {
+                return Err(Error::Data {
+                    path,
+                    msg: format!(
+                        "holds {n} images of {h}x{w}; gantry needs at least one square image"
+                    ),
+                });
+            }
+            let x = Tensor::from_slice(&images.data)
+                .view([n, 1, h, w])
+                .to(device)
+                .to_kind(Kind::Float)
+                / 127.5
+                - 1.0;
+            let x = fit_images(x, cfg)?;
+            let size = x.size()[2];
+            let channels = x.size()[1];
+            let labels = labels.map(|l| Tensor::from_slice(&l).to_kind(Kind::Int64).to(device));
+            (Shape::Image { channels, size }, Store::Tensor { x, labels })
+        } else if path.is_file() {
+            let p = points::read(&path)?;
+            let x = Tensor::from_slice(&p.values)
+                .view([p.n as i64, p.dim as i64])
+                .to(device);
+            (
+                Shape::Points { dim: p.dim as i64 },
+                Store::Tensor { x, labels: None },
+            )
+        } else if cfg.source == "fashion-mnist" {
+            return Err(Error::Data {
+                path,
+                msg: "Fashion-MNIST is not installed; install it with `sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or pass --data with a folder of MNIST-format IDX files".into(),
+            });
+        } else {
+            return Err(Error::Data {
+                path,
+                msg: format!(
+                    "no such file or folder; DATA is one of {}, fashion-mnist, a folder of MNIST-format IDX files, or a .csv/.npy file of points",
+                    synthetic::NAMES.join(", ")
+                ),
+            });
+        };
+        Ok(Dataset {
+            name,
+            shape,
+            store,
+            epoch_perm: Mutex::new(None),
+        })
+    }
+
+    /// Number of examples, or `None` for an endless synthetic set.
+    pub fn len(&self) -> Option<i64> {
+        match &self.store {
+            Store::Tensor { x, .. } => Some(x.size()[0]),
+            Store::Synthetic(_) => None,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
+
+    pub fn synthetic(&self) -> Option<&Synthetic> {
+        match &self.store {
+            Store::Synthetic(s) => Some(s),
+            Store::Tensor { .. } => None,
+        }
+    }
+
+    /// All examples and labels of a finite set.
+    pub fn tensors(&self) -> Option<(&Tensor, Option<&Tensor>)> {
+        match &self.store {
+            Store::Tensor { x, labels } => Some((x, labels.as_ref())),
+            Store::Synthetic(_) => None,
+        }
+    }
+
+    /// Batch number `index` of the run's stream of batches. A finite set is walked through one
+    /// seeded permutation per epoch; a synthetic set is sampled from libtorch's generator, which
+    /// the training loop seeds per step.
+    pub fn batch(&self, index: u64, batch_size: i64, seed: u64) -> Tensor {
+        match &self.store {
+            Store::Synthetic(s) => s.sample(batch_size, self.device()),
+            Store::Tensor { x, .. } => {
+                let n = x.size()[0] as u64;
+                let start = index * batch_size as u64;
+                let mut guard = self.epoch_perm.lock().expect("permutation lock");
+                let idx: Vec<i64> = (start..start + batch_size as u64)
+                    .map(|pos| {
+                        let epoch = pos / n;
+                        if guard.as_ref().is_none_or(|(e, _)| *e != epoch) {
+                            *guard = Some((
+                                epoch,
+                                rng::permutation(
+                                    n as usize,
+                                    rng::derive(seed, rng::stream::EPOCH, epoch),
+                                ),
+                            ));
+                        }
+                        guard.as_ref().unwrap().1[(pos % n) as usize]
+                    })
+                    .collect();
+                x.index_select(0, &Tensor::from_slice(&idx).to(x.device()))
+            }
+        }
+    }
+
+    /// `n` examples for evaluation, drawn with `seed` (with replacement from a finite set).
+    pub fn reference(&self, n: i64, seed: u64) -> Tensor {
+        match &self.store {
+            Store::Synthetic(s) => {
+                rng::seed_torch(seed, rng::stream::EVAL, 0);
+                s.sample(n, self.device())
+            }
+            Store::Tensor { x, .. } => {
+                let len = x.size()[0];
+                if n >= len {
+                    return x.shallow_clone();
+                }
+                let perm = rng::permutation(len as usize, rng::derive(seed, rng::stream::EVAL, 1));
+                x.index_select(0, &Tensor::from_slice(&perm[..n as usize]).to(x.device()))
+            }
+        }
+    }
+
+    pub fn device(&self) -> Device {
+        match &self.store {
+            Store::Tensor { x, .. } => x.device(),
+            Store::Synthetic(_) => Device::Cpu,
+        }
+    }
+
+    /// Moves a synthetic set's sampling to `device` (finite sets are loaded there already).
+    pub fn path(&self) -> &Path {
+        Path::new(&self.name)
+    }
+}
+
+/// Resizes and repeats channels as `data.image_size` and `data.channels` ask.
+fn fit_images(mut x: Tensor, cfg: &DataConfig) -> Result<Tensor> {
+    let size = x.size()[2];
+    if cfg.image_size > 0 && cfg.image_size != size {
+        x = x
+            .upsample_bilinear2d([cfg.image_size, cfg.image_size], false, None, None)
+            .clamp(-1.0, 1.0);
+    }
+    if cfg.channels == 3 && x.size()[1] == 1 {
+        x = x.repeat([1, 3, 1, 1]);
+    }
+    Ok(x)
+}

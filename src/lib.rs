@@ -1,0 +1,22 @@
+//! gantry: training, sampling and evaluating generative adversarial networks on libtorch.
+//!
+//! The crate reads top-down: [`config`] resolves a run's settings; [`data`] serves batches;
+//! [`nets`] builds networks; [`objective`] holds the losses and penalties as pure functions;
+//! [`method`] composes them into a training step; [`train`] runs the loop, optimisers and
+//! checkpoints; [`metrics`] and [`viz`] measure and show the results; [`sample`] drives trained
+//! generators. `docs/ARCHITECTURE.md` maps how a batch flows through them.
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod method;
+pub mod metrics;
+pub mod nets;
+pub mod objective;
+pub mod ops;
+pub mod rng;
+pub mod sample;
+pub mod train;
+pub mod viz;
+
+pub use config::Config;
+pub use error::{Error, Result};

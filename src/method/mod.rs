@@ -1,0 +1,32 @@
+//! Training methods: each owns its networks and optimisers and performs one generator step
+//! (with its discriminator steps) as the paper states it. The loop in `train::run` drives any
+//! method through this trait and never knows which GAN it trains.
+pub mod gan;
+
+use crate::config::Config;
+use crate::data::{Dataset, Shape};
+use crate::error::Result;
+use crate::train::optim::Optimizer;
+use tch::nn::VarStore;
+use tch::{Device, Tensor};
+
+/// Metric key and a scalar tensor, read from the device only at logging steps.
+pub type Metrics = Vec<(&'static str, Tensor)>;
+
+pub trait Method {
+    /// One generator update at 0-based `step`, with its discriminator updates.
+    fn train_step(&mut self, step: u64, data: &Dataset) -> Metrics;
+    /// Networks saved in checkpoints, by file name.
+    fn stores(&self) -> Vec<(&'static str, &VarStore)>;
+    /// Optimisers saved in checkpoints, by file name.
+    fn optimizers(&mut self) -> Vec<(&'static str, &mut Optimizer)>;
+    /// Samples for latents `z`, from the averaged generator when there is one, in eval mode.
+    fn generate(&self, z: &Tensor) -> Tensor;
+    /// Noise for `n` samples.
+    fn latents(&self, n: i64) -> Tensor;
+}
+
+/// Builds the method a configuration asks for.
+pub fn build(cfg: &Config, shape: Shape, device: Device) -> Result<Box<dyn Method>> {
+    Ok(Box::new(gan::Gan::new(cfg, shape, device)?))
+}

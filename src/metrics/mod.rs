@@ -1,0 +1,4 @@
+//! Sample-quality measures: the PacGAN protocol for Gaussian mixtures and the sliced
+//! Wasserstein distance for point sets.
+pub mod mixture;
+pub mod sliced;

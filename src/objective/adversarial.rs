@@ -1,0 +1,193 @@
+//! Adversarial losses as pure functions of the discriminator's raw outputs (logits, critic
+//! values). `d_loss` is minimised by the discriminator, `g_loss` by the generator; `estimate`
+//! is the quantity the critic's objective estimates, where it has a meaning (the Wasserstein
+//! distance, the f-divergence).
+//!
+//! With v = D(x) on real data and u = D(G(z)) on generated data:
+//! - minimax (Goodfellow et al. 2014, eq. 1): D max E log σ(v) + E log(1 − σ(u)); G min E log(1 − σ(u))
+//! - non-saturating (same paper, §3): G max E log σ(u)
+//! - least squares (Mao et al. 2017, eq. 2): D min ½E(v − b)² + ½E(u − a)²; G min ½E(u − c)²
+//! - Wasserstein (Arjovsky et al. 2017): D max E v − E u; G max E u
+//! - hinge: D min E relu(1 − v) + E relu(1 + u); G max E u
+//! - f-GAN (Nowozin et al. 2016, eq. 6): D max E g_f(v) − E f*(g_f(u)); G max E g_f(u) or min −E f*(g_f(u))
+use super::fdiv;
+use crate::config::{FGanGenerator, LossKind, ObjectiveConfig};
+use tch::Tensor;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Adversarial {
+    Minimax,
+    NonSaturating,
+    LeastSquares {
+        a: f64,
+        b: f64,
+        c: f64,
+    },
+    Wasserstein,
+    Hinge,
+    FGan {
+        divergence: crate::config::DivergenceKind,
+        generator: FGanGenerator,
+    },
+}
+
+impl Adversarial {
+    pub fn from_config(cfg: &ObjectiveConfig) -> Adversarial {
+        match cfg.loss {
+            LossKind::Minimax => Adversarial::Minimax,
+            LossKind::NonSaturating => Adversarial::NonSaturating,
+            LossKind::LeastSquares => Adversarial::LeastSquares {
+                a: cfg.lsgan_a,
+                b: cfg.lsgan_b,
+                c: cfg.lsgan_c,
+            },
+            LossKind::Wasserstein => Adversarial::Wasserstein,
+            LossKind::Hinge => Adversarial::Hinge,
+            LossKind::FGan => Adversarial::FGan {
+                divergence: cfg.divergence,
+                generator: cfg.fgan_generator,
+            },
+        }
+    }
+
+    /// The discriminator's loss on outputs for real (`v`) and generated (`u`) batches.
+    pub fn d_loss(&self, v: &Tensor, u: &Tensor) -> Tensor {
+        match self {
+            // −log σ(v) = softplus(−v); −log(1 − σ(u)) = softplus(u)
+            Adversarial::Minimax | Adversarial::NonSaturating => {
+                (-v).softplus().mean(None) + u.softplus().mean(None)
+            }
+            Adversarial::LeastSquares { a, b, .. } => {
+                ((v - *b).square().mean(None) + (u - *a).square().mean(None)) * 0.5
+            }
+            Adversarial::Wasserstein => u.mean(None) - v.mean(None),
+            Adversarial::Hinge => (-v + 1.0).relu().mean(None) + (u + 1.0).relu().mean(None),
+            Adversarial::FGan { .. } => -self.estimate(v, u).expect("f-GAN has an estimate"),
+        }
+    }
+
+    /// The generator's loss on the discriminator's outputs `u` for generated samples.
+    pub fn g_loss(&self, u: &Tensor) -> Tensor {
+        match self {
+            // log(1 − σ(u)) = −softplus(u)
+            Adversarial::Minimax => -u.softplus().mean(None),
+            Adversarial::NonSaturating => (-u).softplus().mean(None),
+            Adversarial::LeastSquares { c, .. } => (u - *c).square().mean(None) * 0.5,
+            Adversarial::Wasserstein | Adversarial::Hinge => -u.mean(None),
+            Adversarial::FGan {
+                divergence,
+                generator: FGanGenerator::Alternative,
+            } => -fdiv::activation(*divergence, u).mean(None),
+            Adversarial::FGan {
+                divergence,
+                generator: FGanGenerator::Saddle,
+            } => -fdiv::conjugate_of_activation(*divergence, u).mean(None),
+        }
+    }
+
+    /// The estimate the critic's objective makes: E v − E u for the Wasserstein critic (the
+    /// Kantorovich–Rubinstein dual), E g_f(v) − E f*(g_f(u)) for f-GAN (a lower bound on
+    /// D_f(P‖Q), tight at the optimal critic).
+    pub fn estimate(&self, v: &Tensor, u: &Tensor) -> Option<Tensor> {
+        match self {
+            Adversarial::Wasserstein => Some(v.mean(None) - u.mean(None)),
+            Adversarial::FGan { divergence, .. } => Some(
+                fdiv::activation(*divergence, v).mean(None)
+                    - fdiv::conjugate_of_activation(*divergence, u).mean(None),
+            ),
+            _ => None,
+        }
+    }
+
+    /// Metric key for `estimate`.
+    pub fn estimate_key(&self) -> Option<&'static str> {
+        match self {
+            Adversarial::Wasserstein => Some("d/wasserstein"),
+            Adversarial::FGan { .. } => Some("d/divergence"),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DivergenceKind;
+    use tch::Kind;
+
+    fn t(v: &[f64]) -> Tensor {
+        Tensor::from_slice(v).to_kind(Kind::Double)
+    }
+    fn val(x: Tensor) -> f64 {
+        x.double_value(&[])
+    }
+    fn sp(x: f64) -> f64 {
+        (1.0 + x.exp()).ln()
+    }
+
+    // Real outputs v = [1, −2], fake outputs u = [0.5, −1]; every expected value below is the
+    // formula in the module header evaluated by hand (sp = softplus).
+    #[test]
+    fn gan_losses_by_hand() {
+        let (v, u) = (t(&[1.0, -2.0]), t(&[0.5, -1.0]));
+        let d = (sp(-1.0) + sp(2.0)) / 2.0 + (sp(0.5) + sp(-1.0)) / 2.0;
+        assert!((val(Adversarial::Minimax.d_loss(&v, &u)) - d).abs() < 1e-12);
+        assert!((val(Adversarial::Minimax.g_loss(&u)) + (sp(0.5) + sp(-1.0)) / 2.0).abs() < 1e-12);
+        assert!(
+            (val(Adversarial::NonSaturating.g_loss(&u)) - (sp(-0.5) + sp(1.0)) / 2.0).abs() < 1e-12
+        );
+        // BCE-with-logits identity: −log σ(1) = 0.31326168751822286
+        assert!((sp(-1.0) - 0.31326168751822286).abs() < 1e-15);
+    }
+
+    #[test]
+    fn least_squares_by_hand() {
+        let (v, u) = (t(&[1.0, -2.0]), t(&[0.5, -1.0]));
+        let ls = Adversarial::LeastSquares {
+            a: -1.0,
+            b: 1.0,
+            c: 0.0,
+        };
+        // ½·mean((0, 9)) + ½·mean((2.25, 0)) = 2.25 + 0.5625
+        assert!((val(ls.d_loss(&v, &u)) - 2.8125).abs() < 1e-12);
+        // ½·mean((0.25, 1)) = 0.3125
+        assert!((val(ls.g_loss(&u)) - 0.3125).abs() < 1e-12);
+    }
+
+    #[test]
+    fn wasserstein_and_hinge_by_hand() {
+        let (v, u) = (t(&[1.0, -2.0]), t(&[0.5, -1.0]));
+        assert!((val(Adversarial::Wasserstein.d_loss(&v, &u)) - (-0.25 + 0.5)).abs() < 1e-12);
+        assert!((val(Adversarial::Wasserstein.estimate(&v, &u).unwrap()) + 0.25).abs() < 1e-12);
+        assert!((val(Adversarial::Wasserstein.g_loss(&u)) - 0.25).abs() < 1e-12);
+        // relu(1 − v) = (0, 3) → 1.5; relu(1 + u) = (1.5, 0) → 0.75
+        assert!((val(Adversarial::Hinge.d_loss(&v, &u)) - 2.25).abs() < 1e-12);
+    }
+
+    #[test]
+    fn fgan_kl_by_hand() {
+        let (v, u) = (t(&[1.0, -2.0]), t(&[0.5, -1.0]));
+        let f = Adversarial::FGan {
+            divergence: DivergenceKind::Kl,
+            generator: FGanGenerator::Alternative,
+        };
+        // E v − E exp(u − 1) = −0.5 − (e^{−0.5} + e^{−2})/2
+        let want = -0.5 - ((-0.5f64).exp() + (-2.0f64).exp()) / 2.0;
+        assert!((val(f.estimate(&v, &u).unwrap()) - want).abs() < 1e-12);
+        assert!((val(f.d_loss(&v, &u)) + want).abs() < 1e-12);
+        assert!((val(f.g_loss(&u)) + (-0.25)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn fgan_gan_matches_standard_gan_discriminator() {
+        // With the GAN divergence, −F is exactly the minimax discriminator loss.
+        let (v, u) = (t(&[1.0, -2.0, 0.3]), t(&[0.5, -1.0, 2.0]));
+        let f = Adversarial::FGan {
+            divergence: DivergenceKind::Gan,
+            generator: FGanGenerator::Alternative,
+        };
+        assert!((val(f.d_loss(&v, &u)) - val(Adversarial::Minimax.d_loss(&v, &u))).abs() < 1e-12);
+        // and its alternative generator loss is the non-saturating one.
+        assert!((val(f.g_loss(&u)) - val(Adversarial::NonSaturating.g_loss(&u))).abs() < 1e-12);
+    }
+}

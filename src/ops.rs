@@ -1,0 +1,77 @@
+//! Safe wrappers over `csrc/ops.cpp`: ATen operators that tch's bindings lack.
+use std::ffi::CStr;
+use tch::Tensor;
+use torch_sys::C_tensor;
+
+unsafe extern "C" {
+    fn gantry_last_error() -> *const std::os::raw::c_char;
+    fn gantry_leaky_relu(x: *mut C_tensor, slope: f64) -> *mut C_tensor;
+    fn gantry_fused_adam(
+        params: *mut *mut C_tensor,
+        grads: *mut *mut C_tensor,
+        exp_avgs: *mut *mut C_tensor,
+        exp_avg_sqs: *mut *mut C_tensor,
+        steps: *mut *mut C_tensor,
+        n: i32,
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        weight_decay: f64,
+        eps: f64,
+    ) -> i32;
+}
+
+fn last_error() -> String {
+    // SAFETY: the C side returns a pointer to its thread-local, NUL-terminated string.
+    unsafe { CStr::from_ptr(gantry_last_error()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// LeakyReLU with negative slope `slope`, one fused kernel with autograd support.
+pub fn leaky_relu(x: &Tensor, slope: f64) -> Tensor {
+    // SAFETY: `x` outlives the call; ownership of the returned handle passes to the Tensor.
+    let p = unsafe { gantry_leaky_relu(x.as_ptr() as *mut C_tensor, slope) };
+    assert!(!p.is_null(), "leaky_relu: {}", last_error());
+    unsafe { Tensor::from_ptr(p) }
+}
+
+/// torch.optim.Adam(fused=True)'s update of every parameter in place; `steps` are one-element
+/// float tensors holding the step count, already advanced for this update.
+#[allow(clippy::too_many_arguments)]
+pub fn fused_adam(
+    params: &[Tensor],
+    grads: &[Tensor],
+    m: &[Tensor],
+    v: &[Tensor],
+    steps: &[Tensor],
+    lr: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+) {
+    let ptrs = |ts: &[Tensor]| {
+        ts.iter()
+            .map(|t| t.as_ptr() as *mut C_tensor)
+            .collect::<Vec<_>>()
+    };
+    let (mut p, mut g, mut a, mut b, mut s) =
+        (ptrs(params), ptrs(grads), ptrs(m), ptrs(v), ptrs(steps));
+    // SAFETY: all handles are live for the call; the kernel updates them in place.
+    let rc = unsafe {
+        gantry_fused_adam(
+            p.as_mut_ptr(),
+            g.as_mut_ptr(),
+            a.as_mut_ptr(),
+            b.as_mut_ptr(),
+            s.as_mut_ptr(),
+            p.len() as i32,
+            lr,
+            beta1,
+            beta2,
+            0.0,
+            eps,
+        )
+    };
+    assert_eq!(rc, 0, "fused adam: {}", last_error());
+}

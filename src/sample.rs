@@ -1,0 +1,238 @@
+//! Using a trained run: load its newest checkpoint, draw samples, walk the latent space
+//! (spherical interpolation, DCGAN's latent vector arithmetic) and score samples.
+use crate::config::Config;
+use crate::data::{Dataset, Shape};
+use crate::error::{Error, Result};
+use crate::method::{self, Method};
+use crate::metrics::{mixture, sliced};
+use crate::rng;
+use crate::train::checkpoint;
+use crate::viz;
+use std::path::Path;
+use tch::{Device, Kind, Tensor};
+
+/// A run's generator, ready to sample.
+pub struct Trained {
+    pub cfg: Config,
+    pub shape: Shape,
+    pub step: u64,
+    pub method: Box<dyn Method>,
+    pub device: Device,
+}
+
+/// Loads the newest checkpoint of `run`.
+pub fn load_run(run: &Path, device: &str) -> Result<Trained> {
+    let cfg_path = run.join("config.toml");
+    if !cfg_path.is_file() {
+        return Err(Error::Usage(format!(
+            "{} is not a gantry run folder (it has no config.toml); pass the --out folder of `gantry train`",
+            run.display()
+        )));
+    }
+    let mut cfg = Config::load(&cfg_path)?;
+    cfg.device = device.to_string();
+    let device = cfg.device()?;
+    let Some((path, state)) = checkpoint::latest(run)? else {
+        return Err(Error::Usage(format!(
+            "{} has no complete checkpoint yet; train it first",
+            run.display()
+        )));
+    };
+    let shape = state.data_shape();
+    let mut method = method::build(&cfg, shape, device)?;
+    checkpoint::load(&path, &state, method.as_mut())?;
+    Ok(Trained {
+        cfg,
+        shape,
+        step: state.step,
+        method,
+        device,
+    })
+}
+
+impl Trained {
+    /// Latents for `n` samples from `seed` (the same seed gives the same latents).
+    pub fn latents(&self, n: i64, seed: u64) -> Tensor {
+        rng::seed_torch(seed, rng::stream::SAMPLE, 0);
+        self.method.latents(n)
+    }
+
+    pub fn generate(&self, z: &Tensor) -> Tensor {
+        self.method.generate(z)
+    }
+
+    fn need_images(&self, what: &str) -> Result<()> {
+        match self.shape {
+            Shape::Image { .. } => Ok(()),
+            Shape::Points { .. } => Err(Error::Usage(format!(
+                "{what} needs a run trained on images; this run's data are points"
+            ))),
+        }
+    }
+
+    /// Rows of spherical interpolations between pairs of random latents.
+    pub fn interpolate(&self, rows: i64, cols: i64, seed: u64) -> Result<Tensor> {
+        self.need_images("interpolate")?;
+        let ends = self.latents(2 * rows, seed);
+        let mut zs = vec![];
+        for r in 0..rows {
+            let (a, b) = (ends.get(2 * r), ends.get(2 * r + 1));
+            for c in 0..cols {
+                let t = c as f64 / (cols - 1).max(1) as f64;
+                zs.push(slerp(&a, &b, t));
+            }
+        }
+        Ok(self.generate(&Tensor::stack(&zs, 0)))
+    }
+
+    /// DCGAN's latent vector arithmetic on the latents of `gantry sample --seed seed --n n`:
+    /// mean(z_A) − mean(z_B) + mean(z_C). Returns a 4-row grid: the A, B and C samples with
+    /// their mean latent's image in the last column, then the result and seven variations with
+    /// uniform noise of ±0.25 added to its latent, as in Radford et al.'s figure 7.
+    pub fn arithmetic(&self, n: i64, seed: u64, groups: [&[i64]; 3]) -> Result<(Tensor, i64)> {
+        self.need_images("arithmetic")?;
+        let z = self.latents(n, seed);
+        let cols = 8;
+        for g in groups {
+            if g.is_empty() || g.len() as i64 > cols - 1 {
+                return Err(Error::Usage(format!(
+                    "each of --a, --b, --c takes 1 to {} sample indices",
+                    cols - 1
+                )));
+            }
+            if let Some(bad) = g.iter().find(|&&i| i < 0 || i >= n) {
+                return Err(Error::Usage(format!(
+                    "sample index {bad} is outside 0..{n}; indices refer to `gantry sample --n {n} --seed {seed}`"
+                )));
+            }
+        }
+        let mean = |g: &[i64]| {
+            z.index_select(0, &Tensor::from_slice(g).to(z.device()))
+                .mean_dim(0, false, Kind::Float)
+        };
+        let means: Vec<Tensor> = groups.iter().map(|g| mean(g)).collect();
+        let result = &means[0] - &means[1] + &means[2];
+        rng::seed_torch(seed, rng::stream::SAMPLE, 1);
+        let noise = (Tensor::rand([cols - 1, z.size()[1]], (Kind::Float, z.device())) - 0.5) * 0.5;
+        let variants = result.unsqueeze(0) + noise;
+        let blank = |k: i64| {
+            let x = self.generate(&z.narrow(0, 0, 1));
+            Tensor::full(
+                x.size()
+                    .iter()
+                    .skip(1)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .as_slice(),
+                -1.0,
+                (Kind::Float, x.device()),
+            )
+            .unsqueeze(0)
+            .repeat([k, 1, 1, 1])
+        };
+        let mut rows = vec![];
+        for (g, m) in groups.iter().zip(&means) {
+            let picked = self.generate(&z.index_select(0, &Tensor::from_slice(g).to(z.device())));
+            rows.push(picked);
+            rows.push(blank(cols - 1 - g.len() as i64));
+            rows.push(self.generate(&m.unsqueeze(0)));
+        }
+        rows.push(self.generate(&result.unsqueeze(0)));
+        rows.push(self.generate(&variants));
+        Ok((Tensor::cat(&rows, 0), cols))
+    }
+
+    /// Scores `n` samples drawn with `seed`: the PacGAN protocol on built-in mixtures and the
+    /// sliced Wasserstein distance on any point data.
+    pub fn evaluate(&self, n: i64, seed: u64) -> Result<serde_json::Value> {
+        let mut out = serde_json::json!({ "run_step": self.step, "samples": n });
+        if let Shape::Points { .. } = self.shape {
+            let x = self.generate(&self.latents(n, seed));
+            let pts = to_rows(&x)?;
+            let data = Dataset::load(&self.cfg.data, self.device)?;
+            if let Some(crate::data::synthetic::Synthetic::Mixture(m)) = data.synthetic() {
+                let pts2: Vec<[f64; 2]> = pts.iter().map(|p| [p[0], p[1]]).collect();
+                let s = mixture::score(&pts2, m);
+                out["modes"] = s.modes.into();
+                out["total_modes"] = s.total_modes.into();
+                out["high_quality"] = s.high_quality.into();
+                out["reverse_kl"] = if s.reverse_kl.is_finite() {
+                    s.reverse_kl.into()
+                } else {
+                    serde_json::Value::Null
+                };
+            }
+            let reference = to_rows(&data.reference(n, seed))?;
+            let m = pts.len().min(reference.len());
+            out["sliced_wasserstein"] =
+                sliced::sliced_wasserstein(&pts[..m], &reference[..m], 256, seed).into();
+            out["reference_samples"] = m.into();
+        }
+        Ok(out)
+    }
+}
+
+/// Rows of a `[n, d]` tensor as f64 vectors.
+pub fn to_rows(x: &Tensor) -> Result<Vec<Vec<f64>>> {
+    let d = x.size()[1] as usize;
+    let v: Vec<f64> = Vec::try_from(
+        x.to_device(Device::Cpu)
+            .to_kind(Kind::Double)
+            .contiguous()
+            .flatten(0, -1),
+    )
+    .map_err(Error::Torch)?;
+    Ok(v.chunks(d).map(|c| c.to_vec()).collect())
+}
+
+/// Spherical interpolation between latents a and b (Shoemake 1985; White 2016 for GANs).
+pub fn slerp(a: &Tensor, b: &Tensor, t: f64) -> Tensor {
+    let cos = (a.dot(b) / (a.norm() * b.norm()))
+        .clamp(-1.0, 1.0)
+        .double_value(&[]);
+    let omega = cos.acos();
+    if omega.abs() < 1e-6 {
+        return a * (1.0 - t) + b * t;
+    }
+    let s = omega.sin();
+    a * (((1.0 - t) * omega).sin() / s) + b * ((t * omega).sin() / s)
+}
+
+/// Writes samples as a grid (images) or a scatter plot / CSV (points).
+pub fn save_samples(x: &Tensor, shape: Shape, ncol: i64, path: &Path) -> Result<()> {
+    match shape {
+        Shape::Image { .. } => viz::save_grid(x, ncol, path),
+        Shape::Points { .. } if path.extension().is_some_and(|e| e == "csv") => {
+            let rows = to_rows(x)?;
+            let text: String = rows
+                .iter()
+                .map(|r| {
+                    r.iter()
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                        + "\n"
+                })
+                .collect();
+            std::fs::write(path, text).map_err(crate::error::io_err(path))
+        }
+        Shape::Points { .. } => viz::save_scatter(x, None, path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slerp_endpoints_and_norm() {
+        let a = Tensor::from_slice(&[1.0f32, 0.0]);
+        let b = Tensor::from_slice(&[0.0f32, 1.0]);
+        let mid = slerp(&a, &b, 0.5);
+        let v: Vec<f32> = mid.try_into().unwrap();
+        let h = std::f32::consts::FRAC_1_SQRT_2;
+        assert!((v[0] - h).abs() < 1e-6 && (v[1] - h).abs() < 1e-6);
+        let end: Vec<f32> = slerp(&a, &b, 1.0).try_into().unwrap();
+        assert!((end[1] - 1.0).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,181 @@
+//! Checkpoints: `checkpoints/step-NNNNNNN/` holding each network's variables and each
+//! optimiser's state as safetensors, and `state.json` (step, seed, configuration hash, data
+//! shape). A checkpoint is written under a temporary name and renamed when complete, so a crash
+//! never leaves a half-written folder that looks complete; the newest `keep` are kept.
+use crate::data::Shape;
+use crate::error::{Error, Result, io_err};
+use crate::method::Method;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tch::Tensor;
+use tch::nn::VarStore;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct State {
+    pub step: u64,
+    pub seed: u64,
+    pub config_hash: String,
+    /// `[channels, size]` for images, `[dim]` for points.
+    pub shape: Vec<i64>,
+    pub optimizer_steps: BTreeMap<String, i64>,
+    pub gantry_version: String,
+}
+
+impl State {
+    pub fn data_shape(&self) -> Shape {
+        match self.shape[..] {
+            [channels, size] => Shape::Image { channels, size },
+            [dim] => Shape::Points { dim },
+            _ => Shape::Points { dim: 0 },
+        }
+    }
+}
+
+pub fn shape_vec(shape: Shape) -> Vec<i64> {
+    match shape {
+        Shape::Image { channels, size } => vec![channels, size],
+        Shape::Points { dim } => vec![dim],
+    }
+}
+
+pub fn dir(run: &Path) -> PathBuf {
+    run.join("checkpoints")
+}
+
+/// A store's variables, sorted by name.
+pub fn named_variables(vs: &VarStore) -> Vec<(String, Tensor)> {
+    let mut v: Vec<_> = vs.variables().into_iter().collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+/// Copies saved tensors into a store, checking names and shapes.
+pub fn load_store(vs: &VarStore, path: &Path) -> Result<()> {
+    let saved = Tensor::read_safetensors(path).map_err(|e| Error::Checkpoint {
+        path: path.into(),
+        msg: e.to_string(),
+    })?;
+    let saved: BTreeMap<String, Tensor> = saved.into_iter().collect();
+    tch::no_grad(|| {
+        for (name, mut var) in named_variables(vs) {
+            let src = saved.get(&name).ok_or_else(|| Error::Checkpoint {
+                path: path.into(),
+                msg: format!("has no variable `{name}`; it was written for another architecture"),
+            })?;
+            if src.size() != var.size() {
+                return Err(Error::Checkpoint {
+                    path: path.into(),
+                    msg: format!(
+                        "variable `{name}` has shape {:?} where the network has {:?}; it was written for another architecture",
+                        src.size(),
+                        var.size()
+                    ),
+                });
+            }
+            var.copy_(&src.to_device(var.device()));
+        }
+        Ok(())
+    })
+}
+
+fn write(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
+    let cpu: Vec<(String, Tensor)> = tensors
+        .iter()
+        .map(|(n, t)| (n.clone(), t.to_device(tch::Device::Cpu).contiguous()))
+        .collect();
+    Tensor::write_safetensors(&cpu, path).map_err(|e| Error::Checkpoint {
+        path: path.into(),
+        msg: e.to_string(),
+    })
+}
+
+/// Writes a checkpoint of `method` at `state.step` and deletes all but the newest `keep`.
+pub fn save(run: &Path, method: &mut dyn Method, mut state: State, keep: u64) -> Result<PathBuf> {
+    let root = dir(run);
+    std::fs::create_dir_all(&root).map_err(io_err(&root))?;
+    let name = format!("step-{:07}", state.step);
+    let tmp = root.join(format!(".{name}.tmp"));
+    let fin = root.join(&name);
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
+    for (net, vs) in method.stores() {
+        write(
+            &tmp.join(format!("{net}.safetensors")),
+            &named_variables(vs),
+        )?;
+    }
+    for (name, opt) in method.optimizers() {
+        write(
+            &tmp.join(format!("opt_{name}.safetensors")),
+            &opt.state_tensors(),
+        )?;
+        state.optimizer_steps.insert(name.to_string(), opt.steps);
+    }
+    let json = serde_json::to_string_pretty(&state).expect("state serialises");
+    std::fs::write(tmp.join("state.json"), json).map_err(io_err(tmp.join("state.json")))?;
+    if fin.exists() {
+        std::fs::remove_dir_all(&fin).map_err(io_err(&fin))?;
+    }
+    std::fs::rename(&tmp, &fin).map_err(io_err(&fin))?;
+    let all = list(run)?;
+    for (old, _) in all.iter().rev().skip(keep as usize) {
+        std::fs::remove_dir_all(old).map_err(io_err(old))?;
+    }
+    Ok(fin)
+}
+
+/// Complete checkpoints, oldest first.
+pub fn list(run: &Path) -> Result<Vec<(PathBuf, u64)>> {
+    let root = dir(run);
+    if !root.is_dir() {
+        return Ok(vec![]);
+    }
+    let mut out = vec![];
+    for entry in std::fs::read_dir(&root).map_err(io_err(&root))? {
+        let entry = entry.map_err(io_err(&root))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        if let Some(step) = name
+            .strip_prefix("step-")
+            .and_then(|s| s.parse::<u64>().ok())
+            && entry.path().join("state.json").is_file()
+        {
+            out.push((entry.path(), step));
+        }
+    }
+    out.sort_by_key(|(_, s)| *s);
+    Ok(out)
+}
+
+/// The newest complete checkpoint and its state.
+pub fn latest(run: &Path) -> Result<Option<(PathBuf, State)>> {
+    let Some((path, _)) = list(run)?.pop() else {
+        return Ok(None);
+    };
+    let sp = path.join("state.json");
+    let text = std::fs::read_to_string(&sp).map_err(io_err(&sp))?;
+    let state: State = serde_json::from_str(&text).map_err(|e| Error::Checkpoint {
+        path: sp.clone(),
+        msg: format!("unreadable state ({e})"),
+    })?;
+    Ok(Some((path, state)))
+}
+
+/// Loads a checkpoint folder into `method`.
+pub fn load(path: &Path, state: &State, method: &mut dyn Method) -> Result<()> {
+    for (net, vs) in method.stores() {
+        load_store(vs, &path.join(format!("{net}.safetensors")))?;
+    }
+    for (name, opt) in method.optimizers() {
+        let p = path.join(format!("opt_{name}.safetensors"));
+        let saved = Tensor::read_safetensors(&p).map_err(|e| Error::Checkpoint {
+            path: p.clone(),
+            msg: e.to_string(),
+        })?;
+        let steps = *state.optimizer_steps.get(name).unwrap_or(&0);
+        opt.load_state(&saved, steps, &p)?;
+    }
+    Ok(())
+}

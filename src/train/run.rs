@@ -1,0 +1,265 @@
+//! The training loop: iterate, log, sample, checkpoint, guard. It knows nothing of the GAN it
+//! trains; the `Method` does the maths. Every step's randomness is seeded from (seed, step), so
+//! resuming from a checkpoint repeats exactly what a straight run would have done.
+//!
+//! Costs: reading a loss from the device is a synchronisation point, so metrics are read only
+//! at logging and checkpoint steps; in between, the loop only queues work.
+use super::checkpoint::{self, State};
+use crate::config::Config;
+use crate::data::{Dataset, Shape};
+use crate::error::{Error, Result, io_err};
+use crate::method::{self, Method, Metrics};
+use crate::rng;
+use crate::viz;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tch::{Kind, Tensor};
+
+pub struct RunOptions {
+    pub out: PathBuf,
+    pub resume: bool,
+    pub quiet: bool,
+}
+
+/// What a finished run reports.
+#[derive(Debug, serde::Serialize)]
+pub struct Summary {
+    pub run: PathBuf,
+    pub first_step: u64,
+    pub steps: u64,
+    pub seconds: f64,
+    pub steps_per_s: f64,
+    pub checkpoint: Option<PathBuf>,
+}
+
+fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+/// Keeps only the metric lines at or before `step`, so a resumed run does not repeat lines.
+fn truncate_metrics(path: &Path, step: u64) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let kept: String = text
+        .lines()
+        .filter(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .ok()
+                .and_then(|v| v["step"].as_u64())
+                .is_some_and(|s| s <= step)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    write_atomic(path, &kept)
+}
+
+/// Reads a step's metrics from the device in one transfer.
+fn read_metrics(m: &Metrics) -> Vec<(&'static str, f64)> {
+    if m.is_empty() {
+        return vec![];
+    }
+    let stacked = Tensor::stack(
+        &m.iter()
+            .map(|(_, t)| t.to_kind(Kind::Double).reshape([1]))
+            .collect::<Vec<_>>(),
+        0,
+    );
+    let values: Vec<f64> = Vec::try_from(stacked.to_device(tch::Device::Cpu).flatten(0, -1))
+        .expect("metrics are scalars");
+    m.iter().map(|(k, _)| *k).zip(values).collect()
+}
+
+/// Writes `samples/step-NNNNNNN.png` from the fixed latents.
+pub fn write_samples(
+    method: &dyn Method,
+    z: &Tensor,
+    shape: Shape,
+    data: &Dataset,
+    path: &Path,
+    seed: u64,
+) -> Result<()> {
+    let x = method.generate(z);
+    match shape {
+        Shape::Image { .. } => viz::save_grid(&x, 0, path),
+        Shape::Points { .. } => {
+            viz::save_scatter(&x, Some(&data.reference(x.size()[0], seed)), path)
+        }
+    }
+}
+
+/// Trains `cfg` into `opts.out`.
+pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
+    let out = &opts.out;
+    let device = cfg.device()?;
+    std::fs::create_dir_all(out).map_err(|e| {
+        Error::Usage(format!(
+            "cannot create the output folder {} ({e}); choose a writable --out",
+            out.display()
+        ))
+    })?;
+    let probe = out.join(".gantry-write-test");
+    std::fs::write(&probe, b"").map_err(|e| {
+        Error::Usage(format!(
+            "the output folder {} is not writable ({e}); choose another --out",
+            out.display()
+        ))
+    })?;
+    let _ = std::fs::remove_file(&probe);
+
+    let latest = checkpoint::latest(out)?;
+    if !opts.resume && latest.is_some() {
+        return Err(Error::Usage(format!(
+            "{} already holds a run with checkpoints; pass --resume to continue it, or choose another --out",
+            out.display()
+        )));
+    }
+
+    let data = Dataset::load(&cfg.data, device)?;
+    let mut method = method::build(cfg, data.shape, device)?;
+
+    let mut start = 0;
+    if opts.resume {
+        let Some((path, state)) = latest else {
+            return Err(Error::Usage(format!(
+                "--resume: {} has no complete checkpoint under checkpoints/; train without --resume first",
+                out.display()
+            )));
+        };
+        if state.config_hash != cfg.hash() {
+            let diff = Config::load(&out.join("config.toml"))
+                .map(|old| old.differences(cfg).join(", "))
+                .unwrap_or_default();
+            return Err(Error::Checkpoint {
+                path,
+                msg: format!(
+                    "was written by another configuration (hash {} vs {}); differing keys: {}. Resume with the run's own settings (omit --preset to use its config.toml) or train into another --out",
+                    state.config_hash,
+                    cfg.hash(),
+                    if diff.is_empty() {
+                        "unknown".into()
+                    } else {
+                        diff
+                    }
+                ),
+            });
+        }
+        checkpoint::load(&path, &state, method.as_mut())?;
+        start = state.step;
+        truncate_metrics(&out.join("metrics.jsonl"), start)?;
+    } else {
+        let _ = std::fs::remove_file(out.join("metrics.jsonl"));
+    }
+    write_atomic(&out.join("config.toml"), &cfg.to_toml())?;
+    let samples_dir = out.join("samples");
+    std::fs::create_dir_all(&samples_dir).map_err(io_err(&samples_dir))?;
+
+    rng::seed_torch(cfg.seed, rng::stream::FIXED_LATENTS, 0);
+    let fixed_z = method.latents(cfg.train.grid_samples);
+
+    let metrics_path = out.join("metrics.jsonl");
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&metrics_path)
+        .map_err(io_err(&metrics_path))?;
+
+    let total = cfg.steps;
+    let bar = if opts.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} {per_sec} ETA {eta}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(cfg.preset.clone());
+    bar.set_position(start);
+
+    let mut last_ckpt: Option<PathBuf> = checkpoint::list(out)?.pop().map(|(p, _)| p);
+    let t0 = Instant::now();
+    let (mut t_log, mut step_log) = (Instant::now(), start);
+    let state_for = |step: u64| State {
+        step,
+        seed: cfg.seed,
+        config_hash: cfg.hash(),
+        shape: checkpoint::shape_vec(data.shape),
+        optimizer_steps: Default::default(),
+        gantry_version: env!("CARGO_PKG_VERSION").into(),
+    };
+    let t = &cfg.train;
+    for step in start..total {
+        rng::seed_torch(cfg.seed, rng::stream::STEP, step);
+        let metrics = method.train_step(step, &data);
+        let done = step + 1;
+        let is_last = done == total;
+        let want_ckpt = is_last || (t.checkpoint_every > 0 && done % t.checkpoint_every == 0);
+        if done % t.log_every == 0 || want_ckpt {
+            let values = read_metrics(&metrics);
+            if let Some((k, v)) = values.iter().find(|(_, v)| !v.is_finite()) {
+                bar.abandon();
+                return Err(Error::NonFinite {
+                    step: done,
+                    key: k.to_string(),
+                    value: *v,
+                    kept: last_ckpt
+                        .as_ref()
+                        .map_or("no checkpoint (none was written yet)".into(), |p| {
+                            p.display().to_string()
+                        }),
+                });
+            }
+            let rate = (done - step_log) as f64 / t_log.elapsed().as_secs_f64().max(1e-9);
+            (t_log, step_log) = (Instant::now(), done);
+            let mut obj = serde_json::Map::new();
+            obj.insert("step".into(), done.into());
+            for (k, v) in &values {
+                obj.insert(k.to_string(), (*v).into());
+            }
+            obj.insert("time/steps_per_s".into(), rate.into());
+            writeln!(log, "{}", serde_json::Value::Object(obj)).map_err(io_err(&metrics_path))?;
+            let shown: Vec<String> = values
+                .iter()
+                .filter(|(k, _)| k.ends_with("loss"))
+                .map(|(k, v)| format!("{k} {v:.4}"))
+                .collect();
+            bar.set_message(shown.join(" "));
+        }
+        if t.sample_every > 0 && (done % t.sample_every == 0 || is_last) {
+            write_samples(
+                method.as_ref(),
+                &fixed_z,
+                data.shape,
+                &data,
+                &samples_dir.join(format!("step-{done:07}.png")),
+                cfg.seed,
+            )?;
+        }
+        if want_ckpt {
+            last_ckpt = Some(checkpoint::save(
+                out,
+                method.as_mut(),
+                state_for(done),
+                t.keep_checkpoints,
+            )?);
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let seconds = t0.elapsed().as_secs_f64();
+    let steps = total.saturating_sub(start);
+    Ok(Summary {
+        run: out.clone(),
+        first_step: start,
+        steps,
+        seconds,
+        steps_per_s: steps as f64 / seconds.max(1e-9),
+        checkpoint: last_ckpt,
+    })
+}
