@@ -1,0 +1,120 @@
+//! Helpers for the integration tests: run the real `gantry` binary in a temporary folder, and
+//! write tiny data sets it can train on.
+#![allow(dead_code)]
+use gantry::data::idx;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct Run {
+    pub out: Output,
+}
+
+impl Run {
+    pub fn ok(self) -> Self {
+        assert!(
+            self.out.status.success(),
+            "gantry failed:\nstdout: {}\nstderr: {}",
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+    /// Fails unless the command exited non-zero with a clean message containing `needle`.
+    pub fn fails_with(self, needle: &str) -> Self {
+        let err = self.stderr();
+        assert!(
+            !self.out.status.success(),
+            "expected failure, got success; stderr: {err}"
+        );
+        assert_eq!(self.out.status.code(), Some(1), "exit code; stderr: {err}");
+        assert!(err.contains("error:"), "no error line: {err}");
+        assert!(err.contains(needle), "expected `{needle}` in: {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "panic: {err}"
+        );
+        self
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+    /// The last line of stdout as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        let s = self.stdout();
+        serde_json::from_str(s.lines().last().expect("output")).expect("JSON")
+    }
+}
+
+pub fn gantry(dir: &Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_gantry"))
+        .args(args)
+        .current_dir(dir)
+        .env("OMP_NUM_THREADS", "1")
+        .output()
+        .expect("gantry runs");
+    Run { out }
+}
+
+/// A folder of `n` random 28×28 images with labels in MNIST's IDX format (gzip when `gz`).
+pub fn tiny_idx(dir: &Path, n: usize, gz: bool) -> PathBuf {
+    let d = dir.join("tiny-idx");
+    std::fs::create_dir_all(&d).unwrap();
+    let mut s = 12345u64;
+    let mut next = || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (s >> 33) as u8
+    };
+    let images: Vec<u8> = (0..n * 28 * 28).map(|_| next()).collect();
+    let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+    write(
+        &d,
+        "train-images-idx3-ubyte",
+        &idx::encode(&[n, 28, 28], &images),
+        gz,
+    );
+    write(
+        &d,
+        "train-labels-idx1-ubyte",
+        &idx::encode(&[n], &labels),
+        gz,
+    );
+    d
+}
+
+pub fn write(dir: &Path, stem: &str, bytes: &[u8], gz: bool) {
+    if gz {
+        let f = std::fs::File::create(dir.join(format!("{stem}.gz"))).unwrap();
+        let mut e = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap();
+    } else {
+        std::fs::write(dir.join(stem), bytes).unwrap();
+    }
+}
+
+/// A CSV of `n` 1-D points from N(1, 0.5²) (deterministic).
+pub fn points_csv(dir: &Path, n: usize) -> PathBuf {
+    let p = dir.join("points.csv");
+    let mut s = String::from("x\n");
+    for i in 0..n {
+        let u = (i as f64 + 0.5) / n as f64;
+        // inverse-CDF-free spread: a symmetric triangular ramp around 1.0
+        s.push_str(&format!("{}\n", 1.0 + (u - 0.5) * 2.0));
+    }
+    std::fs::write(&p, s).unwrap();
+    p
+}
+
+pub fn metrics(run: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
