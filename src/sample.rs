@@ -142,8 +142,9 @@ impl Trained {
         Ok((Tensor::cat(&rows, 0), cols))
     }
 
-    /// Scores `n` samples drawn with `seed`: the PacGAN protocol on built-in mixtures and the
-    /// sliced Wasserstein distance on any point data.
+    /// Scores `n` samples drawn with `seed`: the PacGAN protocol on built-in mixtures, the
+    /// sliced Wasserstein distance on any point data, and the critic's estimate (`divergence`
+    /// for f-GAN, `wasserstein` for WGAN critics) on fresh samples.
     pub fn evaluate(&self, n: i64, seed: u64) -> Result<serde_json::Value> {
         let mut out = serde_json::json!({ "run_step": self.step, "samples": n });
         if let Shape::Points { .. } = self.shape {
@@ -162,7 +163,16 @@ impl Trained {
                     serde_json::Value::Null
                 };
             }
-            let reference = to_rows(&data.reference(n, seed))?;
+            let real = data.reference(n, seed);
+            let objective = crate::objective::Adversarial::from_config(&self.cfg.objective);
+            if let (Some(key), Some(est)) = (
+                objective.estimate_key(),
+                objective.estimate(&self.method.critic(&real), &self.method.critic(&x)),
+            ) {
+                // the critic's bound on fresh samples: the divergence (f-GAN) or distance (WGAN) estimate
+                out[key.trim_start_matches("d/")] = est.double_value(&[]).into();
+            }
+            let reference = to_rows(&real)?;
             let m = pts.len().min(reference.len());
             out["sliced_wasserstein"] =
                 sliced::sliced_wasserstein(&pts[..m], &reference[..m], 256, seed).into();

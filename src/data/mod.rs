@@ -8,7 +8,7 @@ pub mod synthetic;
 use crate::config::DataConfig;
 use crate::error::{Error, Result};
 use crate::rng;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use synthetic::Synthetic;
 use tch::{Device, Kind, Tensor};
@@ -55,6 +55,7 @@ pub struct Dataset {
     pub name: String,
     pub shape: Shape,
     store: Store,
+    device: Device,
     /// The permutation of the epoch last served, so consecutive batches do not rebuild it.
     epoch_perm: Mutex<Option<(u64, Vec<i64>)>>,
 }
@@ -136,6 +137,7 @@ impl Dataset {
             name,
             shape,
             store,
+            device,
             epoch_perm: Mutex::new(None),
         })
     }
@@ -215,16 +217,9 @@ impl Dataset {
         }
     }
 
+    /// Where batches are served.
     pub fn device(&self) -> Device {
-        match &self.store {
-            Store::Tensor { x, .. } => x.device(),
-            Store::Synthetic(_) => Device::Cpu,
-        }
-    }
-
-    /// Moves a synthetic set's sampling to `device` (finite sets are loaded there already).
-    pub fn path(&self) -> &Path {
-        Path::new(&self.name)
+        self.device
     }
 }
 

@@ -163,4 +163,8 @@ impl Method for Gan {
     fn latents(&self, n: i64) -> Tensor {
         nets::latents(&self.cfg.model, self.shape, n, self.device)
     }
+
+    fn critic(&self, x: &Tensor) -> Tensor {
+        tch::no_grad(|| self.d.forward_t(x, false))
+    }
 }

@@ -24,6 +24,8 @@ pub trait Method {
     fn generate(&self, z: &Tensor) -> Tensor;
     /// Noise for `n` samples.
     fn latents(&self, n: i64) -> Tensor;
+    /// The discriminator's raw output for `x`, in eval mode.
+    fn critic(&self, x: &Tensor) -> Tensor;
 }
 
 /// Builds the method a configuration asks for.

@@ -176,4 +176,28 @@ mod tests {
         assert_eq!(plan(64).unwrap(), (4, 4));
         assert!(plan(30).is_err());
     }
+
+    #[test]
+    fn shapes_for_every_size_and_channel_count() {
+        use crate::config::ModelConfig;
+        use tch::nn::ModuleT;
+        for size in [28, 32, 64] {
+            for channels in [1, 3] {
+                let cfg = ModelConfig {
+                    base_channels: 8,
+                    ..Default::default()
+                };
+                let shape = Shape::Image { channels, size };
+                let vs = nn::VarStore::new(tch::Device::Cpu);
+                let g = Generator::new(&cfg, shape, vs.root()).unwrap();
+                let d = Discriminator::new(&cfg, shape, 1, vs.root() / "d").unwrap();
+                let x = g.forward_t(
+                    &Tensor::randn([2, cfg.latent_dim], tch::kind::FLOAT_CPU),
+                    true,
+                );
+                assert_eq!(x.size(), vec![2, channels, size, size]);
+                assert_eq!(d.forward_t(&x, true).size(), vec![2]);
+            }
+        }
+    }
 }
