@@ -6,9 +6,7 @@ use std::path::PathBuf;
 fn main() {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     println!("cargo:rerun-if-changed=csrc/ops.cpp");
-    let lib = PathBuf::from(
-        std::env::var("DEP_TCH_LIBTORCH_LIB").expect("torch-sys exports DEP_TCH_LIBTORCH_LIB"),
-    );
+    let lib = PathBuf::from(std::env::var("DEP_TCH_LIBTORCH_LIB").expect("torch-sys exports DEP_TCH_LIBTORCH_LIB"));
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
     let root = lib.parent().expect("libtorch lib folder has a parent");
     cc::Build::new()

@@ -7,11 +7,7 @@ use gantry::train::run::{self, RunOptions};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(
-    name = "gantry",
-    version,
-    about = "Train, sample and evaluate generative adversarial networks"
-)]
+#[command(name = "gantry", version, about = "Train, sample and evaluate generative adversarial networks")]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -156,20 +152,13 @@ fn train_config(a: &TrainArgs) -> Result<Config> {
     let saved = a.out.join("config.toml");
     if a.resume && a.preset.is_none() && a.config.is_none() && saved.is_file() {
         let mut cfg = Config::load(&saved)?;
-        let src = Sources {
-            preset: Some(cfg.preset.clone()),
-            file: Some(saved),
-            sets: [sets, a.sets.clone()].concat(),
-        };
+        let src =
+            Sources { preset: Some(cfg.preset.clone()), file: Some(saved), sets: [sets, a.sets.clone()].concat() };
         cfg = Config::resolve(&src)?;
         return Ok(cfg);
     }
     sets.extend(a.sets.iter().cloned());
-    Config::resolve(&Sources {
-        preset: a.preset.clone(),
-        file: a.config.clone(),
-        sets,
-    })
+    Config::resolve(&Sources { preset: a.preset.clone(), file: a.config.clone(), sets })
 }
 
 fn check_n(n: i64) -> Result<()> {
@@ -180,24 +169,14 @@ fn check_n(n: i64) -> Result<()> {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
-    match cli.command.unwrap_or(Command::Train(TrainArgs {
-        out: "runs/latest".into(),
-        ..Default::default()
-    })) {
+    match cli.command.unwrap_or(Command::Train(TrainArgs { out: "runs/latest".into(), ..Default::default() })) {
         Command::Train(a) => {
             let cfg = train_config(&a)?;
             if a.dry_run {
                 print!("{}", cfg.to_toml());
                 return Ok(());
             }
-            let s = run::train(
-                &cfg,
-                &RunOptions {
-                    out: a.out.clone(),
-                    resume: a.resume,
-                    quiet: a.quiet,
-                },
-            )?;
+            let s = run::train(&cfg, &RunOptions { out: a.out.clone(), resume: a.resume, quiet: a.quiet })?;
             eprintln!(
                 "trained steps {}..{} in {:.1} s ({:.2} steps/s); run folder {}",
                 s.first_step,
@@ -218,20 +197,13 @@ pub fn run(cli: Cli) -> Result<()> {
             if let Some(dir) = &a.out_dir {
                 std::fs::create_dir_all(dir).map_err(gantry::error::io_err(dir))?;
                 for i in 0..a.n {
-                    sample::save_samples(
-                        &x.narrow(0, i, 1),
-                        t.shape,
-                        1,
-                        &dir.join(format!("{i:05}.png")),
-                    )?;
+                    sample::save_samples(&x.narrow(0, i, 1), t.shape, 1, &dir.join(format!("{i:05}.png")))?;
                 }
             }
         }
         Command::Interpolate(a) => {
             if a.rows < 1 || a.cols < 2 {
-                return Err(Error::Usage(
-                    "--rows must be at least 1 and --cols at least 2".into(),
-                ));
+                return Err(Error::Usage("--rows must be at least 1 and --cols at least 2".into()));
             }
             let t = sample::load_run(&a.run, &a.device)?;
             let x = t.interpolate(a.rows, a.cols, a.seed)?;

@@ -236,12 +236,7 @@ impl Default for Config {
 
 impl Default for DataConfig {
     fn default() -> Self {
-        DataConfig {
-            source: "fashion-mnist".into(),
-            batch_size: 64,
-            image_size: 0,
-            channels: 0,
-        }
+        DataConfig { source: "fashion-mnist".into(), batch_size: 64, image_size: 0, channels: 0 }
     }
 }
 
@@ -340,20 +335,14 @@ pub const PRESETS: &[Preset] = presets![
 pub fn preset(name: &str) -> Result<&'static Preset> {
     PRESETS.iter().find(|p| p.name == name).ok_or_else(|| {
         let names: Vec<_> = PRESETS.iter().map(|p| p.name).collect();
-        Error::Config(format!(
-            "unknown preset `{name}`; the presets are: {} (see `gantry presets`)",
-            names.join(", ")
-        ))
+        Error::Config(format!("unknown preset `{name}`; the presets are: {} (see `gantry presets`)", names.join(", ")))
     })
 }
 
 /// The one-line description of a preset.
 pub fn preset_description(p: &Preset) -> String {
     let v: Value = toml::from_str(p.toml).expect("embedded preset parses");
-    v.get("description")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string()
+    v.get("description").and_then(Value::as_str).unwrap_or("").to_string()
 }
 
 /// Overlays `over` onto `base`, refusing keys that `base` lacks and values whose type differs.
@@ -363,21 +352,13 @@ fn overlay(base: &mut Value, over: &Value, origin: &str, prefix: &str) -> Result
         unreachable!("overlay is only called on tables")
     };
     for (key, val) in ot {
-        let path = if prefix.is_empty() {
-            key.clone()
-        } else {
-            format!("{prefix}.{key}")
-        };
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
         let Some(slot) = bt.get_mut(key) else {
             let mut valid: Vec<_> = bt.keys().cloned().collect();
             valid.sort();
             return Err(Error::Config(format!(
                 "unknown key `{path}` in {origin}; valid keys{}: {}",
-                if prefix.is_empty() {
-                    String::new()
-                } else {
-                    format!(" in [{prefix}]")
-                },
+                if prefix.is_empty() { String::new() } else { format!(" in [{prefix}]") },
                 valid.join(", ")
             )));
         };
@@ -385,10 +366,7 @@ fn overlay(base: &mut Value, over: &Value, origin: &str, prefix: &str) -> Result
             (Value::Table(_), Value::Table(_)) => overlay(slot, val, origin, &path)?,
             (Value::Float(_), Value::Integer(i)) => *slot = Value::Float(*i as f64),
             (Value::Array(_), Value::Array(items)) => {
-                let elem_float = slot
-                    .as_array()
-                    .and_then(|a| a.first())
-                    .is_some_and(Value::is_float);
+                let elem_float = slot.as_array().and_then(|a| a.first()).is_some_and(Value::is_float);
                 let items = items
                     .iter()
                     .map(|v| match v {
@@ -413,11 +391,9 @@ fn overlay(base: &mut Value, over: &Value, origin: &str, prefix: &str) -> Result
 
 /// Parses `key=value`; a value that is not TOML (an unquoted word) is taken as a string.
 fn parse_set(kv: &str) -> Result<Value> {
-    let (key, raw) = kv.split_once('=').ok_or_else(|| {
-        Error::Config(format!(
-            "--set `{kv}` must have the form key=value, e.g. train.g_lr=1e-4"
-        ))
-    })?;
+    let (key, raw) = kv
+        .split_once('=')
+        .ok_or_else(|| Error::Config(format!("--set `{kv}` must have the form key=value, e.g. train.g_lr=1e-4")))?;
     let key = key.trim();
     let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
         Ok(mut t) => t.remove("v").expect("parsed key"),
@@ -453,16 +429,13 @@ impl Config {
         overlay(&mut v, &pv, &format!("preset `{name}`"), "")?;
         if let Some(path) = &src.file {
             let text = std::fs::read_to_string(path).map_err(crate::error::io_err(path))?;
-            let fv: Value = toml::from_str(&text)
-                .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+            let fv: Value = toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
             overlay(&mut v, &fv, &path.display().to_string(), "")?;
         }
         for kv in &src.sets {
             overlay(&mut v, &parse_set(kv)?, &format!("--set {kv}"), "")?;
         }
-        v.as_table_mut()
-            .expect("table")
-            .insert("preset".into(), Value::String(name.into()));
+        v.as_table_mut().expect("table").insert("preset".into(), Value::String(name.into()));
         Config::from_value(v)
     }
 
@@ -476,8 +449,7 @@ impl Config {
     /// Reads a run's `config.toml`.
     pub fn load(path: &std::path::Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(crate::error::io_err(path))?;
-        let v: Value =
-            toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        let v: Value = toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
         let mut base = Value::try_from(Config::default()).expect("defaults serialise");
         overlay(&mut base, &v, &path.display().to_string(), "")?;
         Config::from_value(base)
@@ -498,25 +470,13 @@ impl Config {
             return bad("data.channels", "must be 0 (the data's own), 1 or 3");
         }
         if self.data.image_size < 0 {
-            return bad(
-                "data.image_size",
-                "must be 0 (the data's own) or a positive size",
-            );
+            return bad("data.image_size", "must be 0 (the data's own) or a positive size");
         }
         if self.model.latent_dim < 1 {
             return bad("model.latent_dim", "must be at least 1");
         }
-        if self
-            .model
-            .g_hidden
-            .iter()
-            .chain(&self.model.d_hidden)
-            .any(|&w| w < 1)
-        {
-            return bad(
-                "model.g_hidden / model.d_hidden",
-                "widths must be at least 1",
-            );
+        if self.model.g_hidden.iter().chain(&self.model.d_hidden).any(|&w| w < 1) {
+            return bad("model.g_hidden / model.d_hidden", "widths must be at least 1");
         }
         if self.model.maxout_pieces < 1 {
             return bad("model.maxout_pieces", "must be at least 1");
@@ -546,10 +506,7 @@ impl Config {
             return bad("train.grid_samples", "must be at least 1");
         }
         if self.objective.gp_weight < 0.0 || self.objective.clip < 0.0 {
-            return bad(
-                "objective.gp_weight / objective.clip",
-                "must not be negative",
-            );
+            return bad("objective.gp_weight / objective.clip", "must not be negative");
         }
         if self.objective.gp_weight > 0.0 && self.model.d_norm == Norm::Batch {
             return bad(
@@ -599,11 +556,7 @@ fn diff_values(a: &Value, b: &Value, prefix: &str, out: &mut Vec<String>) {
     match (a, b) {
         (Value::Table(ta), Value::Table(tb)) => {
             for (k, va) in ta {
-                let path = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
+                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
                 match tb.get(k) {
                     Some(vb) => diff_values(va, vb, &path, out),
                     None => out.push(path),
@@ -623,11 +576,7 @@ pub fn parse_device(s: &str) -> Result<tch::Device> {
         } else {
             Err(Error::Config(format!(
                 "device `{s}` is not available here ({} CUDA devices); use `cpu` or `auto`",
-                if tch::Cuda::is_available() {
-                    tch::Cuda::device_count()
-                } else {
-                    0
-                }
+                if tch::Cuda::is_available() { tch::Cuda::device_count() } else { 0 }
             )))
         }
     };
@@ -635,14 +584,9 @@ pub fn parse_device(s: &str) -> Result<tch::Device> {
         "auto" => Ok(tch::Device::cuda_if_available()),
         "cpu" => Ok(tch::Device::Cpu),
         "cuda" => cuda_n(0),
-        _ => match s
-            .strip_prefix("cuda:")
-            .and_then(|n| n.parse::<usize>().ok())
-        {
+        _ => match s.strip_prefix("cuda:").and_then(|n| n.parse::<usize>().ok()) {
             Some(n) => cuda_n(n),
-            None => Err(Error::Config(format!(
-                "device `{s}` is not one of auto, cpu, cuda, cuda:N"
-            ))),
+            None => Err(Error::Config(format!("device `{s}` is not one of auto, cpu, cuda, cuda:N"))),
         },
     }
 }
@@ -652,11 +596,7 @@ mod tests {
     use super::*;
 
     fn sources(preset: &str, sets: &[&str]) -> Sources {
-        Sources {
-            preset: Some(preset.into()),
-            file: None,
-            sets: sets.iter().map(|s| s.to_string()).collect(),
-        }
+        Sources { preset: Some(preset.into()), file: None, sets: sets.iter().map(|s| s.to_string()).collect() }
     }
 
     #[test]
@@ -664,27 +604,20 @@ mod tests {
         for p in PRESETS {
             let cfg = Config::resolve(&sources(p.name, &[])).unwrap();
             assert_eq!(cfg.preset, p.name);
-            assert!(
-                !cfg.description.is_empty(),
-                "{} lacks a description",
-                p.name
-            );
+            assert!(!cfg.description.is_empty(), "{} lacks a description", p.name);
         }
     }
 
     #[test]
     fn set_overrides_and_int_to_float() {
-        let cfg =
-            Config::resolve(&sources("dcgan", &["train.g_lr=1", "data.source=ring8"])).unwrap();
+        let cfg = Config::resolve(&sources("dcgan", &["train.g_lr=1", "data.source=ring8"])).unwrap();
         assert_eq!(cfg.train.g_lr, 1.0);
         assert_eq!(cfg.data.source, "ring8");
     }
 
     #[test]
     fn unknown_key_lists_valid_ones() {
-        let e = Config::resolve(&sources("dcgan", &["train.lr=1"]))
-            .unwrap_err()
-            .to_string();
+        let e = Config::resolve(&sources("dcgan", &["train.lr=1"])).unwrap_err().to_string();
         assert!(e.contains("unknown key `train.lr`"), "{e}");
         assert!(e.contains("g_lr"), "{e}");
     }

@@ -15,17 +15,9 @@ pub enum Error {
     #[error(
         "training stopped at step {step}: {key} is not finite ({value}). The last good checkpoint is kept in {kept}; lower the learning rate or change the objective, then resume with --resume"
     )]
-    NonFinite {
-        step: u64,
-        key: String,
-        value: f64,
-        kept: String,
-    },
+    NonFinite { step: u64, key: String, value: f64, kept: String },
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
 }

@@ -23,9 +23,7 @@ unsafe extern "C" {
 
 fn last_error() -> String {
     // SAFETY: the C side returns a pointer to its thread-local, NUL-terminated string.
-    unsafe { CStr::from_ptr(gantry_last_error()) }
-        .to_string_lossy()
-        .into_owned()
+    unsafe { CStr::from_ptr(gantry_last_error()) }.to_string_lossy().into_owned()
 }
 
 /// LeakyReLU with negative slope `slope`, one fused kernel with autograd support.
@@ -50,13 +48,8 @@ pub fn fused_adam(
     beta2: f64,
     eps: f64,
 ) {
-    let ptrs = |ts: &[Tensor]| {
-        ts.iter()
-            .map(|t| t.as_ptr() as *mut C_tensor)
-            .collect::<Vec<_>>()
-    };
-    let (mut p, mut g, mut a, mut b, mut s) =
-        (ptrs(params), ptrs(grads), ptrs(m), ptrs(v), ptrs(steps));
+    let ptrs = |ts: &[Tensor]| ts.iter().map(|t| t.as_ptr() as *mut C_tensor).collect::<Vec<_>>();
+    let (mut p, mut g, mut a, mut b, mut s) = (ptrs(params), ptrs(grads), ptrs(m), ptrs(v), ptrs(steps));
     // SAFETY: all handles are live for the call; the kernel updates them in place.
     let rc = unsafe {
         gantry_fused_adam(

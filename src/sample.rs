@@ -33,21 +33,12 @@ pub fn load_run(run: &Path, device: &str) -> Result<Trained> {
     cfg.device = device.to_string();
     let device = cfg.device()?;
     let Some((path, state)) = checkpoint::latest(run)? else {
-        return Err(Error::Usage(format!(
-            "{} has no complete checkpoint yet; train it first",
-            run.display()
-        )));
+        return Err(Error::Usage(format!("{} has no complete checkpoint yet; train it first", run.display())));
     };
     let shape = state.data_shape();
     let mut method = method::build(&cfg, shape, device)?;
     checkpoint::load(&path, &state, method.as_mut())?;
-    Ok(Trained {
-        cfg,
-        shape,
-        step: state.step,
-        method,
-        device,
-    })
+    Ok(Trained { cfg, shape, step: state.step, method, device })
 }
 
 impl Trained {
@@ -64,9 +55,9 @@ impl Trained {
     fn need_images(&self, what: &str) -> Result<()> {
         match self.shape {
             Shape::Image { .. } => Ok(()),
-            Shape::Points { .. } => Err(Error::Usage(format!(
-                "{what} needs a run trained on images; this run's data are points"
-            ))),
+            Shape::Points { .. } => {
+                Err(Error::Usage(format!("{what} needs a run trained on images; this run's data are points")))
+            }
         }
     }
 
@@ -95,10 +86,7 @@ impl Trained {
         let cols = 8;
         for g in groups {
             if g.is_empty() || g.len() as i64 > cols - 1 {
-                return Err(Error::Usage(format!(
-                    "each of --a, --b, --c takes 1 to {} sample indices",
-                    cols - 1
-                )));
+                return Err(Error::Usage(format!("each of --a, --b, --c takes 1 to {} sample indices", cols - 1)));
             }
             if let Some(bad) = g.iter().find(|&&i| i < 0 || i >= n) {
                 return Err(Error::Usage(format!(
@@ -106,10 +94,7 @@ impl Trained {
                 )));
             }
         }
-        let mean = |g: &[i64]| {
-            z.index_select(0, &Tensor::from_slice(g).to(z.device()))
-                .mean_dim(0, false, Kind::Float)
-        };
+        let mean = |g: &[i64]| z.index_select(0, &Tensor::from_slice(g).to(z.device())).mean_dim(0, false, Kind::Float);
         let means: Vec<Tensor> = groups.iter().map(|g| mean(g)).collect();
         let result = &means[0] - &means[1] + &means[2];
         rng::seed_torch(seed, rng::stream::SAMPLE, 1);
@@ -118,12 +103,7 @@ impl Trained {
         let blank = |k: i64| {
             let x = self.generate(&z.narrow(0, 0, 1));
             Tensor::full(
-                x.size()
-                    .iter()
-                    .skip(1)
-                    .copied()
-                    .collect::<Vec<_>>()
-                    .as_slice(),
+                x.size().iter().skip(1).copied().collect::<Vec<_>>().as_slice(),
                 -1.0,
                 (Kind::Float, x.device()),
             )
@@ -157,25 +137,20 @@ impl Trained {
                 out["modes"] = s.modes.into();
                 out["total_modes"] = s.total_modes.into();
                 out["high_quality"] = s.high_quality.into();
-                out["reverse_kl"] = if s.reverse_kl.is_finite() {
-                    s.reverse_kl.into()
-                } else {
-                    serde_json::Value::Null
-                };
+                out["reverse_kl"] =
+                    if s.reverse_kl.is_finite() { s.reverse_kl.into() } else { serde_json::Value::Null };
             }
             let real = data.reference(n, seed);
             let objective = crate::objective::Adversarial::from_config(&self.cfg.objective);
-            if let (Some(key), Some(est)) = (
-                objective.estimate_key(),
-                objective.estimate(&self.method.critic(&real), &self.method.critic(&x)),
-            ) {
+            if let (Some(key), Some(est)) =
+                (objective.estimate_key(), objective.estimate(&self.method.critic(&real), &self.method.critic(&x)))
+            {
                 // the critic's bound on fresh samples: the divergence (f-GAN) or distance (WGAN) estimate
                 out[key.trim_start_matches("d/")] = est.double_value(&[]).into();
             }
             let reference = to_rows(&real)?;
             let m = pts.len().min(reference.len());
-            out["sliced_wasserstein"] =
-                sliced::sliced_wasserstein(&pts[..m], &reference[..m], 256, seed).into();
+            out["sliced_wasserstein"] = sliced::sliced_wasserstein(&pts[..m], &reference[..m], 256, seed).into();
             out["reference_samples"] = m.into();
         }
         Ok(out)
@@ -185,21 +160,14 @@ impl Trained {
 /// Rows of a `[n, d]` tensor as f64 vectors.
 pub fn to_rows(x: &Tensor) -> Result<Vec<Vec<f64>>> {
     let d = x.size()[1] as usize;
-    let v: Vec<f64> = Vec::try_from(
-        x.to_device(Device::Cpu)
-            .to_kind(Kind::Double)
-            .contiguous()
-            .flatten(0, -1),
-    )
-    .map_err(Error::Torch)?;
+    let v: Vec<f64> = Vec::try_from(x.to_device(Device::Cpu).to_kind(Kind::Double).contiguous().flatten(0, -1))
+        .map_err(Error::Torch)?;
     Ok(v.chunks(d).map(|c| c.to_vec()).collect())
 }
 
 /// Spherical interpolation between latents a and b (Shoemake 1985; White 2016 for GANs).
 pub fn slerp(a: &Tensor, b: &Tensor, t: f64) -> Tensor {
-    let cos = (a.dot(b) / (a.norm() * b.norm()))
-        .clamp(-1.0, 1.0)
-        .double_value(&[]);
+    let cos = (a.dot(b) / (a.norm() * b.norm())).clamp(-1.0, 1.0).double_value(&[]);
     let omega = cos.acos();
     if omega.abs() < 1e-6 {
         return a * (1.0 - t) + b * t;
@@ -214,16 +182,8 @@ pub fn save_samples(x: &Tensor, shape: Shape, ncol: i64, path: &Path) -> Result<
         Shape::Image { .. } => viz::save_grid(x, ncol, path),
         Shape::Points { .. } if path.extension().is_some_and(|e| e == "csv") => {
             let rows = to_rows(x)?;
-            let text: String = rows
-                .iter()
-                .map(|r| {
-                    r.iter()
-                        .map(|v| v.to_string())
-                        .collect::<Vec<_>>()
-                        .join(",")
-                        + "\n"
-                })
-                .collect();
+            let text: String =
+                rows.iter().map(|r| r.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",") + "\n").collect();
             std::fs::write(path, text).map_err(crate::error::io_err(path))
         }
         Shape::Points { .. } => viz::save_scatter(x, None, path),

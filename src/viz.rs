@@ -6,20 +6,11 @@ use tch::{Kind, Tensor};
 /// Writes images `[n, c, h, w]` in [−1, 1] as a grid with `ncol` columns (√n when 0).
 pub fn save_grid(images: &Tensor, ncol: i64, path: &Path) -> Result<()> {
     let (n, c, h, w) = images.size4().map_err(Error::Torch)?;
-    let ncol = if ncol > 0 {
-        ncol
-    } else {
-        (n as f64).sqrt().ceil() as i64
-    };
+    let ncol = if ncol > 0 { ncol } else { (n as f64).sqrt().ceil() as i64 };
     let nrow = (n + ncol - 1) / ncol;
     let pad = 2;
     let (gh, gw) = (nrow * (h + pad) + pad, ncol * (w + pad) + pad);
-    let px = ((images
-        .detach()
-        .to_device(tch::Device::Cpu)
-        .to_kind(Kind::Float)
-        + 1.0)
-        * 127.5)
+    let px = ((images.detach().to_device(tch::Device::Cpu).to_kind(Kind::Float) + 1.0) * 127.5)
         .round()
         .clamp(0.0, 255.0)
         .to_kind(Kind::Uint8)
@@ -32,8 +23,7 @@ pub fn save_grid(images: &Tensor, ncol: i64, path: &Path) -> Result<()> {
         for y in 0..h {
             for x in 0..w {
                 let src = (((i * h + y) * w + x) * c) as usize;
-                let dst =
-                    ((((r * (h + pad) + pad + y) * gw) + col * (w + pad) + pad + x) * 3) as usize;
+                let dst = ((((r * (h + pad) + pad + y) * gw) + col * (w + pad) + pad + x) * 3) as usize;
                 for k in 0..3 {
                     canvas[dst + k] = data[src + if c == 3 { k } else { 0 }];
                 }
@@ -45,28 +35,17 @@ pub fn save_grid(images: &Tensor, ncol: i64, path: &Path) -> Result<()> {
 
 fn save_rgb(path: &Path, w: u32, h: u32, px: Vec<u8>) -> Result<()> {
     let img = image::RgbImage::from_raw(w, h, px).expect("buffer matches size");
-    img.save(path)
-        .map_err(|e| Error::Usage(format!("cannot write {}: {e}", path.display())))
+    img.save(path).map_err(|e| Error::Usage(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Writes a 2-D scatter plot: `reference` points in grey under `points` in red, framed to fit
 /// both with a margin.
 pub fn save_scatter(points: &Tensor, reference: Option<&Tensor>, path: &Path) -> Result<()> {
     let to_vec = |t: &Tensor| -> Result<Vec<[f32; 2]>> {
-        let t = t
-            .detach()
-            .to_device(tch::Device::Cpu)
-            .to_kind(Kind::Float)
-            .contiguous();
-        let v: Vec<f32> = Vec::try_from(
-            t.narrow(1, 0, 2.min(t.size()[1]))
-                .contiguous()
-                .flatten(0, -1),
-        )
-        .map_err(Error::Torch)?;
-        Ok(v.chunks(2)
-            .map(|c| [c[0], *c.get(1).unwrap_or(&0.0)])
-            .collect())
+        let t = t.detach().to_device(tch::Device::Cpu).to_kind(Kind::Float).contiguous();
+        let v: Vec<f32> =
+            Vec::try_from(t.narrow(1, 0, 2.min(t.size()[1])).contiguous().flatten(0, -1)).map_err(Error::Torch)?;
+        Ok(v.chunks(2).map(|c| [c[0], *c.get(1).unwrap_or(&0.0)]).collect())
     };
     let p = to_vec(points)?;
     let r = match reference {
@@ -74,11 +53,7 @@ pub fn save_scatter(points: &Tensor, reference: Option<&Tensor>, path: &Path) ->
         None => vec![],
     };
     let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-    for q in r
-        .iter()
-        .chain(&p)
-        .filter(|q| q[0].is_finite() && q[1].is_finite())
-    {
+    for q in r.iter().chain(&p).filter(|q| q[0].is_finite() && q[1].is_finite()) {
         lo = lo.min(q[0]).min(q[1]);
         hi = hi.max(q[0]).max(q[1]);
     }

@@ -36,8 +36,7 @@ fn missing_fashion_mnist_says_how_to_get_it() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    gantry(tmp.path(), &train("fashion-mnist", "r"))
-        .fails_with("apt-get install dataset-fashion-mnist");
+    gantry(tmp.path(), &train("fashion-mnist", "r")).fails_with("apt-get install dataset-fashion-mnist");
 }
 
 #[test]
@@ -84,60 +83,31 @@ fn header_disagrees_with_size_without_huge_allocation() {
 fn image_and_label_counts_differ() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tiny_idx(tmp.path(), 8, false);
-    write(
-        &d,
-        "train-labels-idx1-ubyte",
-        &idx::encode(&[5], &[0; 5]),
-        false,
-    );
+    write(&d, "train-labels-idx1-ubyte", &idx::encode(&[5], &[0; 5]), false);
     gantry(tmp.path(), &train(d.to_str().unwrap(), "r")).fails_with("holds 5 labels");
 }
 
 #[test]
 fn unknown_preset() {
     let tmp = tempfile::tempdir().unwrap();
-    gantry(tmp.path(), &["train", "--preset", "dcgna", "--dry-run"])
-        .fails_with("unknown preset `dcgna`");
+    gantry(tmp.path(), &["train", "--preset", "dcgna", "--dry-run"]).fails_with("unknown preset `dcgna`");
 }
 
 #[test]
 fn unknown_and_mistyped_keys() {
     let tmp = tempfile::tempdir().unwrap();
-    gantry(
-        tmp.path(),
-        &["train", "--set", "train.learning_rate=1", "--dry-run"],
-    )
-    .fails_with("valid keys in [train]");
-    gantry(
-        tmp.path(),
-        &["train", "--set", "train.critic_steps=fast", "--dry-run"],
-    )
-    .fails_with("`train.critic_steps`");
+    gantry(tmp.path(), &["train", "--set", "train.learning_rate=1", "--dry-run"]).fails_with("valid keys in [train]");
+    gantry(tmp.path(), &["train", "--set", "train.critic_steps=fast", "--dry-run"]).fails_with("`train.critic_steps`");
     std::fs::write(tmp.path().join("c.toml"), "[model]\nlatnet_dim = 5\n").unwrap();
-    gantry(tmp.path(), &["train", "--config", "c.toml", "--dry-run"])
-        .fails_with("unknown key `model.latnet_dim`");
-    gantry(
-        tmp.path(),
-        &[
-            "train",
-            "--set",
-            "objective.loss=\"wasserstien\"",
-            "--dry-run",
-        ],
-    )
-    .fails_with("wasserstien");
+    gantry(tmp.path(), &["train", "--config", "c.toml", "--dry-run"]).fails_with("unknown key `model.latnet_dim`");
+    gantry(tmp.path(), &["train", "--set", "objective.loss=\"wasserstien\"", "--dry-run"]).fails_with("wasserstien");
 }
 
 #[test]
 fn resume_without_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
-    gantry(
-        tmp.path(),
-        &[
-            "train", "--preset", "toy-gan", "--out", "fresh", "--steps", "1", "--resume", "--quiet",
-        ],
-    )
-    .fails_with("no complete checkpoint");
+    gantry(tmp.path(), &["train", "--preset", "toy-gan", "--out", "fresh", "--steps", "1", "--resume", "--quiet"])
+        .fails_with("no complete checkpoint");
 }
 
 #[test]
@@ -158,34 +128,19 @@ fn resume_with_another_configuration_keeps_the_run() {
     ];
     gantry(dir, &[&base[..], &["--steps", "2"]].concat()).ok();
     let before = std::fs::read(dir.join("r/checkpoints/step-0000002/g.safetensors")).unwrap();
-    gantry(
-        dir,
-        &[
-            &base[..],
-            &["--steps", "4", "--resume", "--set", "train.g_lr=0.5"],
-        ]
-        .concat(),
-    )
-    .fails_with("train.g_lr");
+    gantry(dir, &[&base[..], &["--steps", "4", "--resume", "--set", "train.g_lr=0.5"]].concat())
+        .fails_with("train.g_lr");
     // training into the same folder without --resume is refused rather than overwriting it
     gantry(dir, &[&base[..], &["--steps", "4"]].concat()).fails_with("already holds a run");
-    assert_eq!(
-        std::fs::read(dir.join("r/checkpoints/step-0000002/g.safetensors")).unwrap(),
-        before
-    );
+    assert_eq!(std::fs::read(dir.join("r/checkpoints/step-0000002/g.safetensors")).unwrap(), before);
 }
 
 #[test]
 fn unwritable_output_folder() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("file"), "x").unwrap();
-    gantry(
-        tmp.path(),
-        &[
-            "train", "--preset", "toy-gan", "--out", "file/run", "--steps", "1", "--quiet",
-        ],
-    )
-    .fails_with("choose a writable --out");
+    gantry(tmp.path(), &["train", "--preset", "toy-gan", "--out", "file/run", "--steps", "1", "--quiet"])
+        .fails_with("choose a writable --out");
 }
 
 #[test]
@@ -226,10 +181,7 @@ fn non_finite_loss_stops_and_keeps_last_good_checkpoint() {
     let err = r.stderr();
     let ckpts = gantry::train::checkpoint::list(&dir.join("r")).unwrap();
     if let Some((last, _)) = ckpts.last() {
-        assert!(
-            err.contains(&last.display().to_string()) || err.contains("step-"),
-            "{err}"
-        );
+        assert!(err.contains(&last.display().to_string()) || err.contains("step-"), "{err}");
     }
 }
 
@@ -237,28 +189,14 @@ fn non_finite_loss_stops_and_keeps_last_good_checkpoint() {
 fn bad_point_file_and_sample_arguments() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("p.csv"), "1,2\n3\n").unwrap();
-    gantry(
-        tmp.path(),
-        &[
-            "train", "--preset", "toy-gan", "--data", "p.csv", "--out", "r", "--steps", "1",
-        ],
-    )
-    .fails_with("line 2");
-    gantry(
-        tmp.path(),
-        &["sample", "--run", "nowhere", "--out", "x.png"],
-    )
-    .fails_with("not a gantry run folder");
+    gantry(tmp.path(), &["train", "--preset", "toy-gan", "--data", "p.csv", "--out", "r", "--steps", "1"])
+        .fails_with("line 2");
+    gantry(tmp.path(), &["sample", "--run", "nowhere", "--out", "x.png"]).fails_with("not a gantry run folder");
 }
 
 #[test]
 fn dcgan_on_points_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    gantry(
-        tmp.path(),
-        &[
-            "train", "--preset", "dcgan", "--data", "ring8", "--out", "r", "--steps", "1",
-        ],
-    )
-    .fails_with("model.arch = \"mlp\"");
+    gantry(tmp.path(), &["train", "--preset", "dcgan", "--data", "ring8", "--out", "r", "--steps", "1"])
+        .fails_with("model.arch = \"mlp\"");
 }

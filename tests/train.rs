@@ -6,13 +6,11 @@ use std::path::Path;
 
 /// Small, quick overrides for a preset's test run on `data`.
 fn quick(preset: &str, data: &str, out: &str, steps: &str) -> Vec<String> {
-    let mut a: Vec<String> = [
-        "train", "--preset", preset, "--data", data, "--out", out, "--steps", steps, "--quiet",
-        "--device", "cpu",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut a: Vec<String> =
+        ["train", "--preset", preset, "--data", data, "--out", out, "--steps", steps, "--quiet", "--device", "cpu"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
     for s in [
         "data.batch_size=8",
         "train.log_every=1",
@@ -25,25 +23,9 @@ fn quick(preset: &str, data: &str, out: &str, steps: &str) -> Vec<String> {
     }
     if preset == "gan" || preset == "gan-minimax" {
         // the 2014 MLPs are wide; shrink them so the test stays quick
-        a.extend(
-            [
-                "--set",
-                "model.g_hidden=[32]",
-                "--set",
-                "model.d_hidden=[16]",
-            ]
-            .map(String::from),
-        );
+        a.extend(["--set", "model.g_hidden=[32]", "--set", "model.d_hidden=[16]"].map(String::from));
     } else if preset.starts_with("toy") {
-        a.extend(
-            [
-                "--set",
-                "model.g_hidden=[16,16]",
-                "--set",
-                "model.d_hidden=[16,16]",
-            ]
-            .map(String::from),
-        );
+        a.extend(["--set", "model.g_hidden=[16,16]", "--set", "model.d_hidden=[16,16]"].map(String::from));
     } else if preset != "fgan-estimate" {
         a.extend(["--set", "model.base_channels=8"].map(String::from));
     }
@@ -61,10 +43,7 @@ fn every_preset_trains_samples_and_checkpoints() {
     let idx = tiny_idx(dir, 24, true);
     let csv = points_csv(dir, 64);
     let listing = gantry(dir, &["presets"]).ok().stdout();
-    let presets: Vec<String> = listing
-        .lines()
-        .map(|l| l.split_whitespace().next().unwrap().to_string())
-        .collect();
+    let presets: Vec<String> = listing.lines().map(|l| l.split_whitespace().next().unwrap().to_string()).collect();
     assert!(presets.len() >= 16, "{listing}");
     for p in &presets {
         let data = if p.starts_with("toy") {
@@ -80,10 +59,7 @@ fn every_preset_trains_samples_and_checkpoints() {
         let run = dir.join(&out);
         assert!(run.join("config.toml").is_file(), "{p}");
         assert!(run.join("samples/step-0000002.png").is_file(), "{p}");
-        assert!(
-            run.join("checkpoints/step-0000002/state.json").is_file(),
-            "{p}"
-        );
+        assert!(run.join("checkpoints/step-0000002/state.json").is_file(), "{p}");
         let m = metrics(&run);
         assert_eq!(m.len(), 2, "{p}");
         for key in ["step", "d/loss", "d/real", "d/fake"] {
@@ -100,26 +76,12 @@ fn every_preset_trains_samples_and_checkpoints() {
             assert!(m[1]["d/divergence"].is_number(), "{p}");
         }
         let png = format!("{out}.png");
-        gantry(
-            dir,
-            &[
-                "sample", "--run", &out, "--n", "9", "--out", &png, "--device", "cpu",
-            ],
-        )
-        .ok();
+        gantry(dir, &["sample", "--run", &out, "--n", "9", "--out", &png, "--device", "cpu"]).ok();
         assert!(dir.join(&png).is_file(), "{p}");
-        let e = gantry(
-            dir,
-            &["eval", "--run", &out, "--samples", "200", "--device", "cpu"],
-        )
-        .ok()
-        .json();
+        let e = gantry(dir, &["eval", "--run", &out, "--samples", "200", "--device", "cpu"]).ok().json();
         assert_eq!(e["run_step"], 2, "{p}");
         if p.starts_with("toy") {
-            assert!(
-                e["modes"].is_number() && e["high_quality"].is_number(),
-                "{p}: {e}"
-            );
+            assert!(e["modes"].is_number() && e["high_quality"].is_number(), "{p}: {e}");
         }
         if p == "fgan-estimate" {
             assert!(e["sliced_wasserstein"].is_number(), "{p}: {e}");
@@ -132,85 +94,24 @@ fn image_runs_interpolate_and_do_arithmetic() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let idx = tiny_idx(dir, 16, false);
-    gantry(
-        dir,
-        &args(&quick("dcgan", &idx.display().to_string(), "r", "2")),
-    )
-    .ok();
-    gantry(
-        dir,
-        &[
-            "interpolate",
-            "--run",
-            "r",
-            "--out",
-            "i.png",
-            "--rows",
-            "2",
-            "--cols",
-            "5",
-        ],
-    )
-    .ok();
+    gantry(dir, &args(&quick("dcgan", &idx.display().to_string(), "r", "2"))).ok();
+    gantry(dir, &["interpolate", "--run", "r", "--out", "i.png", "--rows", "2", "--cols", "5"]).ok();
     let img = image::open(dir.join("i.png")).unwrap();
     // 5 columns and 2 rows of 28-pixel images with 2-pixel gaps.
     assert_eq!((img.width(), img.height()), (5 * 30 + 2, 2 * 30 + 2));
-    gantry(
-        dir,
-        &[
-            "arithmetic",
-            "--run",
-            "r",
-            "--a",
-            "0,1",
-            "--b",
-            "2",
-            "--c",
-            "3,4,5",
-            "--out",
-            "a.png",
-        ],
-    )
-    .ok();
+    gantry(dir, &["arithmetic", "--run", "r", "--a", "0,1", "--b", "2", "--c", "3,4,5", "--out", "a.png"]).ok();
     let img = image::open(dir.join("a.png")).unwrap();
     assert_eq!((img.width(), img.height()), (8 * 30 + 2, 4 * 30 + 2));
-    gantry(
-        dir,
-        &["sample", "--run", "r", "--n", "3", "--out-dir", "each"],
-    )
-    .ok();
+    gantry(dir, &["sample", "--run", "r", "--n", "3", "--out-dir", "each"]).ok();
     assert!(dir.join("each/00002.png").is_file());
-    gantry(
-        dir,
-        &[
-            "arithmetic",
-            "--run",
-            "r",
-            "--a",
-            "70",
-            "--b",
-            "2",
-            "--c",
-            "3",
-            "--out",
-            "x.png",
-        ],
-    )
-    .fails_with("outside");
+    gantry(dir, &["arithmetic", "--run", "r", "--a", "70", "--b", "2", "--c", "3", "--out", "x.png"])
+        .fails_with("outside");
 }
 
 fn same_files(a: &Path, b: &Path, names: &[&str]) {
     for n in names {
-        let (x, y) = (
-            std::fs::read(a.join(n)).unwrap(),
-            std::fs::read(b.join(n)).unwrap(),
-        );
-        assert!(
-            x == y,
-            "{n} differs between {} and {}",
-            a.display(),
-            b.display()
-        );
+        let (x, y) = (std::fs::read(a.join(n)).unwrap(), std::fs::read(b.join(n)).unwrap());
+        assert!(x == y, "{n} differs between {} and {}", a.display(), b.display());
     }
 }
 
@@ -229,25 +130,11 @@ fn check_resume(dir: &Path, preset: &str, data: &str, extra: &[&str]) {
     c.extend(extra.iter().map(|s| s.to_string()));
     let s = gantry(dir, &args(&c)).ok().json();
     assert_eq!(s["first_step"], 3);
-    let (x, y) = (
-        dir.join(&straight).join("checkpoints/step-0000006"),
-        dir.join(&split).join("checkpoints/step-0000006"),
-    );
-    same_files(
-        &x,
-        &y,
-        &[
-            "g.safetensors",
-            "d.safetensors",
-            "opt_g.safetensors",
-            "opt_d.safetensors",
-        ],
-    );
+    let (x, y) =
+        (dir.join(&straight).join("checkpoints/step-0000006"), dir.join(&split).join("checkpoints/step-0000006"));
+    same_files(&x, &y, &["g.safetensors", "d.safetensors", "opt_g.safetensors", "opt_d.safetensors"]);
     // the metrics log of the resumed run has each step once
-    let steps: Vec<u64> = metrics(&dir.join(&split))
-        .iter()
-        .map(|m| m["step"].as_u64().unwrap())
-        .collect();
+    let steps: Vec<u64> = metrics(&dir.join(&split)).iter().map(|m| m["step"].as_u64().unwrap()).collect();
     assert_eq!(steps, vec![1, 2, 3, 4, 5, 6]);
 }
 
@@ -281,12 +168,7 @@ fn resume_without_preset_uses_the_runs_config() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     gantry(dir, &args(&quick("toy-gan", "ring8", "r", "2"))).ok();
-    let s = gantry(
-        dir,
-        &["train", "--out", "r", "--steps", "4", "--resume", "--quiet"],
-    )
-    .ok()
-    .json();
+    let s = gantry(dir, &["train", "--out", "r", "--steps", "4", "--resume", "--quiet"]).ok().json();
     assert_eq!(s["first_step"], 2);
     assert_eq!(s["steps"], 2);
 }
@@ -294,24 +176,10 @@ fn resume_without_preset_uses_the_runs_config() {
 #[test]
 fn dry_run_prints_resolved_config() {
     let tmp = tempfile::tempdir().unwrap();
-    let r = gantry(
-        tmp.path(),
-        &[
-            "train",
-            "--preset",
-            "wgan-gp",
-            "--set",
-            "train.g_lr=3e-4",
-            "--dry-run",
-        ],
-    )
-    .ok();
+    let r = gantry(tmp.path(), &["train", "--preset", "wgan-gp", "--set", "train.g_lr=3e-4", "--dry-run"]).ok();
     let cfg: toml::Value = toml::from_str(&r.stdout()).unwrap();
     assert_eq!(cfg["train"]["g_lr"].as_float(), Some(3e-4));
     assert_eq!(cfg["objective"]["gp_weight"].as_float(), Some(10.0));
     assert_eq!(cfg["preset"].as_str(), Some("wgan-gp"));
-    assert!(
-        !tmp.path().join("runs").exists(),
-        "a dry run writes nothing"
-    );
+    assert!(!tmp.path().join("runs").exists(), "a dry run writes nothing");
 }

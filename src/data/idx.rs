@@ -14,10 +14,7 @@ pub struct IdxArray {
 }
 
 fn err(path: &Path, msg: impl Into<String>) -> Error {
-    Error::Data {
-        path: path.to_path_buf(),
-        msg: msg.into(),
-    }
+    Error::Data { path: path.to_path_buf(), msg: msg.into() }
 }
 
 /// Reads an IDX file of unsigned bytes with `want_rank` dimensions.
@@ -38,10 +35,7 @@ pub fn read(path: &Path, want_rank: usize) -> Result<IdxArray> {
 /// Parses IDX bytes; the error says what is wrong with them.
 pub fn parse(bytes: &[u8], want_rank: usize) -> Result<IdxArray, String> {
     if bytes.len() < 4 {
-        return Err(format!(
-            "{} bytes is too short for an IDX header",
-            bytes.len()
-        ));
+        return Err(format!("{} bytes is too short for an IDX header", bytes.len()));
     }
     if bytes[0] != 0 || bytes[1] != 0 {
         return Err(format!(
@@ -50,24 +44,18 @@ pub fn parse(bytes: &[u8], want_rank: usize) -> Result<IdxArray, String> {
         ));
     }
     if bytes[2] != 0x08 {
-        return Err(format!(
-            "element type 0x{:02x} is not unsigned byte (0x08)",
-            bytes[2]
-        ));
+        return Err(format!("element type 0x{:02x} is not unsigned byte (0x08)", bytes[2]));
     }
     let rank = bytes[3] as usize;
     if rank != want_rank {
-        return Err(format!(
-            "has {rank} dimensions where {want_rank} were expected"
-        ));
+        return Err(format!("has {rank} dimensions where {want_rank} were expected"));
     }
     let header = 4 + 4 * rank;
     if bytes.len() < header {
         return Err("truncated inside its header".into());
     }
-    let dims: Vec<usize> = (0..rank)
-        .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize)
-        .collect();
+    let dims: Vec<usize> =
+        (0..rank).map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize).collect();
     let expected = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
     let body = bytes.len() - header;
     match expected {
@@ -80,18 +68,12 @@ pub fn parse(bytes: &[u8], want_rank: usize) -> Result<IdxArray, String> {
             ));
         }
     }
-    Ok(IdxArray {
-        dims,
-        data: bytes[header..].to_vec(),
-    })
+    Ok(IdxArray { dims, data: bytes[header..].to_vec() })
 }
 
 /// Finds `stem` or `stem.gz` in `dir`.
 pub fn find(dir: &Path, stem: &str) -> Option<PathBuf> {
-    [stem.to_string(), format!("{stem}.gz")]
-        .into_iter()
-        .map(|n| dir.join(n))
-        .find(|p| p.is_file())
+    [stem.to_string(), format!("{stem}.gz")].into_iter().map(|n| dir.join(n)).find(|p| p.is_file())
 }
 
 /// Images `[N, H, W]` and labels `[N]` of one split (`train` or `t10k`) of an MNIST-format folder.
@@ -138,11 +120,7 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let a = parse(
-            &encode(&[2, 2, 3], &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]),
-            3,
-        )
-        .unwrap();
+        let a = parse(&encode(&[2, 2, 3], &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]), 3).unwrap();
         assert_eq!(a.dims, vec![2, 2, 3]);
         assert_eq!(a.data[11], 12);
     }
@@ -157,29 +135,18 @@ mod tests {
     #[test]
     fn truncated_body_and_header() {
         let b = encode(&[3, 2, 2], &[0; 12]);
-        assert!(
-            parse(&b[..b.len() - 1], 3)
-                .unwrap_err()
-                .contains("truncated")
-        );
+        assert!(parse(&b[..b.len() - 1], 3).unwrap_err().contains("truncated"));
         assert!(parse(&b[..6], 3).unwrap_err().contains("header"));
     }
 
     #[test]
     fn huge_dims_do_not_allocate() {
-        let b = encode(
-            &[u32::MAX as usize, u32::MAX as usize, u32::MAX as usize],
-            &[0; 4],
-        );
+        let b = encode(&[u32::MAX as usize, u32::MAX as usize, u32::MAX as usize], &[0; 4]);
         assert!(parse(&b, 3).unwrap_err().contains("impossible"));
     }
 
     #[test]
     fn wrong_rank() {
-        assert!(
-            parse(&encode(&[2], &[0, 0]), 3)
-                .unwrap_err()
-                .contains("dimensions")
-        );
+        assert!(parse(&encode(&[2], &[0, 0]), 3).unwrap_err().contains("dimensions"));
     }
 }

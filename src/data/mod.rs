@@ -65,11 +65,7 @@ pub fn resolve_source(source: &str) -> Result<(String, Option<Synthetic>, PathBu
     if let Some(s) = synthetic::by_name(source) {
         return Ok((source.to_string(), Some(s), PathBuf::new()));
     }
-    let path = if source == "fashion-mnist" {
-        PathBuf::from(FASHION_MNIST_DIR)
-    } else {
-        PathBuf::from(source)
-    };
+    let path = if source == "fashion-mnist" { PathBuf::from(FASHION_MNIST_DIR) } else { PathBuf::from(source) };
     Ok((source.to_string(), None, path))
 }
 
@@ -86,25 +82,14 @@ impl Dataset {
             (Shape::Points { dim: 2 }, Store::Synthetic(s))
         } else if path.is_dir() {
             let (images, labels) = idx::read_split(&path, split)?;
-            let (n, h, w) = (
-                images.dims[0] as i64,
-                images.dims[1] as i64,
-                images.dims[2] as i64,
-            );
+            let (n, h, w) = (images.dims[0] as i64, images.dims[1] as i64, images.dims[2] as i64);
             if n == 0 || h != w {
                 return Err(Error::Data {
                     path,
-                    msg: format!(
-                        "holds {n} images of {h}x{w}; gantry needs at least one square image"
-                    ),
+                    msg: format!("holds {n} images of {h}x{w}; gantry needs at least one square image"),
                 });
             }
-            let x = Tensor::from_slice(&images.data)
-                .view([n, 1, h, w])
-                .to(device)
-                .to_kind(Kind::Float)
-                / 127.5
-                - 1.0;
+            let x = Tensor::from_slice(&images.data).view([n, 1, h, w]).to(device).to_kind(Kind::Float) / 127.5 - 1.0;
             let x = fit_images(x, cfg)?;
             let size = x.size()[2];
             let channels = x.size()[1];
@@ -112,13 +97,8 @@ impl Dataset {
             (Shape::Image { channels, size }, Store::Tensor { x, labels })
         } else if path.is_file() {
             let p = points::read(&path)?;
-            let x = Tensor::from_slice(&p.values)
-                .view([p.n as i64, p.dim as i64])
-                .to(device);
-            (
-                Shape::Points { dim: p.dim as i64 },
-                Store::Tensor { x, labels: None },
-            )
+            let x = Tensor::from_slice(&p.values).view([p.n as i64, p.dim as i64]).to(device);
+            (Shape::Points { dim: p.dim as i64 }, Store::Tensor { x, labels: None })
         } else if cfg.source == "fashion-mnist" {
             return Err(Error::Data {
                 path,
@@ -133,13 +113,7 @@ impl Dataset {
                 ),
             });
         };
-        Ok(Dataset {
-            name,
-            shape,
-            store,
-            device,
-            epoch_perm: Mutex::new(None),
-        })
+        Ok(Dataset { name, shape, store, device, epoch_perm: Mutex::new(None) })
     }
 
     /// Number of examples, or `None` for an endless synthetic set.
@@ -185,10 +159,7 @@ impl Dataset {
                         if guard.as_ref().is_none_or(|(e, _)| *e != epoch) {
                             *guard = Some((
                                 epoch,
-                                rng::permutation(
-                                    n as usize,
-                                    rng::derive(seed, rng::stream::EPOCH, epoch),
-                                ),
+                                rng::permutation(n as usize, rng::derive(seed, rng::stream::EPOCH, epoch)),
                             ));
                         }
                         guard.as_ref().unwrap().1[(pos % n) as usize]
@@ -227,9 +198,7 @@ impl Dataset {
 fn fit_images(mut x: Tensor, cfg: &DataConfig) -> Result<Tensor> {
     let size = x.size()[2];
     if cfg.image_size > 0 && cfg.image_size != size {
-        x = x
-            .upsample_bilinear2d([cfg.image_size, cfg.image_size], false, None, None)
-            .clamp(-1.0, 1.0);
+        x = x.upsample_bilinear2d([cfg.image_size, cfg.image_size], false, None, None).clamp(-1.0, 1.0);
     }
     if cfg.channels == 3 && x.size()[1] == 1 {
         x = x.repeat([1, 3, 1, 1]);

@@ -12,10 +12,7 @@ pub struct Points {
 }
 
 fn err(path: &Path, msg: impl Into<String>) -> Error {
-    Error::Data {
-        path: path.to_path_buf(),
-        msg: msg.into(),
-    }
+    Error::Data { path: path.to_path_buf(), msg: msg.into() }
 }
 
 pub fn read(path: &Path) -> Result<Points> {
@@ -41,8 +38,7 @@ pub fn parse_csv(text: &str) -> Result<Points, String> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let parsed: Result<Vec<f32>, _> =
-            line.split(',').map(|f| f.trim().parse::<f32>()).collect();
+        let parsed: Result<Vec<f32>, _> = line.split(',').map(|f| f.trim().parse::<f32>()).collect();
         let row = match parsed {
             Ok(r) => r,
             Err(_) if n == 0 && values.is_empty() && i == 0 => continue, // header row
@@ -51,11 +47,7 @@ pub fn parse_csv(text: &str) -> Result<Points, String> {
         if n == 0 {
             dim = row.len();
         } else if row.len() != dim {
-            return Err(format!(
-                "line {} has {} values where earlier rows have {dim}",
-                i + 1,
-                row.len()
-            ));
+            return Err(format!("line {} has {} values where earlier rows have {dim}", i + 1, row.len()));
         }
         if row.iter().any(|v| !v.is_finite()) {
             return Err(format!("line {} holds a value that is not finite", i + 1));
@@ -75,16 +67,11 @@ pub fn parse_npy(bytes: &[u8]) -> Result<Points, String> {
     }
     let (hlen, start) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (
-            u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize,
-            12,
-        ),
+        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize, 12),
         v => return Err(format!(".npy version {v} is not supported")),
     };
-    let header = bytes
-        .get(start..start + hlen)
-        .and_then(|h| std::str::from_utf8(h).ok())
-        .ok_or("truncated .npy header")?;
+    let header =
+        bytes.get(start..start + hlen).and_then(|h| std::str::from_utf8(h).ok()).ok_or("truncated .npy header")?;
     let field = |key: &str| -> Option<&str> {
         let at = header.find(&format!("'{key}'"))? + key.len() + 2;
         let rest = header[at..].trim_start().strip_prefix(':')?.trim_start();
@@ -102,9 +89,7 @@ pub fn parse_npy(bytes: &[u8]) -> Result<Points, String> {
         ));
     };
     if field("fortran_order").is_some_and(|f| f.starts_with("True")) {
-        return Err(
-            "Fortran-ordered arrays are not supported; save with np.ascontiguousarray".into(),
-        );
+        return Err("Fortran-ordered arrays are not supported; save with np.ascontiguousarray".into());
     }
     let shape = field("shape").ok_or("no shape in .npy header")?;
     let inner = &shape[1..shape.find(')').ok_or("bad shape in .npy header")?];
@@ -112,10 +97,7 @@ pub fn parse_npy(bytes: &[u8]) -> Result<Points, String> {
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<usize>()
-                .map_err(|_| format!("bad shape ({inner})"))
-        })
+        .map(|s| s.parse::<usize>().map_err(|_| format!("bad shape ({inner})")))
         .collect::<Result<_, _>>()?;
     let (n, dim) = match dims[..] {
         [n, d] => (n, d),
@@ -125,20 +107,12 @@ pub fn parse_npy(bytes: &[u8]) -> Result<Points, String> {
     let body = &bytes[start + hlen..];
     let count = n.checked_mul(dim).ok_or("shape overflows")?;
     if body.len() != count * width {
-        return Err(format!(
-            "shape ({inner}) needs {} bytes but the file holds {}",
-            count * width,
-            body.len()
-        ));
+        return Err(format!("shape ({inner}) needs {} bytes but the file holds {}", count * width, body.len()));
     }
     let values: Vec<f32> = if width == 4 {
-        body.chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-            .collect()
+        body.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
     } else {
-        body.chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32)
-            .collect()
+        body.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32).collect()
     };
     if n == 0 || values.iter().any(|v| !v.is_finite()) {
         return Err("holds no points, or a value that is not finite".into());

@@ -29,10 +29,7 @@ pub fn by_name(name: &str) -> Option<Synthetic> {
                 c.push([i as f64 * step / scale, j as f64 * step / scale]);
             }
         }
-        Mixture {
-            centers: c,
-            std: std / scale,
-        }
+        Mixture { centers: c, std: std / scale }
     };
     Some(match name {
         // PacGAN: means (cos 2πi/8, sin 2πi/8), std 0.01. (linspace(0, 2π, 8) would give 7 modes.)
@@ -50,21 +47,9 @@ pub fn by_name(name: &str) -> Option<Synthetic> {
         // gan_toy.py: radius 2, std 0.02, all divided by 1.414.
         "gaussians8" => {
             let s = std::f64::consts::FRAC_1_SQRT_2;
-            let unit = [
-                [1.0, 0.0],
-                [-1.0, 0.0],
-                [0.0, 1.0],
-                [0.0, -1.0],
-                [s, s],
-                [s, -s],
-                [-s, s],
-                [-s, -s],
-            ];
+            let unit = [[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0], [s, s], [s, -s], [-s, s], [-s, -s]];
             Synthetic::Mixture(Mixture {
-                centers: unit
-                    .iter()
-                    .map(|[x, y]| [2.0 * x / 1.414, 2.0 * y / 1.414])
-                    .collect(),
+                centers: unit.iter().map(|[x, y]| [2.0 * x / 1.414, 2.0 * y / 1.414]).collect(),
                 std: 0.02 / 1.414,
             })
         }
@@ -80,11 +65,7 @@ impl Synthetic {
     pub fn sample(&self, n: i64, device: Device) -> Tensor {
         match self {
             Synthetic::Mixture(m) => {
-                let flat: Vec<f32> = m
-                    .centers
-                    .iter()
-                    .flat_map(|c| [c[0] as f32, c[1] as f32])
-                    .collect();
+                let flat: Vec<f32> = m.centers.iter().flat_map(|c| [c[0] as f32, c[1] as f32]).collect();
                 let centers = Tensor::from_slice(&flat).view([-1, 2]).to(device);
                 let idx = Tensor::randint(m.centers.len() as i64, [n], (Kind::Int64, device));
                 centers.index_select(0, &idx) + Tensor::randn([n, 2], (Kind::Float, device)) * m.std
@@ -105,9 +86,7 @@ mod tests {
 
     #[test]
     fn ring_has_eight_distinct_modes() {
-        let Some(Synthetic::Mixture(m)) = by_name("ring8") else {
-            panic!()
-        };
+        let Some(Synthetic::Mixture(m)) = by_name("ring8") else { panic!() };
         assert_eq!(m.centers.len(), 8);
         for (i, a) in m.centers.iter().enumerate() {
             for b in &m.centers[i + 1..] {
@@ -118,9 +97,7 @@ mod tests {
 
     #[test]
     fn grid_spans_minus_four_to_four() {
-        let Some(Synthetic::Mixture(m)) = by_name("grid25") else {
-            panic!()
-        };
+        let Some(Synthetic::Mixture(m)) = by_name("grid25") else { panic!() };
         assert_eq!(m.centers.len(), 25);
         assert!(m.centers.contains(&[-4.0, 4.0]));
         assert_eq!(m.std, 0.05);

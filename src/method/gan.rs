@@ -36,10 +36,7 @@ pub struct Gan {
 }
 
 fn trainable(vs: &VarStore) -> Vec<(String, Tensor)> {
-    named_variables(vs)
-        .into_iter()
-        .filter(|(_, t)| t.requires_grad())
-        .collect()
+    named_variables(vs).into_iter().filter(|(_, t)| t.requires_grad()).collect()
 }
 
 impl Gan {
@@ -116,10 +113,7 @@ impl Method for Gan {
             }
             if k + 1 == t.critic_steps as u64 {
                 let (v, u) = (v.detach(), u.detach());
-                if let (Some(key), Some(est)) = (
-                    self.objective.estimate_key(),
-                    self.objective.estimate(&v, &u),
-                ) {
+                if let (Some(key), Some(est)) = (self.objective.estimate_key(), self.objective.estimate(&v, &u)) {
                     metrics.push((key, est));
                 }
                 metrics.push(("d/loss", loss.detach()));

@@ -46,11 +46,7 @@ pub fn score(points: &[[f64; 2]], m: &Mixture) -> MixtureScore {
     MixtureScore {
         modes,
         total_modes: k,
-        high_quality: if points.is_empty() {
-            0.0
-        } else {
-            hq as f64 / points.len() as f64
-        },
+        high_quality: if points.is_empty() { 0.0 } else { hq as f64 / points.len() as f64 },
         reverse_kl,
         samples: points.len(),
     }
@@ -61,10 +57,7 @@ mod tests {
     use super::*;
 
     fn two_modes() -> Mixture {
-        Mixture {
-            centers: vec![[0.0, 0.0], [1.0, 0.0]],
-            std: 0.01,
-        }
+        Mixture { centers: vec![[0.0, 0.0], [1.0, 0.0]], std: 0.01 }
     }
 
     #[test]
@@ -79,10 +72,7 @@ mod tests {
     #[test]
     fn balanced_and_outliers() {
         // Two high-quality samples, one per mode (KL 0), and two far away: HQ fraction 0.5.
-        let s = score(
-            &[[0.0, 0.0], [1.0, 0.02], [0.5, 0.0], [5.0, 5.0]],
-            &two_modes(),
-        );
+        let s = score(&[[0.0, 0.0], [1.0, 0.02], [0.5, 0.0], [5.0, 5.0]], &two_modes());
         assert_eq!(s.modes, 2);
         assert_eq!(s.high_quality, 0.5);
         assert!(s.reverse_kl.abs() < 1e-12);

@@ -12,10 +12,7 @@ pub fn sliced_wasserstein(a: &[Vec<f64>], b: &[Vec<f64>], projections: usize, se
         let norm = dir.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-12);
         dir.iter_mut().for_each(|x| *x /= norm);
         let proj = |s: &[Vec<f64>]| {
-            let mut p: Vec<f64> = s
-                .iter()
-                .map(|x| x.iter().zip(&dir).map(|(a, b)| a * b).sum())
-                .collect();
+            let mut p: Vec<f64> = s.iter().map(|x| x.iter().zip(&dir).map(|(a, b)| a * b).sum()).collect();
             p.sort_by(|x, y| x.total_cmp(y));
             p
         };
@@ -31,9 +28,7 @@ mod tests {
 
     #[test]
     fn identical_sets_are_zero() {
-        let a: Vec<Vec<f64>> = (0..50)
-            .map(|i| vec![i as f64, (i * 7 % 13) as f64])
-            .collect();
+        let a: Vec<Vec<f64>> = (0..50).map(|i| vec![i as f64, (i * 7 % 13) as f64]).collect();
         assert_eq!(sliced_wasserstein(&a, &a, 16, 1), 0.0);
     }
 

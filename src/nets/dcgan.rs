@@ -37,21 +37,11 @@ fn image_shape(shape: Shape) -> Result<(i64, i64)> {
 
 /// Kernel 4, stride 2, padding 1: doubles or halves the side.
 fn down(bias: bool) -> nn::ConvConfig {
-    nn::ConvConfig {
-        stride: 2,
-        padding: 1,
-        bias,
-        ..Default::default()
-    }
+    nn::ConvConfig { stride: 2, padding: 1, bias, ..Default::default() }
 }
 
 fn up(bias: bool) -> nn::ConvTransposeConfig {
-    nn::ConvTransposeConfig {
-        stride: 2,
-        padding: 1,
-        bias,
-        ..Default::default()
-    }
+    nn::ConvTransposeConfig { stride: 2, padding: 1, bias, ..Default::default() }
 }
 
 #[derive(Debug)]
@@ -73,10 +63,7 @@ impl Generator {
             &p / "fc",
             cfg.latent_dim,
             top * s0 * s0,
-            nn::LinearConfig {
-                bias: !has_norm,
-                ..Default::default()
-            },
+            nn::LinearConfig { bias: !has_norm, ..Default::default() },
         );
         let fc_norm = NormLayer::new(&p / "norm_fc", cfg.g_norm, &[top * s0 * s0]);
         let mut ups = vec![];
@@ -84,29 +71,18 @@ impl Generator {
         for i in 0..l - 1 {
             let conv = nn::conv_transpose2d(&p / format!("up{i}"), ch, ch / 2, 4, up(!has_norm));
             side *= 2;
-            ups.push((
-                conv,
-                NormLayer::new(&p / format!("norm{i}"), cfg.g_norm, &[ch / 2, side, side]),
-            ));
+            ups.push((conv, NormLayer::new(&p / format!("norm{i}"), cfg.g_norm, &[ch / 2, side, side])));
             ch /= 2;
         }
         let out = nn::conv_transpose2d(&p / "out", ch, channels, 4, up(true));
-        Ok(Generator {
-            fc,
-            fc_norm,
-            start: [top, s0, s0],
-            ups,
-            out,
-        })
+        Ok(Generator { fc, fc_norm, start: [top, s0, s0], ups, out })
     }
 }
 
 impl ModuleT for Generator {
     fn forward_t(&self, z: &Tensor, train: bool) -> Tensor {
         let [c, h, w] = self.start;
-        let mut x = maybe(&self.fc_norm, z.apply(&self.fc), train)
-            .relu()
-            .view([-1, c, h, w]); // [n, 128, 7, 7] at 28×28
+        let mut x = maybe(&self.fc_norm, z.apply(&self.fc), train).relu().view([-1, c, h, w]); // [n, 128, 7, 7] at 28×28
         for (conv, norm) in &self.ups {
             x = maybe(norm, x.apply(conv), train).relu(); // side doubles, width halves
         }
@@ -123,12 +99,7 @@ pub struct Discriminator {
 }
 
 impl Discriminator {
-    pub fn new(
-        cfg: &ModelConfig,
-        shape: Shape,
-        outputs: i64,
-        p: nn::Path,
-    ) -> Result<Discriminator> {
+    pub fn new(cfg: &ModelConfig, shape: Shape, outputs: i64, p: nn::Path) -> Result<Discriminator> {
         let (channels, size) = image_shape(shape)?;
         let (l, s0) = plan(size)?;
         let has_norm = cfg.d_norm != Norm::None;
@@ -138,19 +109,11 @@ impl Discriminator {
         for i in 0..l - 1 {
             let conv = nn::conv2d(&p / format!("down{i}"), ch, ch * 2, 4, down(!has_norm));
             side /= 2;
-            downs.push((
-                conv,
-                NormLayer::new(&p / format!("norm{i}"), cfg.d_norm, &[ch * 2, side, side]),
-            ));
+            downs.push((conv, NormLayer::new(&p / format!("norm{i}"), cfg.d_norm, &[ch * 2, side, side])));
             ch *= 2;
         }
         let out = nn::linear(&p / "out", ch * s0 * s0, outputs, Default::default());
-        Ok(Discriminator {
-            first,
-            downs,
-            out,
-            squeeze: outputs == 1,
-        })
+        Ok(Discriminator { first, downs, out, squeeze: outputs == 1 })
     }
 }
 
@@ -183,18 +146,12 @@ mod tests {
         use tch::nn::ModuleT;
         for size in [28, 32, 64] {
             for channels in [1, 3] {
-                let cfg = ModelConfig {
-                    base_channels: 8,
-                    ..Default::default()
-                };
+                let cfg = ModelConfig { base_channels: 8, ..Default::default() };
                 let shape = Shape::Image { channels, size };
                 let vs = nn::VarStore::new(tch::Device::Cpu);
                 let g = Generator::new(&cfg, shape, vs.root()).unwrap();
                 let d = Discriminator::new(&cfg, shape, 1, vs.root() / "d").unwrap();
-                let x = g.forward_t(
-                    &Tensor::randn([2, cfg.latent_dim], tch::kind::FLOAT_CPU),
-                    true,
-                );
+                let x = g.forward_t(&Tensor::randn([2, cfg.latent_dim], tch::kind::FLOAT_CPU), true);
                 assert_eq!(x.size(), vec![2, channels, size, size]);
                 assert_eq!(d.forward_t(&x, true).size(), vec![2]);
             }

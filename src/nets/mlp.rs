@@ -36,19 +36,13 @@ impl Mlp {
                 &p / format!("fc{i}"),
                 prev,
                 w * k,
-                nn::LinearConfig {
-                    bias: norm == Norm::None || k > 1,
-                    ..Default::default()
-                },
+                nn::LinearConfig { bias: norm == Norm::None || k > 1, ..Default::default() },
             );
             let n = NormLayer::new(&p / format!("norm{i}"), norm, &[w * k]);
             hidden.push((lin, n));
             prev = w;
         }
-        (
-            hidden,
-            nn::linear(&p / "out", prev, out, Default::default()),
-        )
+        (hidden, nn::linear(&p / "out", prev, out, Default::default()))
     }
 
     pub fn generator(cfg: &ModelConfig, shape: Shape, p: nn::Path) -> Mlp {
@@ -77,15 +71,8 @@ impl Mlp {
     }
 
     pub fn discriminator(cfg: &ModelConfig, shape: Shape, outputs: i64, p: nn::Path) -> Mlp {
-        let (hidden, out) = Self::build(
-            p,
-            shape.numel(),
-            &cfg.d_hidden,
-            cfg.d_activation,
-            cfg.maxout_pieces,
-            cfg.d_norm,
-            outputs,
-        );
+        let (hidden, out) =
+            Self::build(p, shape.numel(), &cfg.d_hidden, cfg.d_activation, cfg.maxout_pieces, cfg.d_norm, outputs);
         Mlp {
             hidden,
             widths: cfg.d_hidden.clone(),
@@ -118,12 +105,7 @@ impl ModuleT for Mlp {
     fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
         let mut h = x.flatten(1, -1);
         for ((lin, norm), &w) in self.hidden.iter().zip(&self.widths) {
-            h = activate(
-                maybe(norm, h.apply(lin), train),
-                self.activation,
-                w,
-                self.pieces,
-            );
+            h = activate(maybe(norm, h.apply(lin), train), self.activation, w, self.pieces);
         }
         let y = h.apply(&self.out);
         match (&self.out_image, self.squeeze) {

@@ -24,21 +24,11 @@ impl NormLayer {
     pub fn new(p: nn::Path, norm: Norm, shape: &[i64]) -> Option<NormLayer> {
         match norm {
             Norm::None => None,
-            Norm::Batch if shape.len() == 1 => Some(NormLayer::Batch(nn::batch_norm1d(
-                p,
-                shape[0],
-                Default::default(),
-            ))),
-            Norm::Batch => Some(NormLayer::Batch(nn::batch_norm2d(
-                p,
-                shape[0],
-                Default::default(),
-            ))),
-            Norm::Layer => Some(NormLayer::Layer(nn::layer_norm(
-                p,
-                shape.to_vec(),
-                Default::default(),
-            ))),
+            Norm::Batch if shape.len() == 1 => {
+                Some(NormLayer::Batch(nn::batch_norm1d(p, shape[0], Default::default())))
+            }
+            Norm::Batch => Some(NormLayer::Batch(nn::batch_norm2d(p, shape[0], Default::default()))),
+            Norm::Layer => Some(NormLayer::Layer(nn::layer_norm(p, shape.to_vec(), Default::default()))),
         }
     }
 }
@@ -98,10 +88,7 @@ pub fn generator(cfg: &ModelConfig, shape: Shape, p: nn::Path) -> Result<Net> {
                 )));
             }
             let mean: Vec<f32> = cfg.gaussian_mean.iter().map(|&m| m as f32).collect();
-            Ok(Box::new(FixedGaussian {
-                mean: Tensor::from_slice(&mean).to(p.device()),
-                std: cfg.gaussian_std,
-            }))
+            Ok(Box::new(FixedGaussian { mean: Tensor::from_slice(&mean).to(p.device()), std: cfg.gaussian_std }))
         }
         GeneratorKind::Net => match cfg.arch {
             Arch::Mlp => Ok(Box::new(mlp::Mlp::generator(cfg, shape, p))),
@@ -132,10 +119,7 @@ pub fn initialise(vs: &nn::VarStore, init: Init) {
                 continue;
             }
             let leaf = name.rsplit('.').next().unwrap_or("");
-            let is_norm = name
-                .rsplit('.')
-                .nth(1)
-                .is_some_and(|m| m.starts_with("norm"));
+            let is_norm = name.rsplit('.').nth(1).is_some_and(|m| m.starts_with("norm"));
             match (leaf, is_norm) {
                 ("bias", _) => {
                     let _ = t.zero_();

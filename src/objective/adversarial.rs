@@ -18,17 +18,10 @@ use tch::Tensor;
 pub enum Adversarial {
     Minimax,
     NonSaturating,
-    LeastSquares {
-        a: f64,
-        b: f64,
-        c: f64,
-    },
+    LeastSquares { a: f64, b: f64, c: f64 },
     Wasserstein,
     Hinge,
-    FGan {
-        divergence: crate::config::DivergenceKind,
-        generator: FGanGenerator,
-    },
+    FGan { divergence: crate::config::DivergenceKind, generator: FGanGenerator },
 }
 
 impl Adversarial {
@@ -36,17 +29,10 @@ impl Adversarial {
         match cfg.loss {
             LossKind::Minimax => Adversarial::Minimax,
             LossKind::NonSaturating => Adversarial::NonSaturating,
-            LossKind::LeastSquares => Adversarial::LeastSquares {
-                a: cfg.lsgan_a,
-                b: cfg.lsgan_b,
-                c: cfg.lsgan_c,
-            },
+            LossKind::LeastSquares => Adversarial::LeastSquares { a: cfg.lsgan_a, b: cfg.lsgan_b, c: cfg.lsgan_c },
             LossKind::Wasserstein => Adversarial::Wasserstein,
             LossKind::Hinge => Adversarial::Hinge,
-            LossKind::FGan => Adversarial::FGan {
-                divergence: cfg.divergence,
-                generator: cfg.fgan_generator,
-            },
+            LossKind::FGan => Adversarial::FGan { divergence: cfg.divergence, generator: cfg.fgan_generator },
         }
     }
 
@@ -54,9 +40,7 @@ impl Adversarial {
     pub fn d_loss(&self, v: &Tensor, u: &Tensor) -> Tensor {
         match self {
             // −log σ(v) = softplus(−v); −log(1 − σ(u)) = softplus(u)
-            Adversarial::Minimax | Adversarial::NonSaturating => {
-                (-v).softplus().mean(None) + u.softplus().mean(None)
-            }
+            Adversarial::Minimax | Adversarial::NonSaturating => (-v).softplus().mean(None) + u.softplus().mean(None),
             Adversarial::LeastSquares { a, b, .. } => {
                 ((v - *b).square().mean(None) + (u - *a).square().mean(None)) * 0.5
             }
@@ -74,14 +58,12 @@ impl Adversarial {
             Adversarial::NonSaturating => (-u).softplus().mean(None),
             Adversarial::LeastSquares { c, .. } => (u - *c).square().mean(None) * 0.5,
             Adversarial::Wasserstein | Adversarial::Hinge => -u.mean(None),
-            Adversarial::FGan {
-                divergence,
-                generator: FGanGenerator::Alternative,
-            } => -fdiv::activation(*divergence, u).mean(None),
-            Adversarial::FGan {
-                divergence,
-                generator: FGanGenerator::Saddle,
-            } => -fdiv::conjugate_of_activation(*divergence, u).mean(None),
+            Adversarial::FGan { divergence, generator: FGanGenerator::Alternative } => {
+                -fdiv::activation(*divergence, u).mean(None)
+            }
+            Adversarial::FGan { divergence, generator: FGanGenerator::Saddle } => {
+                -fdiv::conjugate_of_activation(*divergence, u).mean(None)
+            }
         }
     }
 
@@ -92,8 +74,7 @@ impl Adversarial {
         match self {
             Adversarial::Wasserstein => Some(v.mean(None) - u.mean(None)),
             Adversarial::FGan { divergence, .. } => Some(
-                fdiv::activation(*divergence, v).mean(None)
-                    - fdiv::conjugate_of_activation(*divergence, u).mean(None),
+                fdiv::activation(*divergence, v).mean(None) - fdiv::conjugate_of_activation(*divergence, u).mean(None),
             ),
             _ => None,
         }
@@ -133,9 +114,7 @@ mod tests {
         let d = (sp(-1.0) + sp(2.0)) / 2.0 + (sp(0.5) + sp(-1.0)) / 2.0;
         assert!((val(Adversarial::Minimax.d_loss(&v, &u)) - d).abs() < 1e-12);
         assert!((val(Adversarial::Minimax.g_loss(&u)) + (sp(0.5) + sp(-1.0)) / 2.0).abs() < 1e-12);
-        assert!(
-            (val(Adversarial::NonSaturating.g_loss(&u)) - (sp(-0.5) + sp(1.0)) / 2.0).abs() < 1e-12
-        );
+        assert!((val(Adversarial::NonSaturating.g_loss(&u)) - (sp(-0.5) + sp(1.0)) / 2.0).abs() < 1e-12);
         // BCE-with-logits identity: −log σ(1) = 0.31326168751822286
         assert!((sp(-1.0) - 0.31326168751822286).abs() < 1e-15);
     }
@@ -143,11 +122,7 @@ mod tests {
     #[test]
     fn least_squares_by_hand() {
         let (v, u) = (t(&[1.0, -2.0]), t(&[0.5, -1.0]));
-        let ls = Adversarial::LeastSquares {
-            a: -1.0,
-            b: 1.0,
-            c: 0.0,
-        };
+        let ls = Adversarial::LeastSquares { a: -1.0, b: 1.0, c: 0.0 };
         // ½·mean((0, 9)) + ½·mean((2.25, 0)) = 2.25 + 0.5625
         assert!((val(ls.d_loss(&v, &u)) - 2.8125).abs() < 1e-12);
         // ½·mean((0.25, 1)) = 0.3125
@@ -167,10 +142,7 @@ mod tests {
     #[test]
     fn fgan_kl_by_hand() {
         let (v, u) = (t(&[1.0, -2.0]), t(&[0.5, -1.0]));
-        let f = Adversarial::FGan {
-            divergence: DivergenceKind::Kl,
-            generator: FGanGenerator::Alternative,
-        };
+        let f = Adversarial::FGan { divergence: DivergenceKind::Kl, generator: FGanGenerator::Alternative };
         // E v − E exp(u − 1) = −0.5 − (e^{−0.5} + e^{−2})/2
         let want = -0.5 - ((-0.5f64).exp() + (-2.0f64).exp()) / 2.0;
         assert!((val(f.estimate(&v, &u).unwrap()) - want).abs() < 1e-12);
@@ -182,10 +154,7 @@ mod tests {
     fn fgan_gan_matches_standard_gan_discriminator() {
         // With the GAN divergence, −F is exactly the minimax discriminator loss.
         let (v, u) = (t(&[1.0, -2.0, 0.3]), t(&[0.5, -1.0, 2.0]));
-        let f = Adversarial::FGan {
-            divergence: DivergenceKind::Gan,
-            generator: FGanGenerator::Alternative,
-        };
+        let f = Adversarial::FGan { divergence: DivergenceKind::Gan, generator: FGanGenerator::Alternative };
         assert!((val(f.d_loss(&v, &u)) - val(Adversarial::Minimax.d_loss(&v, &u))).abs() < 1e-12);
         // and its alternative generator loss is the non-saturating one.
         assert!((val(f.g_loss(&u)) - val(Adversarial::NonSaturating.g_loss(&u))).abs() < 1e-12);

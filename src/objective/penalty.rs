@@ -5,22 +5,14 @@ use tch::{Kind, Tensor};
 /// λ-free gradient penalty E[(‖∇_x̂ D(x̂)‖₂ − 1)²] with x̂ = εx + (1 − ε)G(z) and one
 /// ε ~ U[0, 1] per sample. The gradient is taken with `create_graph`, so the penalty's own
 /// gradient with respect to the critic's weights (a gradient of a gradient) is exact.
-pub fn gradient_penalty(
-    critic: impl Fn(&Tensor) -> Tensor,
-    real: &Tensor,
-    fake: &Tensor,
-) -> Tensor {
+pub fn gradient_penalty(critic: impl Fn(&Tensor) -> Tensor, real: &Tensor, fake: &Tensor) -> Tensor {
     let n = real.size()[0];
     let mut eps_shape = vec![n];
     eps_shape.extend(std::iter::repeat_n(1, real.dim() - 1));
     let eps = Tensor::rand(eps_shape.as_slice(), (Kind::Float, real.device()));
-    let x_hat = (&eps * real + (-&eps + 1.0) * fake)
-        .detach()
-        .set_requires_grad(true);
+    let x_hat = (&eps * real + (-&eps + 1.0) * fake).detach().set_requires_grad(true);
     let out = critic(&x_hat);
-    let grad = Tensor::run_backward(&[out.sum(Kind::Float)], &[&x_hat], true, true)
-        .pop()
-        .expect("one gradient");
+    let grad = Tensor::run_backward(&[out.sum(Kind::Float)], &[&x_hat], true, true).pop().expect("one gradient");
     let norm = grad.flatten(1, -1).norm_scalaropt_dim(2, [1], false);
     (norm - 1.0).square().mean(None)
 }
@@ -61,17 +53,11 @@ mod tests {
             let eps = Tensor::rand([3, 1], (Kind::Double, tch::Device::Cpu));
             let x_hat = (&eps * &real + (-&eps + 1.0) * &fake).set_requires_grad(true);
             let out = (x_hat.matmul(w)).tanh() * a;
-            let g = Tensor::run_backward(&[out.sum(Kind::Double)], &[&x_hat], true, true)
-                .pop()
-                .unwrap();
-            (g.flatten(1, -1).norm_scalaropt_dim(2, [1], false) - 1.0)
-                .square()
-                .mean(None)
+            let g = Tensor::run_backward(&[out.sum(Kind::Double)], &[&x_hat], true, true).pop().unwrap();
+            (g.flatten(1, -1).norm_scalaropt_dim(2, [1], false) - 1.0).square().mean(None)
         };
         let w = Tensor::from_slice(&[0.6f64, -0.9]).set_requires_grad(true);
-        let analytic = Tensor::run_backward(&[pen(&w)], &[&w], false, false)
-            .pop()
-            .unwrap();
+        let analytic = Tensor::run_backward(&[pen(&w)], &[&w], false, false).pop().unwrap();
         let h = 1e-6;
         for i in 0..2 {
             let mut dw = vec![0.0f64; 2];
@@ -81,10 +67,7 @@ mod tests {
             let wm = (w.detach() - &d).set_requires_grad(true);
             let numeric = (pen(&wp).double_value(&[]) - pen(&wm).double_value(&[])) / (2.0 * h);
             let got = analytic.double_value(&[i as i64]);
-            assert!(
-                (got - numeric).abs() < 1e-6 * (1.0 + numeric.abs()),
-                "{i}: {got} vs {numeric}"
-            );
+            assert!((got - numeric).abs() < 1e-6 * (1.0 + numeric.abs()), "{i}: {got} vs {numeric}");
         }
     }
 

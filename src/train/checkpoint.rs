@@ -52,10 +52,8 @@ pub fn named_variables(vs: &VarStore) -> Vec<(String, Tensor)> {
 
 /// Copies saved tensors into a store, checking names and shapes.
 pub fn load_store(vs: &VarStore, path: &Path) -> Result<()> {
-    let saved = Tensor::read_safetensors(path).map_err(|e| Error::Checkpoint {
-        path: path.into(),
-        msg: e.to_string(),
-    })?;
+    let saved =
+        Tensor::read_safetensors(path).map_err(|e| Error::Checkpoint { path: path.into(), msg: e.to_string() })?;
     let saved: BTreeMap<String, Tensor> = saved.into_iter().collect();
     tch::no_grad(|| {
         for (name, mut var) in named_variables(vs) {
@@ -80,14 +78,9 @@ pub fn load_store(vs: &VarStore, path: &Path) -> Result<()> {
 }
 
 fn write(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
-    let cpu: Vec<(String, Tensor)> = tensors
-        .iter()
-        .map(|(n, t)| (n.clone(), t.to_device(tch::Device::Cpu).contiguous()))
-        .collect();
-    Tensor::write_safetensors(&cpu, path).map_err(|e| Error::Checkpoint {
-        path: path.into(),
-        msg: e.to_string(),
-    })
+    let cpu: Vec<(String, Tensor)> =
+        tensors.iter().map(|(n, t)| (n.clone(), t.to_device(tch::Device::Cpu).contiguous())).collect();
+    Tensor::write_safetensors(&cpu, path).map_err(|e| Error::Checkpoint { path: path.into(), msg: e.to_string() })
 }
 
 /// Writes a checkpoint of `method` at `state.step` and deletes all but the newest `keep`.
@@ -102,16 +95,10 @@ pub fn save(run: &Path, method: &mut dyn Method, mut state: State, keep: u64) ->
     }
     std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
     for (net, vs) in method.stores() {
-        write(
-            &tmp.join(format!("{net}.safetensors")),
-            &named_variables(vs),
-        )?;
+        write(&tmp.join(format!("{net}.safetensors")), &named_variables(vs))?;
     }
     for (name, opt) in method.optimizers() {
-        write(
-            &tmp.join(format!("opt_{name}.safetensors")),
-            &opt.state_tensors(),
-        )?;
+        write(&tmp.join(format!("opt_{name}.safetensors")), &opt.state_tensors())?;
         state.optimizer_steps.insert(name.to_string(), opt.steps);
     }
     let json = serde_json::to_string_pretty(&state).expect("state serialises");
@@ -137,9 +124,7 @@ pub fn list(run: &Path) -> Result<Vec<(PathBuf, u64)>> {
     for entry in std::fs::read_dir(&root).map_err(io_err(&root))? {
         let entry = entry.map_err(io_err(&root))?;
         let name = entry.file_name().to_string_lossy().to_string();
-        if let Some(step) = name
-            .strip_prefix("step-")
-            .and_then(|s| s.parse::<u64>().ok())
+        if let Some(step) = name.strip_prefix("step-").and_then(|s| s.parse::<u64>().ok())
             && entry.path().join("state.json").is_file()
         {
             out.push((entry.path(), step));
@@ -156,10 +141,8 @@ pub fn latest(run: &Path) -> Result<Option<(PathBuf, State)>> {
     };
     let sp = path.join("state.json");
     let text = std::fs::read_to_string(&sp).map_err(io_err(&sp))?;
-    let state: State = serde_json::from_str(&text).map_err(|e| Error::Checkpoint {
-        path: sp.clone(),
-        msg: format!("unreadable state ({e})"),
-    })?;
+    let state: State = serde_json::from_str(&text)
+        .map_err(|e| Error::Checkpoint { path: sp.clone(), msg: format!("unreadable state ({e})") })?;
     Ok(Some((path, state)))
 }
 
@@ -170,10 +153,8 @@ pub fn load(path: &Path, state: &State, method: &mut dyn Method) -> Result<()> {
     }
     for (name, opt) in method.optimizers() {
         let p = path.join(format!("opt_{name}.safetensors"));
-        let saved = Tensor::read_safetensors(&p).map_err(|e| Error::Checkpoint {
-            path: p.clone(),
-            msg: e.to_string(),
-        })?;
+        let saved =
+            Tensor::read_safetensors(&p).map_err(|e| Error::Checkpoint { path: p.clone(), msg: e.to_string() })?;
         let steps = *state.optimizer_steps.get(name).unwrap_or(&0);
         opt.load_state(&saved, steps, &p)?;
     }

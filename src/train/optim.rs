@@ -24,14 +24,8 @@ pub struct Optimizer {
 
 impl Optimizer {
     pub fn new(cfg: &TrainConfig, params: Vec<(String, Tensor)>) -> Optimizer {
-        let state = params
-            .iter()
-            .map(|(_, p)| [p.zeros_like(), p.zeros_like()])
-            .collect();
-        let step_tensors = params
-            .iter()
-            .map(|(_, p)| Tensor::zeros([], (tch::Kind::Float, p.device())))
-            .collect();
+        let state = params.iter().map(|(_, p)| [p.zeros_like(), p.zeros_like()]).collect();
+        let step_tensors = params.iter().map(|(_, p)| Tensor::zeros([], (tch::Kind::Float, p.device()))).collect();
         Optimizer {
             kind: cfg.optimizer,
             beta1: cfg.beta1,
@@ -60,11 +54,8 @@ impl Optimizer {
         self.steps += 1;
         if self.kind == OptimizerKind::Adam {
             // torch.optim.Adam(fused=True): one kernel over every parameter.
-            let (m, v): (Vec<Tensor>, Vec<Tensor>) = self
-                .state
-                .iter()
-                .map(|[a, b]| (a.shallow_clone(), b.shallow_clone()))
-                .unzip();
+            let (m, v): (Vec<Tensor>, Vec<Tensor>) =
+                self.state.iter().map(|[a, b]| (a.shallow_clone(), b.shallow_clone())).unzip();
             let params = self.params();
             // autograd.grad may return expanded or strided views (the gradient of a sum is a
             // broadcast); the fused kernel walks memory densely, as .grad's layout contract
@@ -97,9 +88,7 @@ impl Optimizer {
                 match self.kind {
                     OptimizerKind::Adam => unreachable!("Adam takes the fused path"),
                     OptimizerKind::Rmsprop => {
-                        let _ = s0
-                            .g_mul_scalar_(self.alpha)
-                            .addcmul_(&(g * (1.0 - self.alpha)), g);
+                        let _ = s0.g_mul_scalar_(self.alpha).addcmul_(&(g * (1.0 - self.alpha)), g);
                         let mut avg = s0.sqrt();
                         let _ = avg.g_add_scalar_(self.eps);
                         if self.beta1 > 0.0 {
@@ -128,24 +117,13 @@ impl Optimizer {
         self.params
             .iter()
             .zip(&self.state)
-            .flat_map(|((n, _), [a, b])| {
-                [
-                    (format!("{n}.m"), a.shallow_clone()),
-                    (format!("{n}.v"), b.shallow_clone()),
-                ]
-            })
+            .flat_map(|((n, _), [a, b])| [(format!("{n}.m"), a.shallow_clone()), (format!("{n}.v"), b.shallow_clone())])
             .collect()
     }
 
     /// Restores state saved by `state_tensors`; `origin` names the file for errors.
-    pub fn load_state(
-        &mut self,
-        saved: &[(String, Tensor)],
-        steps: i64,
-        origin: &std::path::Path,
-    ) -> Result<()> {
-        let map: std::collections::HashMap<&str, &Tensor> =
-            saved.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    pub fn load_state(&mut self, saved: &[(String, Tensor)], steps: i64, origin: &std::path::Path) -> Result<()> {
+        let map: std::collections::HashMap<&str, &Tensor> = saved.iter().map(|(n, t)| (n.as_str(), t)).collect();
         tch::no_grad(|| {
             for ((n, p), state) in self.params.iter().zip(&mut self.state) {
                 for (suffix, s) in ["m", "v"].iter().zip(state.iter_mut()) {
@@ -185,24 +163,14 @@ mod tests {
     use tch::Kind;
 
     fn cfg(kind: OptimizerKind, beta1: f64) -> TrainConfig {
-        TrainConfig {
-            optimizer: kind,
-            beta1,
-            beta2: 0.999,
-            eps: 1e-8,
-            rmsprop_alpha: 0.99,
-            ..Default::default()
-        }
+        TrainConfig { optimizer: kind, beta1, beta2: 0.999, eps: 1e-8, rmsprop_alpha: 0.99, ..Default::default() }
     }
 
     #[test]
     fn adam_handles_broadcast_gradients() {
         // The gradient of q.sum() is an expanded view of one value; every element must move.
         let q = Tensor::ones([2, 2], (Kind::Float, tch::Device::Cpu)).set_requires_grad(true);
-        let mut o = Optimizer::new(
-            &TrainConfig::default(),
-            vec![("q".into(), q.shallow_clone())],
-        );
+        let mut o = Optimizer::new(&TrainConfig::default(), vec![("q".into(), q.shallow_clone())]);
         let g = Tensor::run_backward(&[q.sum(Kind::Float)], &[&q], false, false);
         o.step(&g, 0.1);
         let v: Vec<f32> = q.detach().flatten(0, -1).try_into().unwrap();

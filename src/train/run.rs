@@ -63,14 +63,9 @@ fn read_metrics(m: &Metrics) -> Vec<(&'static str, f64)> {
     if m.is_empty() {
         return vec![];
     }
-    let stacked = Tensor::stack(
-        &m.iter()
-            .map(|(_, t)| t.to_kind(Kind::Double).reshape([1]))
-            .collect::<Vec<_>>(),
-        0,
-    );
-    let values: Vec<f64> = Vec::try_from(stacked.to_device(tch::Device::Cpu).flatten(0, -1))
-        .expect("metrics are scalars");
+    let stacked = Tensor::stack(&m.iter().map(|(_, t)| t.to_kind(Kind::Double).reshape([1])).collect::<Vec<_>>(), 0);
+    let values: Vec<f64> =
+        Vec::try_from(stacked.to_device(tch::Device::Cpu).flatten(0, -1)).expect("metrics are scalars");
     m.iter().map(|(k, _)| *k).zip(values).collect()
 }
 
@@ -86,9 +81,7 @@ pub fn write_samples(
     let x = method.generate(z);
     match shape {
         Shape::Image { .. } => viz::save_grid(&x, 0, path),
-        Shape::Points { .. } => {
-            viz::save_scatter(&x, Some(&data.reference(x.size()[0], seed)), path)
-        }
+        Shape::Points { .. } => viz::save_scatter(&x, Some(&data.reference(x.size()[0], seed)), path),
     }
 }
 
@@ -97,17 +90,11 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     let out = &opts.out;
     let device = cfg.device()?;
     std::fs::create_dir_all(out).map_err(|e| {
-        Error::Usage(format!(
-            "cannot create the output folder {} ({e}); choose a writable --out",
-            out.display()
-        ))
+        Error::Usage(format!("cannot create the output folder {} ({e}); choose a writable --out", out.display()))
     })?;
     let probe = out.join(".gantry-write-test");
     std::fs::write(&probe, b"").map_err(|e| {
-        Error::Usage(format!(
-            "the output folder {} is not writable ({e}); choose another --out",
-            out.display()
-        ))
+        Error::Usage(format!("the output folder {} is not writable ({e}); choose another --out", out.display()))
     })?;
     let _ = std::fs::remove_file(&probe);
 
@@ -131,20 +118,15 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
             )));
         };
         if state.config_hash != cfg.hash() {
-            let diff = Config::load(&out.join("config.toml"))
-                .map(|old| old.differences(cfg).join(", "))
-                .unwrap_or_default();
+            let diff =
+                Config::load(&out.join("config.toml")).map(|old| old.differences(cfg).join(", ")).unwrap_or_default();
             return Err(Error::Checkpoint {
                 path,
                 msg: format!(
                     "was written by another configuration (hash {} vs {}); differing keys: {}. Resume with the run's own settings (omit --preset to use its config.toml) or train into another --out",
                     state.config_hash,
                     cfg.hash(),
-                    if diff.is_empty() {
-                        "unknown".into()
-                    } else {
-                        diff
-                    }
+                    if diff.is_empty() { "unknown".into() } else { diff }
                 ),
             });
         }
@@ -162,18 +144,11 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     let fixed_z = method.latents(cfg.train.grid_samples);
 
     let metrics_path = out.join("metrics.jsonl");
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&metrics_path)
-        .map_err(io_err(&metrics_path))?;
+    let mut log =
+        std::fs::OpenOptions::new().create(true).append(true).open(&metrics_path).map_err(io_err(&metrics_path))?;
 
     let total = cfg.steps;
-    let bar = if opts.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(total)
-    };
+    let bar = if opts.quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} {per_sec} ETA {eta}")
             .expect("template")
@@ -210,9 +185,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                     value: *v,
                     kept: last_ckpt
                         .as_ref()
-                        .map_or("no checkpoint (none was written yet)".into(), |p| {
-                            p.display().to_string()
-                        }),
+                        .map_or("no checkpoint (none was written yet)".into(), |p| p.display().to_string()),
                 });
             }
             let rate = (done - step_log) as f64 / t_log.elapsed().as_secs_f64().max(1e-9);
@@ -224,11 +197,8 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
             }
             obj.insert("time/steps_per_s".into(), rate.into());
             writeln!(log, "{}", serde_json::Value::Object(obj)).map_err(io_err(&metrics_path))?;
-            let shown: Vec<String> = values
-                .iter()
-                .filter(|(k, _)| k.ends_with("loss"))
-                .map(|(k, v)| format!("{k} {v:.4}"))
-                .collect();
+            let shown: Vec<String> =
+                values.iter().filter(|(k, _)| k.ends_with("loss")).map(|(k, v)| format!("{k} {v:.4}")).collect();
             bar.set_message(shown.join(" "));
         }
         if t.sample_every > 0 && (done % t.sample_every == 0 || is_last) {
@@ -242,12 +212,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
             )?;
         }
         if want_ckpt {
-            last_ckpt = Some(checkpoint::save(
-                out,
-                method.as_mut(),
-                state_for(done),
-                t.keep_checkpoints,
-            )?);
+            last_ckpt = Some(checkpoint::save(out, method.as_mut(), state_for(done), t.keep_checkpoints)?);
         }
         bar.inc(1);
     }

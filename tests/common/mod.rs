@@ -12,28 +12,17 @@ pub struct Run {
 
 impl Run {
     pub fn ok(self) -> Self {
-        assert!(
-            self.out.status.success(),
-            "gantry failed:\nstdout: {}\nstderr: {}",
-            self.stdout(),
-            self.stderr()
-        );
+        assert!(self.out.status.success(), "gantry failed:\nstdout: {}\nstderr: {}", self.stdout(), self.stderr());
         self
     }
     /// Fails unless the command exited non-zero with a clean message containing `needle`.
     pub fn fails_with(self, needle: &str) -> Self {
         let err = self.stderr();
-        assert!(
-            !self.out.status.success(),
-            "expected failure, got success; stderr: {err}"
-        );
+        assert!(!self.out.status.success(), "expected failure, got success; stderr: {err}");
         assert_eq!(self.out.status.code(), Some(1), "exit code; stderr: {err}");
         assert!(err.contains("error:"), "no error line: {err}");
         assert!(err.contains(needle), "expected `{needle}` in: {err}");
-        assert!(
-            !err.contains("panicked") && !err.contains("backtrace"),
-            "panic: {err}"
-        );
+        assert!(!err.contains("panicked") && !err.contains("backtrace"), "panic: {err}");
         self
     }
     pub fn stdout(&self) -> String {
@@ -65,25 +54,13 @@ pub fn tiny_idx(dir: &Path, n: usize, gz: bool) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     let mut s = 12345u64;
     let mut next = || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (s >> 33) as u8
     };
     let images: Vec<u8> = (0..n * 28 * 28).map(|_| next()).collect();
     let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
-    write(
-        &d,
-        "train-images-idx3-ubyte",
-        &idx::encode(&[n, 28, 28], &images),
-        gz,
-    );
-    write(
-        &d,
-        "train-labels-idx1-ubyte",
-        &idx::encode(&[n], &labels),
-        gz,
-    );
+    write(&d, "train-images-idx3-ubyte", &idx::encode(&[n, 28, 28], &images), gz);
+    write(&d, "train-labels-idx1-ubyte", &idx::encode(&[n], &labels), gz);
     d
 }
 
