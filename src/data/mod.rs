@@ -46,7 +46,7 @@ enum Store {
         x: Tensor,
         labels: Option<Tensor>,
     },
-    Synthetic(Synthetic),
+    Synthetic(synthetic::Sampler),
 }
 
 /// A data set ready to serve batches.
@@ -79,7 +79,7 @@ impl Dataset {
     pub fn load_split(cfg: &DataConfig, split: &str, device: Device) -> Result<Dataset> {
         let (name, synth, path) = resolve_source(&cfg.source)?;
         let (shape, store) = if let Some(s) = synth {
-            (Shape::Points { dim: 2 }, Store::Synthetic(s))
+            (Shape::Points { dim: 2 }, Store::Synthetic(synthetic::Sampler::new(s, device)))
         } else if path.is_dir() {
             let (images, labels) = idx::read_split(&path, split)?;
             let (n, h, w) = (images.dims[0] as i64, images.dims[1] as i64, images.dims[2] as i64);
@@ -130,7 +130,7 @@ impl Dataset {
 
     pub fn synthetic(&self) -> Option<&Synthetic> {
         match &self.store {
-            Store::Synthetic(s) => Some(s),
+            Store::Synthetic(s) => Some(&s.set),
             Store::Tensor { .. } => None,
         }
     }
@@ -148,7 +148,7 @@ impl Dataset {
     /// the training loop seeds per step.
     pub fn batch(&self, index: u64, batch_size: i64, seed: u64) -> Tensor {
         match &self.store {
-            Store::Synthetic(s) => s.sample(batch_size, self.device()),
+            Store::Synthetic(s) => s.sample(batch_size),
             Store::Tensor { x, .. } => {
                 let n = x.size()[0] as u64;
                 let start = index * batch_size as u64;
@@ -170,12 +170,13 @@ impl Dataset {
         }
     }
 
-    /// `n` examples for evaluation, drawn with `seed` (with replacement from a finite set).
+    /// `n` examples for evaluation, drawn with `seed` (a seeded subset of a finite set, or all of
+    /// it when it holds no more than `n`).
     pub fn reference(&self, n: i64, seed: u64) -> Tensor {
         match &self.store {
             Store::Synthetic(s) => {
                 rng::seed_torch(seed, rng::stream::EVAL, 0);
-                s.sample(n, self.device())
+                s.sample(n)
             }
             Store::Tensor { x, .. } => {
                 let len = x.size()[0];

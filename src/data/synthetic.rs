@@ -60,17 +60,34 @@ pub fn by_name(name: &str) -> Option<Synthetic> {
     })
 }
 
-impl Synthetic {
-    /// `n` points `[n, 2]` (float) from libtorch's current generator.
-    pub fn sample(&self, n: i64, device: Device) -> Tensor {
-        match self {
+/// Draws batches of a built-in set on one device; a mixture's centres are copied there once.
+pub struct Sampler {
+    pub set: Synthetic,
+    centers: Option<Tensor>,
+    device: Device,
+}
+
+impl Sampler {
+    pub fn new(set: Synthetic, device: Device) -> Sampler {
+        let centers = match &set {
             Synthetic::Mixture(m) => {
                 let flat: Vec<f32> = m.centers.iter().flat_map(|c| [c[0] as f32, c[1] as f32]).collect();
-                let centers = Tensor::from_slice(&flat).view([-1, 2]).to(device);
+                Some(Tensor::from_slice(&flat).view([-1, 2]).to(device))
+            }
+            Synthetic::SwissRoll => None,
+        };
+        Sampler { set, centers, device }
+    }
+
+    /// `n` points `[n, 2]` (float) from libtorch's current generator.
+    pub fn sample(&self, n: i64) -> Tensor {
+        let device = self.device;
+        match (&self.set, &self.centers) {
+            (Synthetic::Mixture(m), Some(centers)) => {
                 let idx = Tensor::randint(m.centers.len() as i64, [n], (Kind::Int64, device));
                 centers.index_select(0, &idx) + Tensor::randn([n, 2], (Kind::Float, device)) * m.std
             }
-            Synthetic::SwissRoll => {
+            _ => {
                 let u = Tensor::rand([n], (Kind::Float, device));
                 let t = (u * 2.0 + 1.0) * (1.5 * PI);
                 let xy = Tensor::stack(&[&t * t.cos(), &t * t.sin()], 1);
@@ -106,7 +123,7 @@ mod tests {
     #[test]
     fn samples_sit_near_modes() {
         tch::manual_seed(0);
-        let s = by_name("grid25").unwrap().sample(1000, Device::Cpu);
+        let s = Sampler::new(by_name("grid25").unwrap(), Device::Cpu).sample(1000);
         assert_eq!(s.size(), vec![1000, 2]);
         let max = s.abs().max().double_value(&[]);
         assert!(max < 4.5 && max > 3.5, "{max}");
