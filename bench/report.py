@@ -12,13 +12,14 @@ def build():
 
 
 def gantry(*args, env=None):
-    """Runs gantry; returns the last stdout line parsed as JSON."""
+    """Runs gantry; returns the last stdout line parsed as JSON (None when it prints nothing)."""
     e = dict(os.environ)
     e.update(env or {})
     r = subprocess.run([GANTRY, *map(str, args)], capture_output=True, text=True, env=e)
     if r.returncode != 0:
         sys.exit(f"gantry {' '.join(map(str, args))} failed:\n{r.stderr}")
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    lines = r.stdout.strip().splitlines()
+    return json.loads(lines[-1]) if lines else None
 
 
 def machine():
