@@ -23,8 +23,11 @@ enum Command {
     Interpolate(InterpolateArgs),
     /// DCGAN latent vector arithmetic: mean z of A − B + C.
     Arithmetic(ArithmeticArgs),
-    /// Score a trained run's samples; prints one JSON object.
+    /// Score a trained run's samples, or a folder of images; prints one JSON object.
     Eval(EvalArgs),
+    /// Evaluation classifiers (the feature network of FCD, KID and the rest).
+    #[command(subcommand)]
+    Classifier(ClassifierCommand),
     /// List the presets.
     Presets,
 }
@@ -121,10 +124,45 @@ struct ArithmeticArgs {
     device: String,
 }
 
+#[derive(Subcommand)]
+enum ClassifierCommand {
+    /// Train the evaluation CNN on a labelled IDX folder; prints its test accuracy.
+    Train(ClassifierTrainArgs),
+}
+
+#[derive(Args)]
+struct ClassifierTrainArgs {
+    /// fashion-mnist or a folder of MNIST-format IDX files with train and t10k splits.
+    #[arg(long)]
+    data: String,
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 8)]
+    epochs: u64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, default_value = "auto")]
+    device: String,
+    #[arg(long)]
+    quiet: bool,
+}
+
 #[derive(Args)]
 struct EvalArgs {
+    /// A run folder (or use --images with --reference).
+    #[arg(long, required_unless_present = "images")]
+    run: Option<PathBuf>,
+    /// A folder of PNG/JPEG images to score instead of a run.
+    #[arg(long, requires = "reference", conflicts_with = "run")]
+    images: Option<PathBuf>,
+    /// The data set the images are compared with (as --data of `gantry train`).
     #[arg(long)]
-    run: PathBuf,
+    reference: Option<String>,
+    /// A classifier from `gantry classifier train` (default: the cached one for the data).
+    #[arg(long)]
+    classifier: Option<PathBuf>,
+    #[arg(long)]
+    quiet: bool,
     #[arg(long, default_value_t = 2500)]
     samples: i64,
     #[arg(long, default_value_t = 0)]
@@ -217,8 +255,34 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Eval(a) => {
             check_n(a.samples)?;
-            let t = sample::load_run(&a.run, &a.device)?;
-            println!("{}", t.evaluate(a.samples, a.seed)?);
+            if let Some(run) = &a.run {
+                let t = sample::load_run(run, &a.device)?;
+                println!("{}", t.evaluate(a.samples, a.seed, a.classifier.as_deref(), a.quiet)?);
+            } else if let (Some(dir), Some(reference)) = (&a.images, &a.reference) {
+                let device = config::parse_device(&a.device)?;
+                let c = sample::eval_classifier(reference, a.classifier.as_deref(), device, a.quiet)?;
+                let fake = gantry::imagefolder::read(dir, c.meta.channels)?;
+                let data = gantry::config::DataConfig { source: reference.clone(), ..Default::default() };
+                let real = sample::reference_images(&data, fake.size()[0], a.seed, device)?;
+                let r = gantry::metrics::suite::Reference::new(&c, &real);
+                let m = gantry::metrics::suite::image_metrics(&c, &fake.to_device(device), &r, a.seed)?;
+                println!("{}", serde_json::Value::Object(m));
+            }
+        }
+        Command::Classifier(ClassifierCommand::Train(a)) => {
+            let device = config::parse_device(&a.device)?;
+            let opts = gantry::classifier::TrainOptions {
+                epochs: a.epochs,
+                seed: a.seed,
+                quiet: a.quiet,
+                ..Default::default()
+            };
+            let c = gantry::classifier::Classifier::train(&a.data, &opts, device)?;
+            c.save(&a.out)?;
+            println!(
+                "{}",
+                serde_json::json!({ "test_accuracy": c.meta.test_accuracy, "path": a.out, "feature_network": c.identity, "data": c.meta.data })
+            );
         }
         Command::Presets => {
             for p in config::PRESETS {

@@ -5,9 +5,11 @@
 //! [`method`] composes them into a training step; [`train`] runs the loop, optimisers and
 //! checkpoints; [`metrics`] and [`viz`] measure and show the results; [`sample`] drives trained
 //! generators. `docs/ARCHITECTURE.md` maps how a batch flows through them.
+pub mod classifier;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod imagefolder;
 pub mod method;
 pub mod metrics;
 pub mod nets;

@@ -147,9 +147,14 @@ impl Dataset {
     /// seeded permutation per epoch; a synthetic set is sampled from libtorch's generator, which
     /// the training loop seeds per step.
     pub fn batch(&self, index: u64, batch_size: i64, seed: u64) -> Tensor {
+        self.batch_with_labels(index, batch_size, seed).0
+    }
+
+    /// `batch` with the examples' labels, when the set has them.
+    pub fn batch_with_labels(&self, index: u64, batch_size: i64, seed: u64) -> (Tensor, Option<Tensor>) {
         match &self.store {
-            Store::Synthetic(s) => s.sample(batch_size),
-            Store::Tensor { x, .. } => {
+            Store::Synthetic(s) => (s.sample(batch_size), None),
+            Store::Tensor { x, labels } => {
                 let n = x.size()[0] as u64;
                 let start = index * batch_size as u64;
                 let mut guard = self.epoch_perm.lock().expect("permutation lock");
@@ -157,15 +162,14 @@ impl Dataset {
                     .map(|pos| {
                         let epoch = pos / n;
                         if guard.as_ref().is_none_or(|(e, _)| *e != epoch) {
-                            *guard = Some((
-                                epoch,
-                                rng::permutation(n as usize, rng::derive(seed, rng::stream::EPOCH, epoch)),
-                            ));
+                            let perm = rng::permutation(n as usize, rng::derive(seed, rng::stream::EPOCH, epoch));
+                            *guard = Some((epoch, perm));
                         }
                         guard.as_ref().unwrap().1[(pos % n) as usize]
                     })
                     .collect();
-                x.index_select(0, &Tensor::from_slice(&idx).to(x.device()))
+                let idx = Tensor::from_slice(&idx).to(x.device());
+                (x.index_select(0, &idx), labels.as_ref().map(|l| l.index_select(0, &idx)))
             }
         }
     }
@@ -205,4 +209,36 @@ fn fit_images(mut x: Tensor, cfg: &DataConfig) -> Result<Tensor> {
         x = x.repeat([1, 3, 1, 1]);
     }
     Ok(x)
+}
+
+/// A short hash naming a data source's content, so that a feature network trained on one set
+/// is never used to score another: the IDX files' bytes for a folder, the file's bytes for
+/// points, the name for a built-in set.
+pub fn identity(source: &str) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let (name, synth, path) = resolve_source(source)?;
+    let mut h = Sha256::new();
+    if synth.is_some() {
+        h.update(name.as_bytes());
+    } else if path.is_dir() {
+        for stem in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"] {
+            let f = idx::find(&path, stem)
+                .ok_or_else(|| Error::Data { path: path.clone(), msg: format!("no {stem}[.gz] in this folder") })?;
+            let bytes = std::fs::read(&f).map_err(crate::error::io_err(&f))?;
+            // compressed and uncompressed copies of one set hash alike
+            let raw = if f.extension().is_some_and(|e| e == "gz") {
+                let mut out = vec![];
+                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes.as_slice()), &mut out)
+                    .map_err(|e| Error::Data { path: f.clone(), msg: format!("unreadable gzip ({e})") })?;
+                out
+            } else {
+                bytes
+            };
+            h.update(&raw);
+        }
+    } else {
+        let bytes = std::fs::read(&path).map_err(crate::error::io_err(&path))?;
+        h.update(&bytes);
+    }
+    Ok(h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect())
 }

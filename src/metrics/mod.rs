@@ -3,3 +3,4 @@
 pub mod image;
 pub mod mixture;
 pub mod sliced;
+pub mod suite;

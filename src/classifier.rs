@@ -1,0 +1,263 @@
+//! The evaluation classifier as a feature network: training it on a labelled set, saving it
+//! with its provenance (a `__meta__` tensor of JSON inside the safetensors file), loading it,
+//! caching one per data set, and embedding images. Its identity — a hash of its weights — is
+//! reported beside every metric computed with it, since Fréchet distances and the like are
+//! comparable only under one fixed feature network.
+use crate::config::{DataConfig, TrainConfig};
+use crate::data::{self, Dataset};
+use crate::error::{Error, Result, io_err};
+use crate::nets::classifier::Cnn;
+use crate::rng;
+use crate::train::{checkpoint::named_variables, optim::Optimizer, schedule};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use tch::nn::{ModuleT, VarStore};
+use tch::{Device, Kind, Tensor};
+
+/// Where a classifier came from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Meta {
+    pub arch: String,
+    pub channels: i64,
+    pub size: i64,
+    pub classes: i64,
+    /// The DATA it was trained on, and that data's content hash (`data::identity`).
+    pub data: String,
+    pub data_hash: String,
+    pub test_accuracy: f64,
+    pub epochs: u64,
+    pub seed: u64,
+}
+
+pub const ARCH: &str = "gantry-cnn-v1";
+
+pub struct Classifier {
+    vs: VarStore,
+    net: Cnn,
+    pub meta: Meta,
+    /// `gantry-cnn-v1:<hash of the weights>`.
+    pub identity: String,
+}
+
+/// Training settings of `gantry classifier train`.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    pub epochs: u64,
+    pub batch_size: i64,
+    pub lr: f64,
+    pub seed: u64,
+    pub quiet: bool,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions { epochs: 8, batch_size: 128, lr: 2e-3, seed: 0, quiet: false }
+    }
+}
+
+fn weights_identity(vs: &VarStore) -> String {
+    let mut h = Sha256::new();
+    for (name, t) in named_variables(vs) {
+        h.update(name.as_bytes());
+        let t = t.to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
+        let v: Vec<f32> = Vec::try_from(t.flatten(0, -1)).expect("float weights");
+        for x in v {
+            h.update(x.to_le_bytes());
+        }
+    }
+    let hex: String = h.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("{ARCH}:{hex}")
+}
+
+/// Resizes and converts images `[n, c, h, w]` to what a network of `channels` × `size` takes.
+pub fn adapt(x: &Tensor, channels: i64, size: i64) -> Tensor {
+    let mut x = x.shallow_clone();
+    let c = x.size()[1];
+    if c != channels {
+        x = if channels == 1 { x.mean_dim(1, true, Kind::Float) } else { x.repeat([1, channels, 1, 1]) };
+    }
+    if x.size()[2] != size || x.size()[3] != size {
+        x = x.upsample_bilinear2d([size, size], false, None, None);
+    }
+    x
+}
+
+impl Classifier {
+    /// Trains on `source`'s train split and measures accuracy on its `t10k` split.
+    pub fn train(source: &str, opts: &TrainOptions, device: Device) -> Result<Classifier> {
+        let cfg = DataConfig { source: source.to_string(), ..Default::default() };
+        let train = Dataset::load_split(&cfg, "train", device)?;
+        let test = Dataset::load_split(&cfg, "t10k", device)?;
+        let no_labels = || Error::Data {
+            path: PathBuf::from(source),
+            msg: "a classifier needs labelled images: an MNIST-format folder with train and t10k images and labels"
+                .into(),
+        };
+        let (Some((_, Some(train_labels))), Some((test_x, Some(test_labels)))) = (train.tensors(), test.tensors())
+        else {
+            return Err(no_labels());
+        };
+        let crate::data::Shape::Image { channels, size } = train.shape else { return Err(no_labels()) };
+        if size % 8 != 0 && size != 28 {
+            return Err(Error::Data {
+                path: source.into(),
+                msg: format!("images of side {size}: the classifier needs a side of 28 or a multiple of 8"),
+            });
+        }
+        let classes = train_labels.max().int64_value(&[]).max(test_labels.max().int64_value(&[])) + 1;
+        rng::seed_torch(opts.seed, rng::stream::INIT, 7);
+        let vs = VarStore::new(device);
+        let net = Cnn::new(vs.root(), channels, size, classes);
+        let params: Vec<(String, Tensor)> =
+            named_variables(&vs).into_iter().filter(|(_, t)| t.requires_grad()).collect();
+        let tc = TrainConfig { beta1: 0.9, beta2: 0.999, ..Default::default() };
+        let mut opt = Optimizer::new(&tc, params);
+        let n = train.len().unwrap_or(0);
+        let per_epoch = (n / opts.batch_size).max(1) as u64;
+        let total = per_epoch * opts.epochs;
+        for step in 0..total {
+            rng::seed_torch(opts.seed, rng::stream::STEP, step);
+            let (x, y) = train.batch_with_labels(step, opts.batch_size, opts.seed);
+            let y = y.expect("labels checked above");
+            // random translation by up to 2 pixels (one shift per batch), background −1
+            let mut r = rng::SplitMix::new(rng::derive(opts.seed, rng::stream::SAMPLE, step));
+            let (dx, dy) = (r.below(5) as i64, r.below(5) as i64);
+            let x = (x + 1.0).constant_pad_nd([2, 2, 2, 2]).narrow(2, dy, size).narrow(3, dx, size) - 1.0;
+            let logits = net.forward_t(&x, true);
+            let loss = logits.cross_entropy_for_logits(&y);
+            let grads = Tensor::run_backward(&[&loss], &opt.params(), false, false);
+            opt.step(&grads, schedule::lr(opts.lr, crate::config::Schedule::Linear, 0, step, total));
+            if !opts.quiet && (step + 1) % per_epoch == 0 {
+                eprintln!(
+                    "classifier: epoch {}/{} loss {:.4}",
+                    (step + 1) / per_epoch,
+                    opts.epochs,
+                    loss.double_value(&[])
+                );
+            }
+        }
+        let mut c = Classifier {
+            identity: weights_identity(&vs),
+            vs,
+            net,
+            meta: Meta {
+                arch: ARCH.into(),
+                channels,
+                size,
+                classes,
+                data: source.to_string(),
+                data_hash: data::identity(source)?,
+                test_accuracy: 0.0,
+                epochs: opts.epochs,
+                seed: opts.seed,
+            },
+        };
+        c.meta.test_accuracy = c.accuracy(test_x, test_labels);
+        Ok(c)
+    }
+
+    /// Fraction of `x` classified as `labels`.
+    pub fn accuracy(&self, x: &Tensor, labels: &Tensor) -> f64 {
+        let (_, logits) = self.embed(x);
+        logits
+            .argmax(1, false)
+            .eq_tensor(&labels.to_device(logits.device()))
+            .to_kind(Kind::Double)
+            .mean(Kind::Double)
+            .double_value(&[])
+    }
+
+    /// (features, logits) of images in [−1, 1], in batches, in eval mode.
+    pub fn embed(&self, x: &Tensor) -> (Tensor, Tensor) {
+        let x = adapt(x, self.meta.channels, self.meta.size);
+        let n = x.size()[0];
+        let (mut f, mut l) = (vec![], vec![]);
+        tch::no_grad(|| {
+            for i in (0..n).step_by(500) {
+                let part = x.narrow(0, i, 500.min(n - i)).to_device(self.vs.device());
+                let (a, b) = self.net.features_logits(&part, false);
+                f.push(a);
+                l.push(b);
+            }
+        });
+        (Tensor::cat(&f, 0), Tensor::cat(&l, 0))
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut tensors = named_variables(&self.vs);
+        let meta = serde_json::to_vec(&self.meta).expect("meta serialises");
+        tensors.push(("__meta__".into(), Tensor::from_slice(&meta)));
+        let cpu: Vec<(String, Tensor)> =
+            tensors.into_iter().map(|(n, t)| (n, t.to_device(Device::Cpu).contiguous())).collect();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        }
+        let tmp = path.with_extension("tmp");
+        Tensor::write_safetensors(&cpu, &tmp)
+            .map_err(|e| Error::Usage(format!("cannot write {}: {e}", path.display())))?;
+        std::fs::rename(&tmp, path).map_err(io_err(path))
+    }
+
+    pub fn load(path: &Path, device: Device) -> Result<Classifier> {
+        let bad = |msg: String| Error::Checkpoint { path: path.to_path_buf(), msg };
+        if !path.is_file() {
+            return Err(bad(
+                "no such classifier file; make one with `gantry classifier train --data DATA --out FILE`".into()
+            ));
+        }
+        let saved = Tensor::read_safetensors(path).map_err(|e| bad(format!("not a safetensors file ({e})")))?;
+        let meta_t = saved.iter().find(|(n, _)| n == "__meta__").ok_or_else(|| {
+            bad("has no gantry classifier metadata; it is not a file written by `gantry classifier train`".into())
+        })?;
+        let bytes: Vec<u8> = Vec::try_from(&meta_t.1).map_err(|e: tch::TchError| bad(e.to_string()))?;
+        let meta: Meta = serde_json::from_slice(&bytes).map_err(|e| bad(format!("unreadable metadata ({e})")))?;
+        if meta.arch != ARCH {
+            return Err(bad(format!("holds a `{}` network; this gantry reads `{ARCH}`", meta.arch)));
+        }
+        let vs = VarStore::new(device);
+        let net = Cnn::new(vs.root(), meta.channels, meta.size, meta.classes);
+        crate::train::checkpoint::load_store(&vs, path)?;
+        Ok(Classifier { identity: weights_identity(&vs), vs, net, meta })
+    }
+
+    /// Refuses to score data other than what the classifier was trained on.
+    pub fn check_data(&self, source: &str, origin: &Path) -> Result<()> {
+        let want = data::identity(source)?;
+        if want != self.meta.data_hash {
+            return Err(Error::Usage(format!(
+                "the classifier {} was trained on `{}` (data hash {}), not on `{source}` (data hash {want}); its features would give meaningless numbers here. Train one with `gantry classifier train --data {source} --out FILE`, or drop --classifier to use the cached one",
+                origin.display(),
+                self.meta.data,
+                self.meta.data_hash
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// gantry's cache folder: `$GANTRY_CACHE`, else `$XDG_CACHE_HOME/gantry`, else `~/.cache/gantry`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("GANTRY_CACHE") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(d).join("gantry");
+    }
+    std::env::var_os("HOME").map_or_else(|| PathBuf::from(".gantry-cache"), |h| PathBuf::from(h).join(".cache/gantry"))
+}
+
+/// The cached classifier for `source`, trained (and cached) on first use.
+pub fn for_data(source: &str, device: Device, quiet: bool) -> Result<(Classifier, PathBuf)> {
+    let hash = data::identity(source)?;
+    let path = cache_dir().join("classifiers").join(format!("{ARCH}-{hash}.safetensors"));
+    if path.is_file() {
+        return Ok((Classifier::load(&path, device)?, path));
+    }
+    if !quiet {
+        eprintln!("training the evaluation classifier for `{source}` (first use; cached in {})", path.display());
+    }
+    let c = Classifier::train(source, &TrainOptions { quiet, ..Default::default() }, device)?;
+    c.save(&path)?;
+    Ok((c, path))
+}
