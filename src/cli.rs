@@ -260,10 +260,10 @@ pub fn run(cli: Cli) -> Result<()> {
                 println!("{}", t.evaluate(a.samples, a.seed, a.classifier.as_deref(), a.quiet)?);
             } else if let (Some(dir), Some(reference)) = (&a.images, &a.reference) {
                 let device = config::parse_device(&a.device)?;
-                let c = sample::eval_classifier(reference, a.classifier.as_deref(), device, a.quiet)?;
+                let c = gantry::evaluate::eval_classifier(reference, a.classifier.as_deref(), device, a.quiet)?;
                 let fake = gantry::imagefolder::read(dir, c.meta.channels)?;
                 let data = gantry::config::DataConfig { source: reference.clone(), ..Default::default() };
-                let real = sample::reference_images(&data, fake.size()[0], a.seed, device)?;
+                let real = gantry::evaluate::reference_images(&data, fake.size()[0], a.seed, device)?;
                 let r = gantry::metrics::suite::Reference::new(&c, &real);
                 let m = gantry::metrics::suite::image_metrics(&c, &fake.to_device(device), &r, a.seed)?;
                 println!("{}", serde_json::Value::Object(m));

@@ -216,6 +216,12 @@ pub struct TrainConfig {
     pub keep_checkpoints: u64,
     /// Images in each progress grid under `samples/`.
     pub grid_samples: i64,
+    /// Evaluate every this many steps, logged as `eval/...` in metrics.jsonl; 0 turns it off.
+    pub eval_every: u64,
+    /// Samples per evaluation during training.
+    pub eval_samples: i64,
+    /// Classifier file for image metrics during training; empty uses the cached one for the data.
+    pub classifier: String,
 }
 
 impl Default for Config {
@@ -295,6 +301,9 @@ impl Default for TrainConfig {
             checkpoint_every: 1000,
             keep_checkpoints: 3,
             grid_samples: 64,
+            eval_every: 0,
+            eval_samples: 1000,
+            classifier: String::new(),
         }
     }
 }
@@ -502,6 +511,9 @@ impl Config {
         if t.keep_checkpoints == 0 {
             return bad("train.keep_checkpoints", "must be at least 1");
         }
+        if t.eval_every > 0 && t.eval_samples < crate::metrics::suite::MIN_SAMPLES {
+            return bad("train.eval_samples", &format!("must be at least {}", crate::metrics::suite::MIN_SAMPLES));
+        }
         if t.grid_samples < 1 {
             return bad("train.grid_samples", "must be at least 1");
         }
@@ -538,6 +550,9 @@ impl Config {
         c.train.checkpoint_every = 0;
         c.train.keep_checkpoints = 0;
         c.train.grid_samples = 0;
+        c.train.eval_every = 0;
+        c.train.eval_samples = 0;
+        c.train.classifier = String::new();
         let digest = Sha256::digest(c.to_toml().as_bytes());
         digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
     }

@@ -9,6 +9,7 @@ pub mod classifier;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod evaluate;
 pub mod imagefolder;
 pub mod method;
 pub mod metrics;

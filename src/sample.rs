@@ -1,12 +1,10 @@
 //! Using a trained run: load its newest checkpoint, draw samples, walk the latent space
 //! (spherical interpolation, DCGAN's latent vector arithmetic) and score samples.
-use crate::classifier::{self, Classifier};
-use crate::config::{Config, DataConfig};
-use crate::data::{Dataset, Shape};
+use crate::config::Config;
+use crate::data::Shape;
 use crate::error::{Error, Result};
+use crate::evaluate::Evaluator;
 use crate::method::{self, Method};
-use crate::metrics::suite::{self, Reference};
-use crate::metrics::{mixture, sliced};
 use crate::rng;
 use crate::train::checkpoint;
 use crate::viz;
@@ -52,13 +50,6 @@ impl Trained {
 
     pub fn generate(&self, z: &Tensor) -> Tensor {
         self.method.generate(z)
-    }
-
-    /// `n` samples from `seed`, generated 500 at a time.
-    pub fn generate_many(&self, n: i64, seed: u64) -> Tensor {
-        let z = self.latents(n, seed);
-        let parts: Vec<Tensor> = (0..n).step_by(500).map(|i| self.generate(&z.narrow(0, i, 500.min(n - i)))).collect();
-        Tensor::cat(&parts, 0)
     }
 
     fn need_images(&self, what: &str) -> Result<()> {
@@ -131,69 +122,13 @@ impl Trained {
         Ok((Tensor::cat(&rows, 0), cols))
     }
 
-    /// Scores `n` samples drawn with `seed`: the PacGAN protocol on built-in mixtures, the
-    /// sliced Wasserstein distance on any point data, and the critic's estimate (`divergence`
-    /// for f-GAN, `wasserstein` for WGAN critics) on fresh samples.
+    /// Scores `n` samples drawn with `seed` (see `evaluate::Evaluator`).
     pub fn evaluate(&self, n: i64, seed: u64, classifier: Option<&Path>, quiet: bool) -> Result<serde_json::Value> {
-        let mut out = serde_json::json!({ "run_step": self.step, "samples": n });
-        if let Shape::Image { .. } = self.shape {
-            let c = eval_classifier(&self.cfg.data.source, classifier, self.device, quiet)?;
-            let reference = Reference::new(&c, &reference_images(&self.cfg.data, n, seed, self.device)?);
-            let fake = self.generate_many(n, seed);
-            let m = suite::image_metrics(&c, &fake, &reference, seed)?;
-            out.as_object_mut().expect("object").extend(m);
-        }
-        if let Shape::Points { .. } = self.shape {
-            let x = self.generate(&self.latents(n, seed));
-            let pts = to_rows(&x)?;
-            let data = Dataset::load(&self.cfg.data, self.device)?;
-            if let Some(crate::data::synthetic::Synthetic::Mixture(m)) = data.synthetic() {
-                let pts2: Vec<[f64; 2]> = pts.iter().map(|p| [p[0], p[1]]).collect();
-                let s = mixture::score(&pts2, m);
-                out["modes"] = s.modes.into();
-                out["total_modes"] = s.total_modes.into();
-                out["high_quality"] = s.high_quality.into();
-                out["reverse_kl"] =
-                    if s.reverse_kl.is_finite() { s.reverse_kl.into() } else { serde_json::Value::Null };
-            }
-            let real = data.reference(n, seed);
-            let objective = crate::objective::Adversarial::from_config(&self.cfg.objective);
-            if let (Some(key), Some(est)) =
-                (objective.estimate_key(), objective.estimate(&self.method.critic(&real), &self.method.critic(&x)))
-            {
-                // the critic's bound on fresh samples: the divergence (f-GAN) or distance (WGAN) estimate
-                out[key.trim_start_matches("d/")] = est.double_value(&[]).into();
-            }
-            let reference = to_rows(&real)?;
-            let m = pts.len().min(reference.len());
-            out["sliced_wasserstein"] = sliced::sliced_wasserstein(&pts[..m], &reference[..m], 256, seed).into();
-            out["reference_samples"] = m.into();
-        }
+        let ev = Evaluator::new(&self.cfg, self.shape, n, seed, classifier, self.device, quiet)?;
+        let mut out = serde_json::json!({ "run_step": self.step });
+        out.as_object_mut().expect("object").extend(ev.evaluate(self.method.as_ref(), n, seed)?);
         Ok(out)
     }
-}
-
-/// The classifier named by `--classifier` (checked against the data), or the cached one for
-/// `source`, trained on first use.
-pub fn eval_classifier(source: &str, file: Option<&Path>, device: Device, quiet: bool) -> Result<Classifier> {
-    match file {
-        Some(p) => {
-            let c = Classifier::load(p, device)?;
-            c.check_data(source, p)?;
-            Ok(c)
-        }
-        None => Ok(classifier::for_data(source, device, quiet)?.0),
-    }
-}
-
-/// Up to `n` real images to compare against: the data's `t10k` split when it has one, else
-/// its training split.
-pub fn reference_images(data: &DataConfig, n: i64, seed: u64, device: Device) -> Result<Tensor> {
-    let set = match Dataset::load_split(data, "t10k", device) {
-        Ok(s) => s,
-        Err(_) => Dataset::load(data, device)?,
-    };
-    Ok(set.reference(n, seed))
 }
 
 /// Rows of a `[n, d]` tensor as f64 vectors.

@@ -8,6 +8,7 @@ use super::checkpoint::{self, State};
 use crate::config::Config;
 use crate::data::{Dataset, Shape};
 use crate::error::{Error, Result, io_err};
+use crate::evaluate::Evaluator;
 use crate::method::{self, Method, Metrics};
 use crate::rng;
 use crate::viz;
@@ -140,6 +141,13 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     let samples_dir = out.join("samples");
     std::fs::create_dir_all(&samples_dir).map_err(io_err(&samples_dir))?;
 
+    let evaluator = if cfg.train.eval_every > 0 {
+        let file = Some(std::path::Path::new(&cfg.train.classifier)).filter(|p| !p.as_os_str().is_empty());
+        Some(Evaluator::new(cfg, data.shape, cfg.train.eval_samples, cfg.seed, file, device, opts.quiet)?)
+    } else {
+        None
+    };
+
     rng::seed_torch(cfg.seed, rng::stream::FIXED_LATENTS, 0);
     let fixed_z = method.latents(cfg.train.grid_samples);
 
@@ -210,6 +218,19 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                 &samples_dir.join(format!("step-{done:07}.png")),
                 cfg.seed,
             )?;
+        }
+        if let Some(ev) = evaluator.as_ref().filter(|_| done % t.eval_every == 0 || is_last) {
+            // Evaluation seeds its own draws and uses eval mode; the next step reseeds, so a
+            // resumed run is unaffected by where evaluations fell.
+            let m = ev.evaluate(method.as_ref(), t.eval_samples, cfg.seed)?;
+            let mut obj = serde_json::Map::new();
+            obj.insert("step".into(), done.into());
+            for (k, v) in m {
+                if v.is_number() {
+                    obj.insert(format!("eval/{k}"), v);
+                }
+            }
+            writeln!(log, "{}", serde_json::Value::Object(obj)).map_err(io_err(&metrics_path))?;
         }
         if want_ckpt {
             last_ckpt = Some(checkpoint::save(out, method.as_mut(), state_for(done), t.keep_checkpoints)?);

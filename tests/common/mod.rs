@@ -50,18 +50,30 @@ pub fn gantry(dir: &Path, args: &[&str]) -> Run {
 
 /// A folder of `n` random 28×28 images with labels in MNIST's IDX format (gzip when `gz`).
 pub fn tiny_idx(dir: &Path, n: usize, gz: bool) -> PathBuf {
-    let d = dir.join("tiny-idx");
+    tiny_idx_named(dir, "tiny-idx", n, gz, 12345, false)
+}
+
+/// As `tiny_idx`, in folder `name`, from `seed`, with a `t10k` split of `n / 2` when `test`.
+pub fn tiny_idx_named(dir: &Path, name: &str, n: usize, gz: bool, seed: u64, test: bool) -> PathBuf {
+    let d = dir.join(name);
     std::fs::create_dir_all(&d).unwrap();
-    let mut s = 12345u64;
+    write_split(&d, "train", n, gz, seed);
+    if test {
+        write_split(&d, "t10k", n / 2, gz, seed + 1);
+    }
+    d
+}
+
+fn write_split(d: &Path, split: &str, n: usize, gz: bool, seed: u64) {
+    let mut s = seed;
     let mut next = || {
         s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (s >> 33) as u8
     };
     let images: Vec<u8> = (0..n * 28 * 28).map(|_| next()).collect();
     let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
-    write(&d, "train-images-idx3-ubyte", &idx::encode(&[n, 28, 28], &images), gz);
-    write(&d, "train-labels-idx1-ubyte", &idx::encode(&[n], &labels), gz);
-    d
+    write(d, &format!("{split}-images-idx3-ubyte"), &idx::encode(&[n, 28, 28], &images), gz);
+    write(d, &format!("{split}-labels-idx1-ubyte"), &idx::encode(&[n], &labels), gz);
 }
 
 pub fn write(dir: &Path, stem: &str, bytes: &[u8], gz: bool) {

@@ -1,0 +1,122 @@
+//! Scoring a generator: the PacGAN protocol on built-in mixtures, the sliced Wasserstein
+//! distance on point data, the critic's own estimate (WGAN distance, f-divergence), and for
+//! images the classifier-feature metrics of `metrics::suite`. An `Evaluator` prepares what is
+//! fixed (the classifier, the reference features, the data) once, so that evaluating during
+//! training costs only the samples.
+use crate::classifier::{self, Classifier};
+use crate::config::{Config, DataConfig};
+use crate::data::{Dataset, Shape, synthetic::Synthetic};
+use crate::error::Result;
+use crate::method::Method;
+use crate::metrics::suite::{self, Reference};
+use crate::metrics::{mixture, sliced};
+use crate::objective::Adversarial;
+use crate::rng;
+use crate::sample::to_rows;
+use serde_json::{Map, Value, json};
+use std::path::Path;
+use tch::{Device, Tensor};
+
+enum Prepared {
+    Images { classifier: Classifier, reference: Reference },
+    Points { data: Dataset, objective: Adversarial },
+}
+
+pub struct Evaluator {
+    prepared: Prepared,
+}
+
+/// The classifier named by `--classifier` (checked against the data), or the cached one for
+/// `source`, trained on first use.
+pub fn eval_classifier(source: &str, file: Option<&Path>, device: Device, quiet: bool) -> Result<Classifier> {
+    match file {
+        Some(p) => {
+            let c = Classifier::load(p, device)?;
+            c.check_data(source, p)?;
+            Ok(c)
+        }
+        None => Ok(classifier::for_data(source, device, quiet)?.0),
+    }
+}
+
+/// Up to `n` real images to compare against: the data's `t10k` split when it has one, else
+/// its training split.
+pub fn reference_images(data: &DataConfig, n: i64, seed: u64, device: Device) -> Result<Tensor> {
+    let set = match Dataset::load_split(data, "t10k", device) {
+        Ok(s) => s,
+        Err(_) => Dataset::load(data, device)?,
+    };
+    Ok(set.reference(n, seed))
+}
+
+/// `n` samples of `method` from `seed`, generated 500 at a time.
+pub fn generate_many(method: &dyn Method, n: i64, seed: u64) -> Tensor {
+    rng::seed_torch(seed, rng::stream::SAMPLE, 0);
+    let z = method.latents(n);
+    let parts: Vec<Tensor> = (0..n).step_by(500).map(|i| method.generate(&z.narrow(0, i, 500.min(n - i)))).collect();
+    Tensor::cat(&parts, 0)
+}
+
+impl Evaluator {
+    pub fn new(
+        cfg: &Config,
+        shape: Shape,
+        n: i64,
+        seed: u64,
+        classifier: Option<&Path>,
+        device: Device,
+        quiet: bool,
+    ) -> Result<Evaluator> {
+        let prepared = match shape {
+            Shape::Image { .. } => {
+                let c = eval_classifier(&cfg.data.source, classifier, device, quiet)?;
+                let reference = Reference::new(&c, &reference_images(&cfg.data, n, seed, device)?);
+                Prepared::Images { classifier: c, reference }
+            }
+            Shape::Points { .. } => Prepared::Points {
+                data: Dataset::load(&cfg.data, device)?,
+                objective: Adversarial::from_config(&cfg.objective),
+            },
+        };
+        Ok(Evaluator { prepared })
+    }
+
+    /// Scores `n` samples of `method` drawn with `seed`.
+    pub fn evaluate(&self, method: &dyn Method, n: i64, seed: u64) -> Result<Map<String, Value>> {
+        let x = generate_many(method, n, seed);
+        match &self.prepared {
+            Prepared::Images { classifier, reference } => suite::image_metrics(classifier, &x, reference, seed),
+            Prepared::Points { data, objective } => {
+                let mut out = Map::new();
+                out.insert("samples".into(), json!(n));
+                let pts = to_rows(&x)?;
+                if let Some(Synthetic::Mixture(m)) = data.synthetic() {
+                    let pts2: Vec<[f64; 2]> = pts.iter().map(|p| [p[0], p[1]]).collect();
+                    let s = mixture::score(&pts2, m);
+                    out.insert("modes".into(), json!(s.modes));
+                    out.insert("total_modes".into(), json!(s.total_modes));
+                    out.insert("high_quality".into(), json!(s.high_quality));
+                    out.insert(
+                        "reverse_kl".into(),
+                        if s.reverse_kl.is_finite() { json!(s.reverse_kl) } else { Value::Null },
+                    );
+                }
+                let real = data.reference(n, seed);
+                if let (Some(key), Some(est)) =
+                    (objective.estimate_key(), objective.estimate(&method.critic(&real), &method.critic(&x)))
+                {
+                    // the critic's bound on fresh samples: the divergence (f-GAN) or distance (WGAN)
+                    out.insert(key.trim_start_matches("d/").into(), json!(est.double_value(&[])));
+                }
+                let reference = to_rows(&real)?;
+                let m = pts.len().min(reference.len());
+                out.insert(
+                    "sliced_wasserstein".into(),
+                    json!(sliced::sliced_wasserstein(&pts[..m], &reference[..m], 256, seed)),
+                );
+                out.insert("reference_samples".into(), json!(m));
+                Ok(out)
+            }
+        }
+    }
+}

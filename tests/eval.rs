@@ -1,0 +1,151 @@
+//! Image evaluation end to end: the classifier, `gantry eval` on runs and image folders,
+//! evaluation during training, and the bad inputs of each.
+mod common;
+use common::*;
+use std::path::Path;
+
+const KEYS: [&str; 12] = [
+    "fcd",
+    "kid",
+    "kid_std",
+    "classifier_score",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
+    "samples",
+    "reference_samples",
+    "feature_network",
+    "class_kl",
+];
+
+fn classifier(dir: &Path, data: &Path, out: &str) -> serde_json::Value {
+    gantry(dir, &["classifier", "train", "--data", data.to_str().unwrap(), "--out", out, "--epochs", "1", "--quiet"])
+        .ok()
+        .json()
+}
+
+fn dcgan_run(dir: &Path, data: &Path, out: &str, extra: &[&str]) {
+    let mut a = vec![
+        "train",
+        "--preset",
+        "dcgan",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out,
+        "--steps",
+        "2",
+        "--quiet",
+        "--set",
+        "data.batch_size=8",
+        "--set",
+        "model.base_channels=8",
+    ];
+    a.extend_from_slice(extra);
+    gantry(dir, &a).ok();
+}
+
+#[test]
+fn classifier_eval_on_runs_folders_and_during_training() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let data = tiny_idx_named(dir, "a", 64, true, 1, true);
+    let c = classifier(dir, &data, "c.safetensors");
+    let acc = c["test_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc));
+    let id = c["feature_network"].as_str().unwrap().to_string();
+    assert!(id.starts_with("gantry-cnn-v1:"), "{id}");
+
+    dcgan_run(dir, &data, "r", &[]);
+    let e = gantry(dir, &["eval", "--run", "r", "--samples", "40", "--classifier", "c.safetensors"]).ok().json();
+    for k in KEYS {
+        assert!(!e[k].is_null(), "missing {k}: {e}");
+    }
+    assert_eq!(e["samples"], 40);
+    assert_eq!(e["reference_samples"], 32, "the t10k split holds 32 images");
+    assert_eq!(e["feature_network"].as_str(), Some(id.as_str()));
+    for k in ["precision", "recall", "density", "coverage"] {
+        assert!(e[k].as_f64().unwrap() >= 0.0, "{k}");
+    }
+
+    // the same yardstick on a folder of images written by another tool (here: gantry sample)
+    gantry(dir, &["sample", "--run", "r", "--n", "20", "--out-dir", "imgs"]).ok();
+    let f = gantry(dir, &["eval", "--images", "imgs", "--reference", "a", "--classifier", "c.safetensors"]).ok().json();
+    assert_eq!(f["samples"], 20);
+    assert_eq!(f["feature_network"].as_str(), Some(id.as_str()));
+
+    // evaluation during training, logged as eval/...
+    dcgan_run(
+        dir,
+        &data,
+        "r2",
+        &[
+            "--set",
+            "train.eval_every=2",
+            "--set",
+            "train.eval_samples=12",
+            "--set",
+            "train.classifier=\"c.safetensors\"",
+        ],
+    );
+    let m = metrics(&dir.join("r2"));
+    assert!(m.iter().any(|l| l["eval/fcd"].is_number() && l["eval/precision"].is_number()), "{m:?}");
+}
+
+#[test]
+fn cached_classifier_is_trained_on_first_use() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let data = tiny_idx_named(dir, "a", 32, false, 3, true);
+    dcgan_run(dir, &data, "r", &[]);
+    let cache = dir.join("cache");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gantry"))
+            .args(args)
+            .current_dir(dir)
+            .env("GANTRY_CACHE", &cache)
+            .env("OMP_NUM_THREADS", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let first = run(&["eval", "--run", "r", "--samples", "20"]);
+    assert!(first.contains("training the evaluation classifier"), "{first}");
+    let files: Vec<_> = std::fs::read_dir(cache.join("classifiers")).unwrap().collect();
+    assert_eq!(files.len(), 1);
+    let second = run(&["eval", "--run", "r", "--samples", "20"]);
+    assert!(!second.contains("training"), "{second}");
+}
+
+#[test]
+fn bad_evaluation_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let a = tiny_idx_named(dir, "a", 48, false, 5, true);
+    let b = tiny_idx_named(dir, "b", 48, false, 9, true);
+    classifier(dir, &a, "ca.safetensors");
+    dcgan_run(dir, &b, "rb", &[]);
+    // a classifier trained on another data set than the run's
+    gantry(dir, &["eval", "--run", "rb", "--samples", "20", "--classifier", "ca.safetensors"])
+        .fails_with("was trained on");
+    // fewer samples than the metrics need
+    dcgan_run(dir, &a, "ra", &[]);
+    gantry(dir, &["eval", "--run", "ra", "--samples", "5", "--classifier", "ca.safetensors"]).fails_with("at least 10");
+    // a weights file that is not a gantry classifier
+    std::fs::write(dir.join("junk.safetensors"), b"definitely not safetensors").unwrap();
+    gantry(dir, &["eval", "--run", "ra", "--classifier", "junk.safetensors"]).fails_with("not a safetensors file");
+    // an image folder with no images, then one with mixed sizes
+    std::fs::create_dir(dir.join("empty")).unwrap();
+    gantry(dir, &["eval", "--images", "empty", "--reference", "a", "--classifier", "ca.safetensors"])
+        .fails_with("no .png");
+    std::fs::create_dir(dir.join("mixed")).unwrap();
+    image::GrayImage::new(28, 28).save(dir.join("mixed/a.png")).unwrap();
+    image::GrayImage::new(32, 32).save(dir.join("mixed/b.png")).unwrap();
+    gantry(dir, &["eval", "--images", "mixed", "--reference", "a", "--classifier", "ca.safetensors"])
+        .fails_with("differ in size");
+    // a classifier on data without a test split
+    let c = tiny_idx_named(dir, "c", 16, false, 11, false);
+    gantry(dir, &["classifier", "train", "--data", c.to_str().unwrap(), "--out", "x.safetensors"]).fails_with("t10k");
+}
