@@ -40,7 +40,7 @@ fn args(v: &[String]) -> Vec<&str> {
 fn every_preset_trains_samples_and_checkpoints() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let idx = tiny_idx(dir, 24, true);
+    let idx = tiny_idx_named(dir, "tiny-idx", 24, true, 7, true);
     let csv = points_csv(dir, 64);
     let listing = gantry(dir, &["presets"]).ok().stdout();
     let presets: Vec<String> = listing.lines().map(|l| l.split_whitespace().next().unwrap().to_string()).collect();
@@ -78,13 +78,16 @@ fn every_preset_trains_samples_and_checkpoints() {
         let png = format!("{out}.png");
         gantry(dir, &["sample", "--run", &out, "--n", "9", "--out", &png, "--device", "cpu"]).ok();
         assert!(dir.join(&png).is_file(), "{p}");
-        let e = gantry(dir, &["eval", "--run", &out, "--samples", "200", "--device", "cpu"]).ok().json();
+        let e = gantry(dir, &["eval", "--run", &out, "--samples", "200", "--device", "cpu", "--quiet"]).ok().json();
         assert_eq!(e["run_step"], 2, "{p}");
         if p.starts_with("toy") {
             assert!(e["modes"].is_number() && e["high_quality"].is_number(), "{p}: {e}");
         }
         if p == "fgan-estimate" {
             assert!(e["sliced_wasserstein"].is_number(), "{p}: {e}");
+        }
+        if data == idx.display().to_string() {
+            assert!(e["fcd"].is_number() && e["feature_network"].is_string(), "{p}: {e}");
         }
     }
 }

@@ -43,6 +43,8 @@ pub fn gantry(dir: &Path, args: &[&str]) -> Run {
         .args(args)
         .current_dir(dir)
         .env("OMP_NUM_THREADS", "1")
+        // classifiers trained on first use are cached inside the test's folder, not in ~/.cache
+        .env("GANTRY_CACHE", dir.join(".gantry-cache"))
         .output()
         .expect("gantry runs");
     Run { out }
