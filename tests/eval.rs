@@ -149,3 +149,62 @@ fn bad_evaluation_input() {
     let c = tiny_idx_named(dir, "c", 16, false, 11, false);
     gantry(dir, &["classifier", "train", "--data", c.to_str().unwrap(), "--out", "x.safetensors"]).fails_with("t10k");
 }
+
+#[test]
+fn stacked_mnist_channels_match_their_labels() {
+    // Each image is filled with 20·label, so a stacked image's channels spell its label.
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("digits");
+    std::fs::create_dir(&d).unwrap();
+    let n = 30;
+    let labels: Vec<u8> = (0..n).map(|i| (i * 7 % 10) as u8).collect();
+    let images: Vec<u8> = labels.iter().flat_map(|&l| std::iter::repeat_n(l * 20, 28 * 28)).collect();
+    write(&d, "train-images-idx3-ubyte", &gantry::data::idx::encode(&[n, 28, 28], &images), false);
+    write(&d, "train-labels-idx1-ubyte", &gantry::data::idx::encode(&[n], &labels), false);
+    let cfg = gantry::config::DataConfig { source: format!("stacked:{}", d.display()), ..Default::default() };
+    let set = gantry::data::Dataset::load(&cfg, tch::Device::Cpu).unwrap();
+    assert_eq!(set.shape, gantry::data::Shape::Image { channels: 3, size: 28 });
+    let (x, y) = set.tensors().unwrap();
+    let y = y.unwrap();
+    for i in 0..n as i64 {
+        let label = y.int64_value(&[i]);
+        for (c, w) in [(0, 100), (1, 10), (2, 1)] {
+            let pixel = ((x.double_value(&[i, c, 5, 5]) + 1.0) * 127.5).round() as i64;
+            assert_eq!(pixel / 20, label / w % 10, "image {i} channel {c}");
+        }
+    }
+}
+
+#[test]
+fn stacked_mnist_runs_report_modes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let data = tiny_idx_named(dir, "a", 40, false, 21, true);
+    classifier(dir, &data, "c.safetensors");
+    let stacked = format!("stacked:{}", data.display());
+    gantry(
+        dir,
+        &[
+            "train",
+            "--preset",
+            "dcgan",
+            "--data",
+            &stacked,
+            "--out",
+            "s",
+            "--steps",
+            "2",
+            "--quiet",
+            "--set",
+            "data.batch_size=8",
+            "--set",
+            "model.base_channels=8",
+        ],
+    )
+    .ok();
+    let e = gantry(dir, &["eval", "--run", "s", "--samples", "50", "--classifier", "c.safetensors"]).ok().json();
+    let modes = e["modes"].as_u64().unwrap();
+    assert!((1..=50).contains(&modes), "{e}");
+    assert_eq!(e["total_modes"], 1000);
+    assert!(e["kl"].as_f64().unwrap() > 0.0);
+}

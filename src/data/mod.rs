@@ -65,8 +65,38 @@ pub fn resolve_source(source: &str) -> Result<(String, Option<Synthetic>, PathBu
     if let Some(s) = synthetic::by_name(source) {
         return Ok((source.to_string(), Some(s), PathBuf::new()));
     }
-    let path = if source == "fashion-mnist" { PathBuf::from(FASHION_MNIST_DIR) } else { PathBuf::from(source) };
+    let base = stacked_base(source).unwrap_or(source);
+    let path = if base == "fashion-mnist" { PathBuf::from(FASHION_MNIST_DIR) } else { PathBuf::from(base) };
     Ok((source.to_string(), None, path))
+}
+
+/// `stacked:DATA` is Stacked MNIST built from DATA: three digit images of DATA stacked as the
+/// three channels of one image (1000 modes). Returns DATA.
+pub fn stacked_base(source: &str) -> Option<&str> {
+    source.strip_prefix("stacked:")
+}
+
+/// Stacks three seeded permutations of `x [n, 1, h, w]` as channels; the label of a stacked
+/// image is 100·d₀ + 10·d₁ + d₂ (Metz et al. 2017, VEEGAN, PacGAN). The stacking is fixed
+/// (seed 0), so every run sees the same set.
+fn stack(x: &Tensor, labels: Option<&Tensor>) -> (Tensor, Option<Tensor>) {
+    let n = x.size()[0];
+    let perms: Vec<Tensor> = (0..3)
+        .map(|c| {
+            Tensor::from_slice(&rng::permutation(n as usize, rng::derive(0, rng::stream::EPOCH, 1000 + c)))
+                .to(x.device())
+        })
+        .collect();
+    let stacked = Tensor::cat(&perms.iter().map(|p| x.index_select(0, p)).collect::<Vec<_>>(), 1);
+    let labels = labels.map(|l| {
+        perms
+            .iter()
+            .zip([100, 10, 1])
+            .map(|(p, w)| l.index_select(0, p) * w)
+            .reduce(|a, b| a + b)
+            .expect("three channels")
+    });
+    (stacked, labels)
 }
 
 impl Dataset {
@@ -90,10 +120,12 @@ impl Dataset {
                 });
             }
             let x = Tensor::from_slice(&images.data).view([n, 1, h, w]).to(device).to_kind(Kind::Float) / 127.5 - 1.0;
+            let labels = labels.map(|l| Tensor::from_slice(&l).to_kind(Kind::Int64).to(device));
+            let (x, labels) =
+                if stacked_base(&cfg.source).is_some() { stack(&x, labels.as_ref()) } else { (x, labels) };
             let x = fit_images(x, cfg)?;
             let size = x.size()[2];
             let channels = x.size()[1];
-            let labels = labels.map(|l| Tensor::from_slice(&l).to_kind(Kind::Int64).to(device));
             (Shape::Image { channels, size }, Store::Tensor { x, labels })
         } else if path.is_file() {
             let p = points::read(&path)?;
@@ -218,6 +250,9 @@ pub fn identity(source: &str) -> Result<String> {
     use sha2::{Digest, Sha256};
     let (name, synth, path) = resolve_source(source)?;
     let mut h = Sha256::new();
+    if stacked_base(source).is_some() {
+        h.update(b"stacked:");
+    }
     if synth.is_some() {
         h.update(name.as_bytes());
     } else if path.is_dir() {
