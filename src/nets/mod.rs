@@ -2,6 +2,7 @@
 //! discriminator. No losses and no optimisers live here.
 pub mod classifier;
 pub mod dcgan;
+pub mod inception;
 pub mod mlp;
 
 use crate::config::{Arch, GeneratorKind, Init, ModelConfig, Norm};
