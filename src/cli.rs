@@ -2,6 +2,7 @@
 use clap::{Args, Parser, Subcommand};
 use gantry::config::{self, Config, Sources};
 use gantry::error::{Error, Result};
+use gantry::evaluate::Features;
 use gantry::sample;
 use gantry::train::run::{self, RunOptions};
 use std::path::PathBuf;
@@ -159,8 +160,14 @@ struct EvalArgs {
     #[arg(long)]
     reference: Option<String>,
     /// A classifier from `gantry classifier train` (default: the cached one for the data).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "weights")]
     classifier: Option<PathBuf>,
+    /// Feature network: `classifier` (FCD) or `inception` (FID; needs --weights).
+    #[arg(long, default_value = "classifier", value_parser = ["classifier", "inception"])]
+    features: String,
+    /// FID Inception weights converted by scripts/convert_inception.py.
+    #[arg(long)]
+    weights: Option<PathBuf>,
     #[arg(long)]
     quiet: bool,
     #[arg(long, default_value_t = 2500)]
@@ -255,17 +262,32 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Eval(a) => {
             check_n(a.samples)?;
+            let features = match (a.features.as_str(), &a.weights, &a.classifier) {
+                ("inception", Some(w), _) => Features::Inception(w.clone()),
+                ("inception", None, _) => {
+                    return Err(Error::Usage(format!(
+                        "--features inception needs --weights FILE: pytorch-fid's weights ({}) converted with scripts/convert_inception.py",
+                        gantry::metrics::suite::INCEPTION_URL
+                    )));
+                }
+                (_, _, Some(c)) => Features::Classifier(c.clone()),
+                _ => Features::CachedClassifier,
+            };
             if let Some(run) = &a.run {
                 let t = sample::load_run(run, &a.device)?;
-                println!("{}", t.evaluate(a.samples, a.seed, a.classifier.as_deref(), a.quiet)?);
+                println!("{}", t.evaluate(a.samples, a.seed, &features, a.quiet)?);
             } else if let (Some(dir), Some(reference)) = (&a.images, &a.reference) {
                 let device = config::parse_device(&a.device)?;
-                let c = gantry::evaluate::eval_classifier(reference, a.classifier.as_deref(), device, a.quiet)?;
-                let fake = gantry::imagefolder::read(dir, c.meta.channels)?;
+                let net = features.load(reference, device, a.quiet)?;
+                let channels = match &net {
+                    gantry::metrics::suite::FeatureNet::Classifier(c) => c.meta.channels,
+                    gantry::metrics::suite::FeatureNet::Inception(_) => 3,
+                };
+                let fake = gantry::imagefolder::read(dir, channels)?;
                 let data = gantry::config::DataConfig { source: reference.clone(), ..Default::default() };
                 let real = gantry::evaluate::reference_images(&data, fake.size()[0], a.seed, device)?;
-                let r = gantry::metrics::suite::Reference::new(&c, &real);
-                let m = gantry::metrics::suite::image_metrics(&c, &fake.to_device(device), &r, a.seed)?;
+                let r = gantry::metrics::suite::Reference::new(&net, &real);
+                let m = gantry::metrics::suite::image_metrics(&net, &fake.to_device(device), &r, a.seed)?;
                 println!("{}", serde_json::Value::Object(m));
             }
         }

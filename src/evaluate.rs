@@ -8,7 +8,7 @@ use crate::config::{Config, DataConfig};
 use crate::data::{self, Dataset, Shape, synthetic::Synthetic};
 use crate::error::Result;
 use crate::method::Method;
-use crate::metrics::suite::{self, Reference};
+use crate::metrics::suite::{self, FeatureNet, Inception, Reference};
 use crate::metrics::{image, mixture, sliced};
 use crate::objective::Adversarial;
 use crate::rng;
@@ -17,9 +17,38 @@ use serde_json::{Map, Value, json};
 use std::path::Path;
 use tch::{Device, Tensor};
 
+/// Which feature network scores images.
+#[derive(Debug, Clone, Default)]
+pub enum Features {
+    /// The cached evaluation classifier for the data (trained on first use).
+    #[default]
+    CachedClassifier,
+    /// A classifier file from `gantry classifier train`.
+    Classifier(std::path::PathBuf),
+    /// FID Inception-v3 weights converted by `scripts/convert_inception.py`.
+    Inception(std::path::PathBuf),
+}
+
+impl Features {
+    fn classifier_file(&self) -> Option<&Path> {
+        match self {
+            Features::Classifier(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The feature network for data `source`.
+    pub fn load(&self, source: &str, device: Device, quiet: bool) -> Result<FeatureNet> {
+        match self {
+            Features::Inception(p) => Ok(FeatureNet::Inception(Inception::load(p, device)?)),
+            _ => Ok(FeatureNet::Classifier(eval_classifier(source, self.classifier_file(), device, quiet)?)),
+        }
+    }
+}
+
 enum Prepared {
     Images {
-        classifier: Classifier,
+        net: FeatureNet,
         reference: Reference,
     },
     /// Stacked MNIST: each channel classified by the base digits' classifier.
@@ -88,19 +117,19 @@ impl Evaluator {
         shape: Shape,
         n: i64,
         seed: u64,
-        classifier: Option<&Path>,
+        features: &Features,
         device: Device,
         quiet: bool,
     ) -> Result<Evaluator> {
         let prepared = match shape {
             Shape::Image { .. } if data::stacked_base(&cfg.data.source).is_some() => {
                 let base = data::stacked_base(&cfg.data.source).expect("checked");
-                Prepared::Stacked { classifier: eval_classifier(base, classifier, device, quiet)? }
+                Prepared::Stacked { classifier: eval_classifier(base, features.classifier_file(), device, quiet)? }
             }
             Shape::Image { .. } => {
-                let c = eval_classifier(&cfg.data.source, classifier, device, quiet)?;
-                let reference = Reference::new(&c, &reference_images(&cfg.data, n, seed, device)?);
-                Prepared::Images { classifier: c, reference }
+                let net = features.load(&cfg.data.source, device, quiet)?;
+                let reference = Reference::new(&net, &reference_images(&cfg.data, n, seed, device)?);
+                Prepared::Images { net, reference }
             }
             Shape::Points { .. } => Prepared::Points {
                 data: Dataset::load(&cfg.data, device)?,
@@ -114,7 +143,7 @@ impl Evaluator {
     pub fn evaluate(&self, method: &dyn Method, n: i64, seed: u64) -> Result<Map<String, Value>> {
         let x = generate_many(method, n, seed);
         match &self.prepared {
-            Prepared::Images { classifier, reference } => suite::image_metrics(classifier, &x, reference, seed),
+            Prepared::Images { net, reference } => suite::image_metrics(net, &x, reference, seed),
             Prepared::Stacked { classifier } => Ok(stacked_modes(classifier, &x)),
             Prepared::Points { data, objective } => {
                 let mut out = Map::new();

@@ -3,7 +3,7 @@
 use crate::config::Config;
 use crate::data::Shape;
 use crate::error::{Error, Result};
-use crate::evaluate::Evaluator;
+use crate::evaluate::{Evaluator, Features};
 use crate::method::{self, Method};
 use crate::rng;
 use crate::train::checkpoint;
@@ -123,8 +123,8 @@ impl Trained {
     }
 
     /// Scores `n` samples drawn with `seed` (see `evaluate::Evaluator`).
-    pub fn evaluate(&self, n: i64, seed: u64, classifier: Option<&Path>, quiet: bool) -> Result<serde_json::Value> {
-        let ev = Evaluator::new(&self.cfg, self.shape, n, seed, classifier, self.device, quiet)?;
+    pub fn evaluate(&self, n: i64, seed: u64, features: &Features, quiet: bool) -> Result<serde_json::Value> {
+        let ev = Evaluator::new(&self.cfg, self.shape, n, seed, features, self.device, quiet)?;
         let mut out = serde_json::json!({ "run_step": self.step });
         out.as_object_mut().expect("object").extend(ev.evaluate(self.method.as_ref(), n, seed)?);
         Ok(out)

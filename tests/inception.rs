@@ -28,3 +28,65 @@ fn fid_inception_matches_pytorch_twin() {
         assert!(err <= 1e-4 * scale, "{name}: max |difference| {err} (scale {scale})");
     }
 }
+
+mod common;
+use common::*;
+
+#[test]
+fn eval_with_inception_features_and_its_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/reference/inception_twin.py");
+    let out = Command::new("python3").arg(script).arg(dir.join("twin")).output().expect("python3 runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let data = tiny_idx_named(dir, "a", 24, false, 4, true);
+    gantry(
+        dir,
+        &[
+            "train",
+            "--preset",
+            "dcgan",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            "r",
+            "--steps",
+            "1",
+            "--quiet",
+            "--set",
+            "data.batch_size=8",
+            "--set",
+            "model.base_channels=8",
+        ],
+    )
+    .ok();
+    let e = gantry(
+        dir,
+        &["eval", "--run", "r", "--samples", "12", "--features", "inception", "--weights", "twin/weights.safetensors"],
+    )
+    .ok()
+    .json();
+    assert!(e["fid"].is_number() && e["inception_score"].is_number() && e["kid"].is_number(), "{e}");
+    assert!(e["feature_network"].as_str().unwrap().starts_with("pt_inception-2015-12-05:"), "{e}");
+    gantry(dir, &["eval", "--run", "r", "--features", "inception"]).fails_with("pt_inception-2015-12-05-6726825d.pth");
+    gantry(dir, &["eval", "--run", "r", "--features", "inception", "--weights", "missing.safetensors"])
+        .fails_with("convert_inception.py");
+    // a weights file of the wrong network
+    gantry(
+        dir,
+        &[
+            "classifier",
+            "train",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            "c.safetensors",
+            "--epochs",
+            "1",
+            "--quiet",
+        ],
+    )
+    .ok();
+    gantry(dir, &["eval", "--run", "r", "--features", "inception", "--weights", "c.safetensors"])
+        .fails_with("has no variable");
+}

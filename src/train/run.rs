@@ -8,7 +8,7 @@ use super::checkpoint::{self, State};
 use crate::config::Config;
 use crate::data::{Dataset, Shape};
 use crate::error::{Error, Result, io_err};
-use crate::evaluate::Evaluator;
+use crate::evaluate::{Evaluator, Features};
 use crate::method::{self, Method, Metrics};
 use crate::rng;
 use crate::viz;
@@ -142,8 +142,12 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     std::fs::create_dir_all(&samples_dir).map_err(io_err(&samples_dir))?;
 
     let evaluator = if cfg.train.eval_every > 0 {
-        let file = Some(std::path::Path::new(&cfg.train.classifier)).filter(|p| !p.as_os_str().is_empty());
-        Some(Evaluator::new(cfg, data.shape, cfg.train.eval_samples, cfg.seed, file, device, opts.quiet)?)
+        let features = if cfg.train.classifier.is_empty() {
+            Features::CachedClassifier
+        } else {
+            Features::Classifier(cfg.train.classifier.clone().into())
+        };
+        Some(Evaluator::new(cfg, data.shape, cfg.train.eval_samples, cfg.seed, &features, device, opts.quiet)?)
     } else {
         None
     };
