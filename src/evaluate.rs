@@ -40,8 +40,8 @@ impl Features {
     /// The feature network for data `source`.
     pub fn load(&self, source: &str, device: Device, quiet: bool) -> Result<FeatureNet> {
         match self {
-            Features::Inception(p) => Ok(FeatureNet::Inception(Inception::load(p, device)?)),
-            _ => Ok(FeatureNet::Classifier(eval_classifier(source, self.classifier_file(), device, quiet)?)),
+            Features::Inception(p) => Ok(FeatureNet::Inception(Box::new(Inception::load(p, device)?))),
+            _ => Ok(FeatureNet::Classifier(Box::new(eval_classifier(source, self.classifier_file(), device, quiet)?))),
         }
     }
 }

@@ -41,8 +41,8 @@ impl Inception {
 
 /// The network whose features the metrics compare.
 pub enum FeatureNet {
-    Classifier(Classifier),
-    Inception(Inception),
+    Classifier(Box<Classifier>),
+    Inception(Box<Inception>),
 }
 
 impl FeatureNet {
