@@ -35,7 +35,8 @@ def main():
                           "--out", os.path.join(img, "fashion-dcgan-arithmetic.png"))
     lines = [f"## Fashion-MNIST after one epoch ({report.stamp()})", "",
              f"`python3 bench/fashion.py --steps {a.steps}` on {report.machine()}, CPU. {a.steps} generator steps of batch 64 "
-             "(one pass of generator batches over the 60,000 training images); fixed latents, EMA off.", "",
+             "(one pass of generator batches over the 60,000 training images); fixed latents, EMA off. Wall times are "
+             "of a shared machine (other benchmarks ran alongside); bench/speed.py measures speed.", "",
              "| preset | wall time | steps/s | grid | last logged metrics |", "|---|---|---|---|---|"]
     for p, secs, sps, last in rows:
         lines.append(f"| `{p}` | {secs:.0f} s | {sps:.2f} | ![{p}](images/fashion-{p}-epoch1.png) | `{last}` |")
