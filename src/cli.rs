@@ -150,9 +150,12 @@ struct ClassifierTrainArgs {
 
 #[derive(Args)]
 struct EvalArgs {
-    /// A run folder (or use --images with --reference).
-    #[arg(long, required_unless_present = "images")]
+    /// A run folder (or use --images / --real with --reference).
+    #[arg(long, required_unless_present_any = ["images", "real"])]
     run: Option<PathBuf>,
+    /// Score real data (its training split) as if it were samples: the real-data floor.
+    #[arg(long, requires = "reference", conflicts_with_all = ["run", "images"])]
+    real: Option<String>,
     /// A folder of PNG/JPEG images to score instead of a run.
     #[arg(long, requires = "reference", conflicts_with = "run")]
     images: Option<PathBuf>,
@@ -276,14 +279,21 @@ pub fn run(cli: Cli) -> Result<()> {
             if let Some(run) = &a.run {
                 let t = sample::load_run(run, &a.device)?;
                 println!("{}", t.evaluate(a.samples, a.seed, &features, a.quiet)?);
-            } else if let (Some(dir), Some(reference)) = (&a.images, &a.reference) {
+            } else if let Some(reference) = &a.reference {
                 let device = config::parse_device(&a.device)?;
                 let net = features.load(reference, device, a.quiet)?;
                 let channels = match &net {
                     gantry::metrics::suite::FeatureNet::Classifier(c) => c.meta.channels,
                     gantry::metrics::suite::FeatureNet::Inception(_) => 3,
                 };
-                let fake = gantry::imagefolder::read(dir, channels)?;
+                let fake = match (&a.images, &a.real) {
+                    (Some(dir), _) => gantry::imagefolder::read(dir, channels)?,
+                    (None, Some(real)) => {
+                        let cfg = gantry::config::DataConfig { source: real.clone(), ..Default::default() };
+                        gantry::data::Dataset::load(&cfg, device)?.reference(a.samples, a.seed + 1)
+                    }
+                    (None, None) => unreachable!("clap requires --run, --images or --real"),
+                };
                 let data = gantry::config::DataConfig { source: reference.clone(), ..Default::default() };
                 let real = gantry::evaluate::reference_images(&data, fake.size()[0], a.seed, device)?;
                 let r = gantry::metrics::suite::Reference::new(&net, &real);

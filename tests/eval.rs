@@ -75,6 +75,14 @@ fn classifier_eval_on_runs_folders_and_during_training() {
     assert_eq!(f["samples"], 20);
     assert_eq!(f["feature_network"].as_str(), Some(id.as_str()));
 
+    // the real-data floor: the training split scored against the test split
+    let r =
+        gantry(dir, &["eval", "--real", "a", "--reference", "a", "--classifier", "c.safetensors", "--samples", "30"])
+            .ok()
+            .json();
+    assert_eq!(r["samples"], 30);
+    assert!(r["fcd"].as_f64().unwrap() >= 0.0);
+
     // evaluation during training, logged as eval/...
     dcgan_run(
         dir,

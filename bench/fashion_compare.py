@@ -1,0 +1,68 @@
+"""Fashion-MNIST comparison in the spirit of "Are GANs Created Equal?" (Lucic et al. 2018):
+MM GAN, NS GAN, LSGAN, WGAN, WGAN-GP (and hinge) with one architecture (the `dcgan` preset's
+networks), one equal budget of generator steps, several seeds; each scored on 2,500 samples
+against the test split with the evaluation classifier's features (FCD, KID, precision, recall),
+beside the real-data floor (train split vs test split, same feature network) and Lucic et al.'s
+Table 2 best FIDs (Inception features: only the ranking transfers).
+
+    python3 bench/fashion_compare.py [--steps 2000] [--seeds 2] [--samples 2500]
+"""
+import argparse, os, statistics, tempfile, time
+import report
+
+LOSSES = [
+    ("MM GAN", "dcgan", ['objective.loss="minimax"']),
+    ("NS GAN", "dcgan", []),
+    ("LSGAN", "lsgan", []),
+    ("WGAN", "wgan", []),
+    ("WGAN-GP", "wgan-gp", []),
+    ("hinge", "hinge", []),
+]
+LUCIC = {"MM GAN": 29.6, "NS GAN": 26.5, "LSGAN": 30.7, "WGAN": 21.5, "WGAN-GP": 24.5, "BEGAN": 22.9}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--samples", type=int, default=2500)
+    a = ap.parse_args()
+    report.build()
+    tmp = tempfile.mkdtemp(prefix="gantry-compare-")
+    floor = report.gantry("eval", "--real", "fashion-mnist", "--reference", "fashion-mnist", "--samples", a.samples, "--quiet")
+    rows = []
+    for name, preset, sets in LOSSES:
+        res = []
+        for seed in range(a.seeds):
+            out = os.path.join(tmp, f"{preset}-{len(rows)}-{seed}")
+            args = ["train", "--preset", preset, "--out", out, "--steps", a.steps, "--seed", seed, "--quiet",
+                    "--set", "train.sample_every=0"]
+            for s in sets:
+                args += ["--set", s]
+            t0 = time.time()
+            report.gantry(*args)
+            secs = time.time() - t0
+            e = report.gantry("eval", "--run", out, "--samples", a.samples, "--seed", seed, "--quiet")
+            res.append((e, secs))
+            print(name, seed, e["fcd"], flush=True)
+        rows.append((name, res))
+    m = lambda xs: (statistics.mean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0)
+    lines = [f"## Fashion-MNIST: losses compared on one architecture ({report.stamp()})", "",
+             f"`python3 bench/fashion_compare.py --steps {a.steps} --seeds {a.seeds} --samples {a.samples}` on {report.machine()}, CPU.",
+             f"Each loss trains the `dcgan` networks for {a.steps} generator steps (its preset's optimiser and critic steps); "
+             f"{a.samples} samples against the test split, feature network `{floor['feature_network']}`. Mean ± std over seeds. "
+             "Lucic et al.'s numbers are FIDs on Inception features after a large hyperparameter search: compare rankings only.", "",
+             "| loss | FCD | KID ×10³ | precision | recall | minutes per run | Lucic et al. best FID |", "|---|---|---|---|---|---|---|"]
+    for name, res in rows:
+        f, k = m([r[0]["fcd"] for r in res]), m([1000 * r[0]["kid"] for r in res])
+        p, r_ = m([r[0]["precision"] for r in res]), m([r[0]["recall"] for r in res])
+        secs = statistics.mean(r[1] for r in res) / 60
+        lines.append(f"| {name} | {f[0]:.2f} ± {f[1]:.2f} | {k[0]:.2f} ± {k[1]:.2f} | {p[0]:.3f} ± {p[1]:.3f} | "
+                     f"{r_[0]:.3f} ± {r_[1]:.3f} | {secs:.1f} | {LUCIC.get(name, '—')} |")
+    lines.append(f"| real data (train vs test) | {floor['fcd']:.2f} | {1000 * floor['kid']:.2f} | {floor['precision']:.3f} | "
+                 f"{floor['recall']:.3f} | — | — |")
+    report.write_section("fashion-compare", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
