@@ -13,7 +13,7 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
     #[error(
-        "training stopped at step {step}: {key} is not finite ({value}). The last good checkpoint is kept in {kept}; lower the learning rate or change the objective, then resume with --resume"
+        "training stopped at step {step}: {key} is not finite ({value}). {kept}. Lower the learning rate or change the objective (--set), then retrain or resume with --resume"
     )]
     NonFinite { step: u64, key: String, value: f64, kept: String },
     #[error("{path}: {source}")]
