@@ -209,9 +209,9 @@ fn train_config(a: &TrainArgs) -> Result<Config> {
     Config::resolve(&Sources { preset: a.preset.clone(), file: a.config.clone(), sets })
 }
 
-fn check_n(n: i64) -> Result<()> {
+fn check_n(flag: &str, n: i64) -> Result<()> {
     if n < 1 {
-        return Err(Error::Usage(format!("--n must be at least 1, not {n}")));
+        return Err(Error::Usage(format!("{flag} must be at least 1, not {n}")));
     }
     Ok(())
 }
@@ -236,7 +236,7 @@ pub fn run(cli: Cli) -> Result<()> {
             println!("{}", serde_json::to_string(&s).expect("summary serialises"));
         }
         Command::Sample(a) => {
-            check_n(a.n)?;
+            check_n("--n", a.n)?;
             let t = sample::load_run(&a.run, &a.device)?;
             let x = t.generate(&t.latents(a.n, a.seed));
             if let Some(out) = &a.out {
@@ -258,13 +258,13 @@ pub fn run(cli: Cli) -> Result<()> {
             sample::save_samples(&x, t.shape, a.cols, &a.out)?;
         }
         Command::Arithmetic(a) => {
-            check_n(a.n)?;
+            check_n("--n", a.n)?;
             let t = sample::load_run(&a.run, &a.device)?;
             let (x, cols) = t.arithmetic(a.n, a.seed, [&a.a, &a.b, &a.c])?;
             sample::save_samples(&x, t.shape, cols, &a.out)?;
         }
         Command::Eval(a) => {
-            check_n(a.samples)?;
+            check_n("--samples", a.samples)?;
             let features = match (a.features.as_str(), &a.weights, &a.classifier) {
                 ("inception", Some(w), _) => Features::Inception(w.clone()),
                 ("inception", None, _) => {
