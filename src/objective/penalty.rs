@@ -2,19 +2,28 @@
 //! weight clipping (Arjovsky et al. 2017, Algorithm 1).
 use tch::{Kind, Tensor};
 
-/// λ-free gradient penalty E[(‖∇_x̂ D(x̂)‖₂ − 1)²] with x̂ = εx + (1 − ε)G(z) and one
-/// ε ~ U[0, 1] per sample. The gradient is taken with `create_graph`, so the penalty's own
-/// gradient with respect to the critic's weights (a gradient of a gradient) is exact.
-pub fn gradient_penalty(critic: impl Fn(&Tensor) -> Tensor, real: &Tensor, fake: &Tensor) -> Tensor {
+/// x̂ = εx + (1 − ε)G(z) with one ε ~ U[0, 1] per sample, as a leaf that requires grad.
+pub fn interpolate(real: &Tensor, fake: &Tensor) -> Tensor {
     let n = real.size()[0];
     let mut eps_shape = vec![n];
     eps_shape.extend(std::iter::repeat_n(1, real.dim() - 1));
     let eps = Tensor::rand(eps_shape.as_slice(), (Kind::Float, real.device()));
-    let x_hat = (&eps * real + (-&eps + 1.0) * fake).detach().set_requires_grad(true);
-    let out = critic(&x_hat);
-    let grad = Tensor::run_backward(&[out.sum(Kind::Float)], &[&x_hat], true, true).pop().expect("one gradient");
+    (&eps * real + (-&eps + 1.0) * fake).detach().set_requires_grad(true)
+}
+
+/// λ-free gradient penalty E[(‖∇_x̂ D(x̂)‖₂ − 1)²] from the critic's outputs `out` at `x_hat`.
+/// The gradient is taken with `create_graph`, so the penalty's own gradient with respect to the
+/// critic's weights (a gradient of a gradient) is exact.
+pub fn gradient_penalty_at(out: &Tensor, x_hat: &Tensor) -> Tensor {
+    let grad = Tensor::run_backward(&[out.sum(Kind::Float)], &[x_hat], true, true).pop().expect("one gradient");
     let norm = grad.flatten(1, -1).norm_scalaropt_dim(2, [1], false);
     (norm - 1.0).square().mean(None)
+}
+
+/// The gradient penalty of `critic` at interpolates of `real` and `fake` (see `interpolate`).
+pub fn gradient_penalty(critic: impl Fn(&Tensor) -> Tensor, real: &Tensor, fake: &Tensor) -> Tensor {
+    let x_hat = interpolate(real, fake);
+    gradient_penalty_at(&critic(&x_hat), &x_hat)
 }
 
 /// Clamps every variable to [−c, c] in place.
