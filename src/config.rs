@@ -109,6 +109,10 @@ pub struct ModelConfig {
     pub d_norm: Norm,
     /// Channels of DCGAN's widest-resolution layer; deeper layers double it.
     pub base_channels: i64,
+    /// Minibatch discrimination kernels B before the discriminator's read-out; 0 turns it off.
+    pub minibatch_kernels: i64,
+    /// Dimension C of each minibatch-discrimination kernel.
+    pub minibatch_dims: i64,
     pub init: Init,
     /// Mean of the fixed Gaussian generator (`generator = "gaussian"`), one per data dimension.
     pub gaussian_mean: Vec<f64>,
@@ -170,6 +174,16 @@ pub struct ObjectiveConfig {
     pub gp_weight: f64,
     /// Critic weights are clipped to [−clip, clip] after each update; 0 turns it off.
     pub clip: f64,
+    /// One-sided label smoothing (Salimans et al. 2016): the discriminator's target for real
+    /// data; 1 turns it off, 0.9 is the paper's. Minimax and non-saturating losses only.
+    pub real_target: f64,
+    /// Feature matching: the generator matches E f(x) and E f(G(z)) of this discriminator
+    /// hidden layer (0-based; −1 is the last) instead of its adversarial loss.
+    pub feature_matching: bool,
+    pub feature_layer: i64,
+    /// Historical averaging weights: λ‖θ − mean of past θ‖² for each player; 0 turns it off.
+    pub g_historical: f64,
+    pub d_historical: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,6 +274,8 @@ impl Default for ModelConfig {
             g_norm: Norm::Batch,
             d_norm: Norm::Batch,
             base_channels: 64,
+            minibatch_kernels: 0,
+            minibatch_dims: 5,
             init: Init::Dcgan,
             gaussian_mean: vec![],
             gaussian_std: 1.0,
@@ -278,6 +294,11 @@ impl Default for ObjectiveConfig {
             fgan_generator: FGanGenerator::Alternative,
             gp_weight: 0.0,
             clip: 0.0,
+            real_target: 1.0,
+            feature_matching: false,
+            feature_layer: -1,
+            g_historical: 0.0,
+            d_historical: 0.0,
         }
     }
 }
@@ -329,6 +350,7 @@ pub const PRESETS: &[Preset] = presets![
     "wgan",
     "wgan-gp",
     "hinge",
+    "improved-gan",
     "fgan-kl",
     "fgan-reverse-kl",
     "fgan-pearson",
@@ -525,6 +547,31 @@ impl Config {
                 "model.d_norm",
                 "cannot be `batch` with a gradient penalty (batch norm mixes the samples whose gradients are penalised); use `layer` or `none`",
             );
+        }
+        let o = &self.objective;
+        if o.real_target != 1.0 && !matches!(o.loss, LossKind::Minimax | LossKind::NonSaturating) {
+            return bad(
+                "objective.real_target",
+                "(one-sided label smoothing) applies to the cross-entropy losses `minimax` and `non_saturating` only; the other losses have no probability target to smooth",
+            );
+        }
+        if !(0.0..=1.0).contains(&o.real_target) || o.real_target == 0.0 {
+            return bad("objective.real_target", "must lie in (0, 1]");
+        }
+        if o.g_historical < 0.0 || o.d_historical < 0.0 {
+            return bad("objective.g_historical / objective.d_historical", "must not be negative");
+        }
+        if self.model.minibatch_kernels < 0 || self.model.minibatch_dims < 1 {
+            return bad("model.minibatch_kernels / model.minibatch_dims", "must be ≥ 0 and ≥ 1");
+        }
+        if self.model.minibatch_kernels > 0 && o.gp_weight > 0.0 {
+            return bad(
+                "model.minibatch_kernels",
+                "cannot be combined with a gradient penalty: minibatch discrimination makes each sample's critic value depend on the others",
+            );
+        }
+        if o.feature_matching && self.model.generator == GeneratorKind::Gaussian {
+            return bad("objective.feature_matching", "needs a trained generator");
         }
         if self.model.generator == GeneratorKind::Gaussian && self.model.gaussian_std <= 0.0 {
             return bad("model.gaussian_std", "must be positive");

@@ -200,3 +200,12 @@ fn dcgan_on_points_is_refused() {
     gantry(tmp.path(), &["train", "--preset", "dcgan", "--data", "ring8", "--out", "r", "--steps", "1"])
         .fails_with("model.arch = \"mlp\"");
 }
+
+#[test]
+fn nonsensical_technique_combinations_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    gantry(tmp.path(), &["train", "--preset", "wgan", "--set", "objective.real_target=0.9", "--dry-run"])
+        .fails_with("no probability target");
+    gantry(tmp.path(), &["train", "--preset", "wgan-gp", "--set", "model.minibatch_kernels=10", "--dry-run"])
+        .fails_with("gradient penalty");
+}

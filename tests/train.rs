@@ -120,8 +120,9 @@ fn same_files(a: &Path, b: &Path, names: &[&str]) {
 
 /// Train 2N straight, and N then resume to 2N: the weights and optimiser state are identical.
 fn check_resume(dir: &Path, preset: &str, data: &str, extra: &[&str]) {
-    let straight = format!("{preset}-straight");
-    let split = format!("{preset}-split");
+    let label = format!("{preset}-{}", extra.len());
+    let straight = format!("{label}-straight");
+    let split = format!("{label}-split");
     let mut a = quick(preset, data, &straight, "6");
     a.extend(extra.iter().map(|s| s.to_string()));
     gantry(dir, &args(&a)).ok();
@@ -150,6 +151,24 @@ fn resume_is_bit_exact() {
     check_resume(dir, "dcgan", &idx, &[]);
     // gradient penalty, five critic steps, layer norm, and a weight average
     check_resume(dir, "wgan-gp", &idx, &["--set", "train.ema=0.9"]);
+    // feature matching, historical averaging of both players, minibatch discrimination
+    check_resume(
+        dir,
+        "toy-gan",
+        "ring8",
+        &[
+            "--set",
+            "objective.feature_matching=true",
+            "--set",
+            "objective.g_historical=0.01",
+            "--set",
+            "objective.d_historical=0.01",
+            "--set",
+            "model.minibatch_kernels=4",
+            "--set",
+            "objective.real_target=0.9",
+        ],
+    );
     // clipping with RMSProp on synthetic data
     check_resume(
         dir,

@@ -6,14 +6,20 @@
 //! update on fresh noise. WGAN clips the critic's weights after each of its updates; WGAN-GP
 //! adds λ·E[(‖∇D(x̂)‖ − 1)²] to the critic's loss.
 //!
+//! The improved techniques of Salimans et al. 2016 are switches on this step: one-sided label
+//! smoothing (the real target α in D's cross-entropy), feature matching (G minimises
+//! ‖E f(x) − E f(G(z))‖² on a D layer instead of its adversarial loss), historical averaging
+//! (λ‖θ − θ̄‖² added to either player's loss, θ̄ the running mean of its past parameters) and
+//! minibatch discrimination (a layer of the discriminator, `nets::minibatch`).
+//!
 //! Gradients are taken with `run_backward` for exactly the variables being updated, so the
 //! generator's step computes no discriminator weight gradients and vice versa.
 use super::{Method, Metrics};
 use crate::config::{Config, GeneratorKind};
 use crate::data::{Dataset, Shape};
 use crate::error::Result;
-use crate::nets::{self, Net};
-use crate::objective::{Adversarial, penalty};
+use crate::nets::{self, CriticNet, Net};
+use crate::objective::{Adversarial, improved, penalty};
 use crate::rng;
 use crate::train::{checkpoint::named_variables, ema::Ema, optim::Optimizer, schedule};
 use tch::nn::VarStore;
@@ -26,7 +32,10 @@ pub struct Gan {
     g_vs: VarStore,
     g: Net,
     d_vs: VarStore,
-    d: Net,
+    d: CriticNet,
+    /// Running means of each player's past parameters, for historical averaging.
+    g_hist: Option<History>,
+    d_hist: Option<History>,
     /// Averaged generator (when `train.ema` > 0).
     ema: Option<(VarStore, Net, Ema)>,
     opt_g: Optimizer,
@@ -35,6 +44,34 @@ pub struct Gan {
     objective: Adversarial,
     /// The critic has no batch norm, so its outputs for one example do not depend on others.
     rows_independent: bool,
+}
+
+/// Historical means of a player's parameters, kept in a store so checkpoints save them.
+struct History {
+    vs: VarStore,
+    means: Vec<Tensor>,
+    weight: f64,
+}
+
+impl History {
+    fn new(params: &[(String, Tensor)], weight: f64, device: Device) -> History {
+        let vs = VarStore::new(device);
+        let means = params
+            .iter()
+            .map(|(name, t)| {
+                let mut path = vs.root();
+                let mut parts: Vec<&str> = name.split('.').collect();
+                let leaf = parts.pop().expect("a name");
+                for part in parts {
+                    path = &path / part;
+                }
+                let mut m = path.zeros_no_train(leaf, &t.size());
+                tch::no_grad(|| m.copy_(t));
+                m
+            })
+            .collect();
+        History { vs, means, weight }
+    }
 }
 
 fn trainable(vs: &VarStore) -> Vec<(String, Tensor)> {
@@ -60,6 +97,9 @@ impl Gan {
         } else {
             None
         };
+        let o = &cfg.objective;
+        let g_hist = (o.g_historical > 0.0).then(|| History::new(&trainable(&g_vs), o.g_historical, device));
+        let d_hist = (o.d_historical > 0.0).then(|| History::new(&trainable(&d_vs), o.d_historical, device));
         let opt_g = Optimizer::new(&cfg.train, trainable(&g_vs));
         let opt_d = Optimizer::new(&cfg.train, trainable(&d_vs));
         let d_params = opt_d.params();
@@ -71,12 +111,14 @@ impl Gan {
             g,
             d_vs,
             d,
+            g_hist,
+            d_hist,
             ema,
             opt_g,
             opt_d,
             d_params,
             objective: Adversarial::from_config(&cfg.objective),
-            rows_independent: m.d_norm != crate::config::Norm::Batch,
+            rows_independent: m.d_norm != crate::config::Norm::Batch && m.minibatch_kernels == 0,
         })
     }
 
@@ -95,8 +137,10 @@ impl Method for Gan {
         let (d_lr, g_lr) = (self.lr(t.d_lr, step), self.lr(t.g_lr, step));
 
         // Discriminator: k updates on fresh real batches and fresh noise.
+        let mut last_real = None;
         for k in 0..t.critic_steps as u64 {
             let real = data.batch(step * t.critic_steps as u64 + k, n, self.cfg.seed);
+            last_real = Some(real.shallow_clone());
             let z = self.latents(n);
             let fake = tch::no_grad(|| self.g.forward_t(&z, true));
             let (v, u, gp) = if self.rows_independent {
@@ -114,7 +158,10 @@ impl Method for Gan {
                 let u = self.d.forward_t(&fake, true); // [n]
                 (v, u, None)
             };
-            let mut loss = self.objective.d_loss(&v, &u);
+            let mut loss = self.objective.d_loss_smoothed(&v, &u, o.real_target);
+            if let Some(h) = &self.d_hist {
+                loss += improved::historical_penalty(&self.d_params, &h.means) * h.weight;
+            }
             if let Some(gp) = gp {
                 loss += &gp * o.gp_weight;
                 if k + 1 == t.critic_steps as u64 {
@@ -123,6 +170,9 @@ impl Method for Gan {
             }
             let grads = Tensor::run_backward(&[&loss], &self.d_params, false, false);
             self.opt_d.step(&grads, d_lr);
+            if let Some(h) = &self.d_hist {
+                improved::update_means(&self.d_params, &h.means, self.opt_d.steps + 1);
+            }
             if o.clip > 0.0 {
                 penalty::clip_weights(&self.d_params, o.clip);
             }
@@ -141,9 +191,28 @@ impl Method for Gan {
         if !self.opt_g.is_empty() {
             let z = self.latents(n);
             let fake = self.g.forward_t(&z, true);
-            let loss = self.objective.g_loss(&self.d.forward_t(&fake, true));
-            let grads = Tensor::run_backward(&[&loss], &self.opt_g.params(), false, false);
+            let (u, fake_features) = self.d.forward_features(&fake, true);
+            let mut loss = if o.feature_matching {
+                // match the last real batch's activations of the chosen layer
+                let real = last_real.expect("at least one critic step");
+                let (_, real_features) = tch::no_grad(|| self.d.forward_features(&real, true));
+                let layer = |f: &[Tensor]| {
+                    let i = if o.feature_layer < 0 { f.len() as i64 + o.feature_layer } else { o.feature_layer };
+                    f[i.clamp(0, f.len() as i64 - 1) as usize].shallow_clone()
+                };
+                improved::feature_matching(&layer(&real_features), &layer(&fake_features))
+            } else {
+                self.objective.g_loss(&u)
+            };
+            let g_params = self.opt_g.params();
+            if let Some(h) = &self.g_hist {
+                loss += improved::historical_penalty(&g_params, &h.means) * h.weight;
+            }
+            let grads = Tensor::run_backward(&[&loss], &g_params, false, false);
             self.opt_g.step(&grads, g_lr);
+            if let Some(h) = &self.g_hist {
+                improved::update_means(&g_params, &h.means, self.opt_g.steps + 1);
+            }
             if let Some((_, _, ema)) = &self.ema {
                 ema.update();
             }
@@ -156,6 +225,12 @@ impl Method for Gan {
         let mut v = vec![("g", &self.g_vs), ("d", &self.d_vs)];
         if let Some((vs, _, _)) = &self.ema {
             v.push(("g_ema", vs));
+        }
+        if let Some(h) = &self.g_hist {
+            v.push(("g_hist", &h.vs));
+        }
+        if let Some(h) = &self.d_hist {
+            v.push(("d_hist", &h.vs));
         }
         v
     }

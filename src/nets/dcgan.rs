@@ -4,8 +4,9 @@
 //! `base_channels`. G: linear → norm → ReLU, then L transposed convolutions (k4 s2 p1), norm and
 //! ReLU between them and tanh at the end. D mirrors it with LeakyReLU(0.2), no norm on its first
 //! layer, and a linear read-out. At 28×28 with base 64 this is the InfoGAN / Lucic et al. model.
+use super::minibatch::MinibatchDiscrimination;
 use super::mlp::leaky_relu;
-use super::{NormLayer, maybe};
+use super::{Critic, NormLayer, maybe};
 use crate::config::{ModelConfig, Norm};
 use crate::data::Shape;
 use crate::error::{Error, Result};
@@ -96,6 +97,7 @@ pub struct Discriminator {
     downs: Vec<(nn::Conv2D, Option<NormLayer>)>,
     out: nn::Linear,
     squeeze: bool,
+    minibatch: Option<MinibatchDiscrimination>,
 }
 
 impl Discriminator {
@@ -112,19 +114,30 @@ impl Discriminator {
             downs.push((conv, NormLayer::new(&p / format!("norm{i}"), cfg.d_norm, &[ch * 2, side, side])));
             ch *= 2;
         }
-        let out = nn::linear(&p / "out", ch * s0 * s0, outputs, Default::default());
-        Ok(Discriminator { first, downs, out, squeeze: outputs == 1 })
+        let flat = ch * s0 * s0;
+        let minibatch = (cfg.minibatch_kernels > 0)
+            .then(|| MinibatchDiscrimination::new(&p / "minibatch", flat, cfg.minibatch_kernels, cfg.minibatch_dims));
+        let read =
+            MinibatchDiscrimination::out_features(flat, if minibatch.is_some() { cfg.minibatch_kernels } else { 0 });
+        let out = nn::linear(&p / "out", read, outputs, Default::default());
+        Ok(Discriminator { first, downs, out, squeeze: outputs == 1, minibatch })
     }
 }
 
-impl ModuleT for Discriminator {
-    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+impl Critic for Discriminator {
+    fn forward_features(&self, x: &Tensor, train: bool) -> (Tensor, Vec<Tensor>) {
         let mut h = leaky_relu(&x.apply(&self.first)); // [n, 64, 14, 14] at 28×28
+        let mut features = vec![h.shallow_clone()];
         for (conv, norm) in &self.downs {
             h = leaky_relu(&maybe(norm, h.apply(conv), train)); // [n, 128, 7, 7]
+            features.push(h.shallow_clone());
         }
-        let y = h.flatten(1, -1).apply(&self.out); // [n, outputs]
-        if self.squeeze { y.squeeze_dim(1) } else { y }
+        let mut f = h.flatten(1, -1); // [n, 6272]
+        if let Some(mb) = &self.minibatch {
+            f = mb.forward(&f); // [n, 6272 + kernels]
+        }
+        let y = f.apply(&self.out); // [n, outputs]
+        (if self.squeeze { y.squeeze_dim(1) } else { y }, features)
     }
 }
 

@@ -1,14 +1,18 @@
 //! Fully connected networks: the 2014 GAN's and the 2-D toys'. Each hidden layer is
 //! linear → norm → activation; maxout takes the maximum over `maxout_pieces` linear pieces.
-use super::{NormLayer, maybe};
+//! A discriminator may put minibatch discrimination before its read-out.
+use super::minibatch::MinibatchDiscrimination;
+use super::{Critic, NormLayer, maybe};
 use crate::config::{Activation, ModelConfig, Norm};
 use crate::data::Shape;
 use tch::Tensor;
 use tch::nn::{self, ModuleT};
 
+type Hidden = Vec<(nn::Linear, Option<NormLayer>)>;
+
 #[derive(Debug)]
 pub struct Mlp {
-    hidden: Vec<(nn::Linear, Option<NormLayer>)>,
+    hidden: Hidden,
     widths: Vec<i64>,
     activation: Activation,
     pieces: i64,
@@ -16,45 +20,29 @@ pub struct Mlp {
     /// Images come out through tanh, reshaped; points come out linear.
     out_image: Option<Vec<i64>>,
     squeeze: bool,
+    /// Minibatch discrimination before the read-out (discriminators only).
+    minibatch: Option<MinibatchDiscrimination>,
+}
+
+/// Hidden layers of `widths` after an input of `input` values under `p`; returns them and the
+/// width of the last.
+fn hidden_layers(p: &nn::Path, input: i64, widths: &[i64], act: Activation, pieces: i64, norm: Norm) -> (Hidden, i64) {
+    let mut hidden = vec![];
+    let mut prev = input;
+    for (i, &w) in widths.iter().enumerate() {
+        let k = if act == Activation::Maxout { pieces } else { 1 };
+        let cfg = nn::LinearConfig { bias: norm == Norm::None || k > 1, ..Default::default() };
+        let lin = nn::linear(p / format!("fc{i}"), prev, w * k, cfg);
+        hidden.push((lin, NormLayer::new(p / format!("norm{i}"), norm, &[w * k])));
+        prev = w;
+    }
+    (hidden, prev)
 }
 
 impl Mlp {
-    fn build(
-        p: nn::Path,
-        input: i64,
-        widths: &[i64],
-        act: Activation,
-        pieces: i64,
-        norm: Norm,
-        out: i64,
-    ) -> (Vec<(nn::Linear, Option<NormLayer>)>, nn::Linear) {
-        let mut hidden = vec![];
-        let mut prev = input;
-        for (i, &w) in widths.iter().enumerate() {
-            let k = if act == Activation::Maxout { pieces } else { 1 };
-            let lin = nn::linear(
-                &p / format!("fc{i}"),
-                prev,
-                w * k,
-                nn::LinearConfig { bias: norm == Norm::None || k > 1, ..Default::default() },
-            );
-            let n = NormLayer::new(&p / format!("norm{i}"), norm, &[w * k]);
-            hidden.push((lin, n));
-            prev = w;
-        }
-        (hidden, nn::linear(&p / "out", prev, out, Default::default()))
-    }
-
     pub fn generator(cfg: &ModelConfig, shape: Shape, p: nn::Path) -> Mlp {
-        let (hidden, out) = Self::build(
-            p,
-            cfg.latent_dim,
-            &cfg.g_hidden,
-            cfg.g_activation,
-            cfg.maxout_pieces,
-            cfg.g_norm,
-            shape.numel(),
-        );
+        let (hidden, last) =
+            hidden_layers(&p, cfg.latent_dim, &cfg.g_hidden, cfg.g_activation, cfg.maxout_pieces, cfg.g_norm);
         let out_image = match shape {
             Shape::Image { .. } => Some(shape.batch_dims(-1)),
             Shape::Points { .. } => None,
@@ -64,23 +52,29 @@ impl Mlp {
             widths: cfg.g_hidden.clone(),
             activation: cfg.g_activation,
             pieces: cfg.maxout_pieces,
-            out,
+            out: nn::linear(&p / "out", last, shape.numel(), Default::default()),
             out_image,
             squeeze: false,
+            minibatch: None,
         }
     }
 
     pub fn discriminator(cfg: &ModelConfig, shape: Shape, outputs: i64, p: nn::Path) -> Mlp {
-        let (hidden, out) =
-            Self::build(p, shape.numel(), &cfg.d_hidden, cfg.d_activation, cfg.maxout_pieces, cfg.d_norm, outputs);
+        let (hidden, last) =
+            hidden_layers(&p, shape.numel(), &cfg.d_hidden, cfg.d_activation, cfg.maxout_pieces, cfg.d_norm);
+        let minibatch = (cfg.minibatch_kernels > 0)
+            .then(|| MinibatchDiscrimination::new(&p / "minibatch", last, cfg.minibatch_kernels, cfg.minibatch_dims));
+        let read =
+            MinibatchDiscrimination::out_features(last, if minibatch.is_some() { cfg.minibatch_kernels } else { 0 });
         Mlp {
             hidden,
             widths: cfg.d_hidden.clone(),
             activation: cfg.d_activation,
             pieces: cfg.maxout_pieces,
-            out,
+            out: nn::linear(&p / "out", read, outputs, Default::default()),
             out_image: None,
             squeeze: outputs == 1,
+            minibatch,
         }
     }
 }
@@ -101,17 +95,29 @@ pub fn activate(x: Tensor, act: Activation, w: i64, pieces: i64) -> Tensor {
     }
 }
 
-impl ModuleT for Mlp {
-    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+impl Critic for Mlp {
+    fn forward_features(&self, x: &Tensor, train: bool) -> (Tensor, Vec<Tensor>) {
         let mut h = x.flatten(1, -1);
+        let mut features = Vec::with_capacity(self.hidden.len());
         for ((lin, norm), &w) in self.hidden.iter().zip(&self.widths) {
             h = activate(maybe(norm, h.apply(lin), train), self.activation, w, self.pieces);
+            features.push(h.shallow_clone());
+        }
+        if let Some(mb) = &self.minibatch {
+            h = mb.forward(&h);
         }
         let y = h.apply(&self.out);
-        match (&self.out_image, self.squeeze) {
+        let y = match (&self.out_image, self.squeeze) {
             (Some(dims), _) => y.tanh().view(dims.as_slice()),
             (None, true) => y.squeeze_dim(1),
             (None, false) => y,
-        }
+        };
+        (y, features)
+    }
+}
+
+impl ModuleT for Mlp {
+    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        self.forward_features(x, train).0
     }
 }

@@ -3,6 +3,7 @@
 pub mod classifier;
 pub mod dcgan;
 pub mod inception;
+pub mod minibatch;
 pub mod mlp;
 
 use crate::config::{Arch, GeneratorKind, Init, ModelConfig, Norm};
@@ -13,6 +14,18 @@ use tch::{Device, Kind, Tensor};
 
 /// A network: `forward_t(x, train)`; `train` selects batch statistics in batch norm.
 pub type Net = Box<dyn ModuleT>;
+
+/// A discriminator that also shows its hidden activations (for feature matching).
+pub trait Critic: std::fmt::Debug + Send {
+    /// The output and each hidden layer's activations, first layer first.
+    fn forward_features(&self, x: &Tensor, train: bool) -> (Tensor, Vec<Tensor>);
+
+    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        self.forward_features(x, train).0
+    }
+}
+
+pub type CriticNet = Box<dyn Critic>;
 
 /// A normalisation layer chosen by `Norm`.
 #[derive(Debug)]
@@ -100,7 +113,7 @@ pub fn generator(cfg: &ModelConfig, shape: Shape, p: nn::Path) -> Result<Net> {
 }
 
 /// Builds a discriminator with `outputs` logits per example under `p`.
-pub fn discriminator(cfg: &ModelConfig, shape: Shape, outputs: i64, p: nn::Path) -> Result<Net> {
+pub fn discriminator(cfg: &ModelConfig, shape: Shape, outputs: i64, p: nn::Path) -> Result<CriticNet> {
     match cfg.arch {
         Arch::Mlp => Ok(Box::new(mlp::Mlp::discriminator(cfg, shape, outputs, p))),
         Arch::Dcgan => Ok(Box::new(dcgan::Discriminator::new(cfg, shape, outputs, p)?)),

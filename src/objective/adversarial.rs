@@ -50,6 +50,18 @@ impl Adversarial {
         }
     }
 
+    /// `d_loss` with one-sided label smoothing (Salimans et al. 2016, §3.4): the real target of
+    /// the cross-entropy losses becomes α, −α log σ(v) − (1 − α) log(1 − σ(v)); fake targets
+    /// stay 0. α = 1 is `d_loss`; other losses ignore α (configuration refuses the combination).
+    pub fn d_loss_smoothed(&self, v: &Tensor, u: &Tensor, alpha: f64) -> Tensor {
+        match self {
+            Adversarial::Minimax | Adversarial::NonSaturating if alpha != 1.0 => {
+                ((-v).softplus() * alpha + v.softplus() * (1.0 - alpha)).mean(None) + u.softplus().mean(None)
+            }
+            _ => self.d_loss(v, u),
+        }
+    }
+
     /// The generator's loss on the discriminator's outputs `u` for generated samples.
     pub fn g_loss(&self, u: &Tensor) -> Tensor {
         match self {
@@ -117,6 +129,16 @@ mod tests {
         assert!((val(Adversarial::NonSaturating.g_loss(&u)) - (sp(-0.5) + sp(1.0)) / 2.0).abs() < 1e-12);
         // BCE-with-logits identity: −log σ(1) = 0.31326168751822286
         assert!((sp(-1.0) - 0.31326168751822286).abs() < 1e-15);
+    }
+
+    #[test]
+    fn label_smoothing_by_hand() {
+        // α = 0.9: real term 0.9·sp(−v) + 0.1·sp(v), fake term unchanged.
+        let (v, u) = (t(&[1.0, -2.0]), t(&[0.5, -1.0]));
+        let want = (0.9 * sp(-1.0) + 0.1 * sp(1.0) + 0.9 * sp(2.0) + 0.1 * sp(-2.0)) / 2.0 + (sp(0.5) + sp(-1.0)) / 2.0;
+        assert!((val(Adversarial::NonSaturating.d_loss_smoothed(&v, &u, 0.9)) - want).abs() < 1e-12);
+        let plain = val(Adversarial::Minimax.d_loss(&v, &u));
+        assert!((val(Adversarial::Minimax.d_loss_smoothed(&v, &u, 1.0)) - plain).abs() < 1e-15);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! optimisers never appear here, so each function is tested against hand-computed values.
 pub mod adversarial;
 pub mod fdiv;
+pub mod improved;
 pub mod penalty;
 
 pub use adversarial::Adversarial;
