@@ -6,9 +6,11 @@ and is scored on 2,500 samples by `gantry eval`.
     python3 bench/toy.py [--seeds 3] [--steps 1500] [--wgan-gp-steps 2000] [--wgan-gp-ring-steps 1000]
                          [--workers 2] [--only NAME]
 
-Runs use one libtorch thread each and `--workers` run side by side.
+Runs use one libtorch thread each and `--workers` run side by side. Run folders are named by
+configuration, data and seed under `--workdir`; a finished run found there is scored again
+rather than retrained. A run whose loss became non-finite (gantry stops it) counts as diverged.
 """
-import argparse, concurrent.futures as cf, math, os, statistics, tempfile, time
+import argparse, concurrent.futures as cf, json, math, os, re, statistics, subprocess, tempfile, time
 import report
 
 # (name, preset, overrides); toy-gan's networks are PacGAN's, toy-wgan-gp's are gan_toy.py's.
@@ -38,15 +40,31 @@ def mse(xs):
     return m, se
 
 
-def one(tmp, name, preset, sets, data, seed, steps):
-    out = os.path.join(tmp, f"{abs(hash((name, data)))}-{seed}")
-    args = ["train", "--preset", preset, "--data", data, "--out", out, "--steps", steps, "--seed", seed, "--quiet",
+def slug(name):
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def train_args(name, preset, sets, data, seed, steps, out):
+    args = ["train", "--preset", preset, "--data", data, "--out", out, "--steps", str(steps), "--seed", str(seed), "--quiet",
             "--set", "train.sample_every=0"]
     for s in sets:
         args += ["--set", s]
-    t0 = time.time()
-    report.gantry(*args, env={"OMP_NUM_THREADS": "1"})
-    secs = time.time() - t0
+    return args
+
+
+def one(tmp, name, preset, sets, data, seed, steps):
+    out = os.path.join(tmp, f"{slug(name)}-{data}-{seed}")
+    done = os.path.join(out, "bench-seconds.txt")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    if not os.path.exists(done):
+        t0 = time.time()
+        r = subprocess.run([report.GANTRY, *train_args(name, preset, sets, data, seed, steps, out)], capture_output=True, text=True, env=env)
+        if r.returncode != 0:
+            if "not finite" in r.stderr:
+                return name, data, seed, None, time.time() - t0
+            raise SystemExit(f"{name} {data} {seed} failed: {r.stderr}")
+        open(done, "w").write(f"{time.time() - t0}\n")
+    secs = float(open(done).read())
     e = report.gantry("eval", "--run", out, "--samples", 2500, "--seed", 1000 + seed, env={"OMP_NUM_THREADS": "1"})
     return name, data, seed, e, secs
 
@@ -59,9 +77,11 @@ def main():
     ap.add_argument("--wgan-gp-ring-steps", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--only", default=None)
+    ap.add_argument("--workdir", default=None)
     a = ap.parse_args()
     report.build()
-    tmp = tempfile.mkdtemp(prefix="gantry-toy-")
+    tmp = a.workdir or tempfile.mkdtemp(prefix="gantry-toy-")
+    os.makedirs(tmp, exist_ok=True)
     jobs = []
     with cf.ThreadPoolExecutor(a.workers) as ex:
         for name, preset, sets in CONFIGS:
@@ -76,7 +96,7 @@ def main():
         results = []
         for j in cf.as_completed(jobs):
             r = j.result()
-            print(r[0], r[1], r[2], r[3].get("modes"), r[3].get("high_quality"), f"{r[4]:.0f}s", flush=True)
+            print(r[0], r[1], r[2], r[3] and r[3].get("modes"), r[3] and r[3].get("high_quality"), f"{r[4]:.0f}s", flush=True)
             results.append(r)
     lines = [f"## 2-D mixtures, PacGAN protocol ({report.stamp()})", "",
              f"`python3 bench/toy.py --seeds {a.seeds} --steps {a.steps} --wgan-gp-steps {a.wgan_gp_steps} --wgan-gp-ring-steps {a.wgan_gp_ring_steps}` on {report.machine()}; "
@@ -85,22 +105,27 @@ def main():
              "of its nearest mode; modes = modes with at least one high-quality sample; reverse KL of the mode histogram against uniform).",
              f"GAN-family rows use the `toy-gan` preset's PacGAN networks and {a.steps} generator steps; WGAN-GP uses `toy-wgan-gp` "
              f"(gan_toy.py's networks, λ = 0.1) and {a.wgan_gp_steps} generator steps on grid25, {a.wgan_gp_ring_steps} on ring8. "
+             "A run whose loss became non-finite was stopped by gantry's guard and is counted as diverged, not scored. "
              "Seconds = mean wall time of one training run. These budgets are far shorter than the papers' (PacGAN trains for "
              "hundreds of epochs of 100,000 points), so high-quality fractions sit well below theirs; mode coverage is the comparable column.", ""]
     for data in ["ring8", "grid25"]:
         total = 8 if data == "ring8" else 25
         lines += [f"### {data}", "", f"Published: {PUBLISHED[data]}.", "",
-                  f"| loss | modes (of {total}) | high quality | reverse KL | seconds |", "|---|---|---|---|---|"]
+                  f"| loss | modes (of {total}) | high quality | reverse KL | seconds | diverged |", "|---|---|---|---|---|---|"]
         for name, _, _ in CONFIGS:
-            rs = [r for r in results if r[0] == name and r[1] == data]
+            every = [r for r in results if r[0] == name and r[1] == data]
+            rs = [r for r in every if r[3] is not None]
+            diverged = f"{len(every) - len(rs)} of {len(every)}"
             if not rs:
+                if every:
+                    lines.append(f"| {name} | — | — | — | — | {diverged} |")
                 continue
             m = mse([r[3]["modes"] for r in rs])
             h = mse([100 * r[3]["high_quality"] for r in rs])
             kls = [r[3]["reverse_kl"] for r in rs if r[3]["reverse_kl"] is not None]
             k = mse(kls) if kls else (float("nan"), 0)
             s = statistics.mean(r[4] for r in rs)
-            lines.append(f"| {name} | {m[0]:.1f} ± {m[1]:.1f} | {h[0]:.1f} ± {h[1]:.1f} % | {k[0]:.2f} ± {k[1]:.2f} | {s:.0f} |")
+            lines.append(f"| {name} | {m[0]:.1f} ± {m[1]:.1f} | {h[0]:.1f} ± {h[1]:.1f} % | {k[0]:.2f} ± {k[1]:.2f} | {s:.0f} | {diverged} |")
         lines.append("")
     report.write_section("toy" if not a.only else f"toy-{a.only}", "\n".join(lines))
 

@@ -51,11 +51,11 @@ mod tests {
         let p = Tensor::from_slice(&[1.0f32]);
         let m = Tensor::from_slice(&[1.0f32]);
         for (k, v) in [(2, 3.0), (3, 8.0)] {
-            tch::no_grad(|| p.shallow_clone().fill_(v));
+            let _ = tch::no_grad(|| p.shallow_clone().fill_(v));
             update_means(&[p.shallow_clone()], &[m.shallow_clone()], k);
         }
         assert!((m.double_value(&[0]) - 4.0).abs() < 1e-6);
-        tch::no_grad(|| p.shallow_clone().fill_(6.0));
+        let _ = tch::no_grad(|| p.shallow_clone().fill_(6.0));
         assert!((historical_penalty(&[p], &[m]).double_value(&[]) - 4.0).abs() < 1e-6);
     }
 }
