@@ -77,6 +77,9 @@ pub enum Norm {
     None,
     Batch,
     Layer,
+    /// Virtual batch normalisation (Salimans et al. 2016, §3.5), generators only: each example
+    /// is normalised with the statistics of a fixed reference batch plus itself.
+    Virtual,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -560,6 +563,12 @@ impl Config {
         }
         if o.g_historical < 0.0 || o.d_historical < 0.0 {
             return bad("objective.g_historical / objective.d_historical", "must not be negative");
+        }
+        if self.model.d_norm == Norm::Virtual {
+            return bad(
+                "model.d_norm",
+                "cannot be `virtual`: virtual batch normalisation is for generators (model.g_norm)",
+            );
         }
         if self.model.minibatch_kernels < 0 || self.model.minibatch_dims < 1 {
             return bad("model.minibatch_kernels / model.minibatch_dims", "must be ≥ 0 and ≥ 1");

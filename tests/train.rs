@@ -151,7 +151,8 @@ fn resume_is_bit_exact() {
     check_resume(dir, "dcgan", &idx, &[]);
     // gradient penalty, five critic steps, layer norm, and a weight average
     check_resume(dir, "wgan-gp", &idx, &["--set", "train.ema=0.9"]);
-    // feature matching, historical averaging of both players, minibatch discrimination
+    // all five improved techniques: feature matching, historical averaging of both players,
+    // minibatch discrimination, one-sided label smoothing, virtual batch normalisation
     check_resume(
         dir,
         "toy-gan",

@@ -27,11 +27,61 @@ pub trait Critic: std::fmt::Debug + Send {
 
 pub type CriticNet = Box<dyn Critic>;
 
+/// Size of the fixed reference batch of virtual batch normalisation.
+pub const REFERENCE_BATCH: i64 = 64;
+
 /// A normalisation layer chosen by `Norm`.
 #[derive(Debug)]
 pub enum NormLayer {
     Batch(nn::BatchNorm),
     Layer(nn::LayerNorm),
+    Virtual(VirtualBatchNorm),
+}
+
+/// Virtual batch normalisation: the first `REFERENCE_BATCH` rows of the input are the
+/// reference batch, normalised with their own statistics; every other example with the
+/// statistics of the reference batch plus itself, mean = (x̄ᵢ + N·μ_ref)/(N + 1) and likewise
+/// for the mean square (the authors' formulation), then scaled and shifted per channel.
+#[derive(Debug)]
+pub struct VirtualBatchNorm {
+    gamma: Tensor,
+    beta: Tensor,
+}
+
+impl VirtualBatchNorm {
+    fn new(p: nn::Path, channels: i64) -> VirtualBatchNorm {
+        VirtualBatchNorm {
+            gamma: p.var("weight", &[channels], nn::Init::Const(1.0)),
+            beta: p.var("bias", &[channels], nn::Init::Const(0.0)),
+        }
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        let spatial: Vec<i64> = (2..x.dim() as i64).collect();
+        let mut ref_dims = vec![0];
+        ref_dims.extend(&spatial);
+        let mut shape = vec![1, -1];
+        shape.extend(std::iter::repeat_n(1, spatial.len()));
+        let reference = x.narrow(0, 0, REFERENCE_BATCH);
+        let mean_ref = reference.mean_dim(ref_dims.as_slice(), true, None); // [1, C, 1, 1]
+        let sq_ref = reference.square().mean_dim(ref_dims.as_slice(), true, None);
+        let (mean_i, sq_i) = if spatial.is_empty() {
+            (x.shallow_clone(), x.square())
+        } else {
+            (x.mean_dim(spatial.as_slice(), true, None), x.square().mean_dim(spatial.as_slice(), true, None))
+        };
+        let w = 1.0 / (REFERENCE_BATCH as f64 + 1.0);
+        let mean = &mean_i * w + &mean_ref * (1.0 - w);
+        let sq = &sq_i * w + &sq_ref * (1.0 - w);
+        // the reference rows use the reference statistics alone
+        let is_ref = Tensor::arange(x.size()[0], (tch::Kind::Int64, x.device()))
+            .lt(REFERENCE_BATCH)
+            .view(std::iter::once(-1).chain(std::iter::repeat_n(1, x.dim() - 1)).collect::<Vec<_>>().as_slice());
+        let mean = mean_ref.expand_as(&mean).where_self(&is_ref, &mean);
+        let sq = sq_ref.expand_as(&sq).where_self(&is_ref, &sq);
+        let var = (sq - mean.square()).clamp_min(0.0);
+        (x - mean) / (var + 1e-5).sqrt() * self.gamma.view(shape.as_slice()) + self.beta.view(shape.as_slice())
+    }
 }
 
 impl NormLayer {
@@ -44,6 +94,7 @@ impl NormLayer {
             }
             Norm::Batch => Some(NormLayer::Batch(nn::batch_norm2d(p, shape[0], Default::default()))),
             Norm::Layer => Some(NormLayer::Layer(nn::layer_norm(p, shape.to_vec(), Default::default()))),
+            Norm::Virtual => Some(NormLayer::Virtual(VirtualBatchNorm::new(p, shape[0]))),
         }
     }
 }
@@ -53,6 +104,7 @@ impl ModuleT for NormLayer {
         match self {
             NormLayer::Batch(b) => b.forward_t(x, train),
             NormLayer::Layer(l) => l.forward_t(x, train),
+            NormLayer::Virtual(v) => v.forward(x),
         }
     }
 }
@@ -76,6 +128,29 @@ impl ModuleT for FixedGaussian {
     fn forward_t(&self, z: &Tensor, _train: bool) -> Tensor {
         &self.mean + z * self.std
     }
+}
+
+/// A generator with virtual batch normalisation: its fixed reference latents go through the
+/// network in front of every batch, and are cut off again at the output.
+#[derive(Debug)]
+pub struct WithReference {
+    net: Net,
+    z_ref: Tensor,
+}
+
+impl ModuleT for WithReference {
+    fn forward_t(&self, z: &Tensor, train: bool) -> Tensor {
+        let out = self.net.forward_t(&Tensor::cat(&[&self.z_ref, z], 0), train);
+        out.narrow(0, REFERENCE_BATCH, z.size()[0])
+    }
+}
+
+/// The reference latents: fixed, drawn on the host from a constant seed, so every build of the
+/// generator (live, averaged, resumed) shares them.
+fn reference_latents(dim: i64, device: Device) -> Tensor {
+    let mut r = crate::rng::SplitMix::new(0x0005_eed0_f7b1);
+    let v: Vec<f32> = (0..REFERENCE_BATCH * dim).map(|_| r.normal() as f32).collect();
+    Tensor::from_slice(&v).view([REFERENCE_BATCH, dim]).to(device)
 }
 
 /// Dimension of the generator's input noise.
@@ -105,10 +180,18 @@ pub fn generator(cfg: &ModelConfig, shape: Shape, p: nn::Path) -> Result<Net> {
             let mean: Vec<f32> = cfg.gaussian_mean.iter().map(|&m| m as f32).collect();
             Ok(Box::new(FixedGaussian { mean: Tensor::from_slice(&mean).to(p.device()), std: cfg.gaussian_std }))
         }
-        GeneratorKind::Net => match cfg.arch {
-            Arch::Mlp => Ok(Box::new(mlp::Mlp::generator(cfg, shape, p))),
-            Arch::Dcgan => Ok(Box::new(dcgan::Generator::new(cfg, shape, p)?)),
-        },
+        GeneratorKind::Net => {
+            let device = p.device();
+            let net: Net = match cfg.arch {
+                Arch::Mlp => Box::new(mlp::Mlp::generator(cfg, shape, p)),
+                Arch::Dcgan => Box::new(dcgan::Generator::new(cfg, shape, p)?),
+            };
+            if cfg.g_norm == Norm::Virtual {
+                Ok(Box::new(WithReference { net, z_ref: reference_latents(cfg.latent_dim, device) }))
+            } else {
+                Ok(net)
+            }
+        }
     }
 }
 
@@ -149,4 +232,40 @@ pub fn initialise(vs: &nn::VarStore, init: Init) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn virtual_batch_norm_by_hand() {
+        // Features of one channel: a reference batch of REFERENCE_BATCH values alternating
+        // 0 and 2 (mean 1, mean square 2), then one example x = 4. Its statistics:
+        // mean = (4 + 64·1)/65, mean square = (16 + 64·2)/65; output (x − mean)/sqrt(var + ε).
+        let vs = nn::VarStore::new(Device::Cpu);
+        let vbn = VirtualBatchNorm::new(vs.root(), 1);
+        let mut v: Vec<f32> = (0..REFERENCE_BATCH).map(|i| if i % 2 == 0 { 0.0 } else { 2.0 }).collect();
+        v.push(4.0);
+        let out = vbn.forward(&Tensor::from_slice(&v).view([-1, 1]));
+        let n = REFERENCE_BATCH as f64;
+        let mean = (4.0 + n) / (n + 1.0);
+        let var = (16.0 + 2.0 * n) / (n + 1.0) - mean * mean;
+        let want = (4.0 - mean) / (var + 1e-5).sqrt();
+        assert!((out.double_value(&[REFERENCE_BATCH, 0]) - want).abs() < 1e-5);
+        // a reference row uses the reference statistics alone: (2 − 1)/sqrt(1 + ε)
+        assert!((out.double_value(&[1, 0]) - 1.0 / (1.0f64 + 1e-5).sqrt()).abs() < 1e-5);
+    }
+
+    #[test]
+    fn virtual_batch_norm_makes_examples_independent_of_their_batch() {
+        // With VBN a sample's output does not depend on the other samples in its batch.
+        let cfg = ModelConfig { g_norm: Norm::Virtual, base_channels: 8, ..Default::default() };
+        let vs = nn::VarStore::new(Device::Cpu);
+        let g = generator(&cfg, Shape::Image { channels: 1, size: 28 }, vs.root()).unwrap();
+        let z = Tensor::randn([5, cfg.latent_dim], (tch::Kind::Float, Device::Cpu));
+        let all = g.forward_t(&z, true);
+        let one = g.forward_t(&z.narrow(0, 2, 1), true);
+        assert!((all.narrow(0, 2, 1) - one).abs().max().double_value(&[]) < 1e-5);
+    }
 }
