@@ -168,6 +168,8 @@ fn resume_is_bit_exact() {
             "model.minibatch_kernels=4",
             "--set",
             "objective.real_target=0.9",
+            "--set",
+            "model.g_norm=\"virtual\"",
         ],
     );
     // clipping with RMSProp on synthetic data
