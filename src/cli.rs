@@ -84,6 +84,9 @@ struct SampleArgs {
     /// One PNG per sample.
     #[arg(long)]
     out_dir: Option<PathBuf>,
+    /// For a conditional run: samples of this class only (default: one row per class).
+    #[arg(long)]
+    class: Option<i64>,
     #[arg(long, default_value = "auto")]
     device: String,
 }
@@ -238,9 +241,27 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sample(a) => {
             check_n("--n", a.n)?;
             let t = sample::load_run(&a.run, &a.device)?;
-            let x = t.generate(&t.latents(a.n, a.seed));
+            let classes = t.method.classes();
+            match a.class {
+                Some(_) if classes == 0 => {
+                    return Err(Error::Usage(format!(
+                        "--class: {} is not a conditional run (method = \"gan\")",
+                        a.run.display()
+                    )));
+                }
+                Some(k) if !(0..classes).contains(&k) => {
+                    return Err(Error::Usage(format!(
+                        "--class {k} is out of range: this run has classes 0 to {}",
+                        classes - 1
+                    )));
+                }
+                _ => {}
+            }
+            let x = t.generate(&t.latents_of(a.n, a.seed, a.class));
+            // a conditional grid without --class has one row per class
+            let ncol = if classes > 0 && a.class.is_none() { (a.n / classes).max(1) } else { 0 };
             if let Some(out) = &a.out {
-                sample::save_samples(&x, t.shape, 0, out)?;
+                sample::save_samples(&x, t.shape, ncol, out)?;
             }
             if let Some(dir) = &a.out_dir {
                 std::fs::create_dir_all(dir).map_err(gantry::error::io_err(dir))?;

@@ -21,6 +21,9 @@ pub struct Config {
     pub steps: u64,
     /// `auto`, `cpu`, `cuda` or `cuda:N`.
     pub device: String,
+    /// `gan` (unconditional), `cgan` (the class fed to both players) or `acgan` (the
+    /// discriminator also predicts the class).
+    pub method: MethodKind,
     pub data: DataConfig,
     pub model: ModelConfig,
     pub objective: ObjectiveConfig,
@@ -39,6 +42,16 @@ pub struct DataConfig {
     pub image_size: i64,
     /// Channels the networks see (1 or 3); 0 keeps the data's own.
     pub channels: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MethodKind {
+    Gan,
+    /// Conditional GAN (Mirza & Osindero 2014): one-hot class concatenated to z and to D's input.
+    Cgan,
+    /// AC-GAN (Odena et al. 2017): G conditioned on the class; D predicts source and class.
+    Acgan,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -249,6 +262,7 @@ impl Default for Config {
             seed: 0,
             steps: 2000,
             device: "auto".into(),
+            method: MethodKind::Gan,
             data: DataConfig::default(),
             model: ModelConfig::default(),
             objective: ObjectiveConfig::default(),
@@ -354,6 +368,8 @@ pub const PRESETS: &[Preset] = presets![
     "wgan-gp",
     "hinge",
     "improved-gan",
+    "cgan",
+    "acgan",
     "fgan-kl",
     "fgan-reverse-kl",
     "fgan-pearson",
@@ -563,6 +579,17 @@ impl Config {
         }
         if o.g_historical < 0.0 || o.d_historical < 0.0 {
             return bad("objective.g_historical / objective.d_historical", "must not be negative");
+        }
+        if self.method != MethodKind::Gan {
+            if o.gp_weight > 0.0 || o.feature_matching || self.model.generator == GeneratorKind::Gaussian {
+                return bad(
+                    "method",
+                    "`cgan` and `acgan` do not combine with a gradient penalty, feature matching or a fixed generator in this version; use method = \"gan\" for those",
+                );
+            }
+            if self.method == MethodKind::Acgan && self.model.minibatch_kernels > 0 {
+                return bad("model.minibatch_kernels", "is not available with `acgan`");
+            }
         }
         if self.model.d_norm == Norm::Virtual {
             return bad(

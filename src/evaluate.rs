@@ -111,6 +111,18 @@ pub fn stacked_modes(c: &Classifier, x: &Tensor) -> Map<String, Value> {
     out
 }
 
+/// The fraction of a conditional generator's samples that the classifier assigns to the class
+/// they were asked for (`n` samples, the classes in order).
+pub fn class_accuracy(method: &dyn Method, c: &Classifier, n: i64, classes: i64, seed: u64) -> f64 {
+    rng::seed_torch(seed, rng::stream::SAMPLE, 2);
+    let z = method.latents_for(n, None);
+    let parts: Vec<Tensor> = (0..n).step_by(500).map(|i| method.generate(&z.narrow(0, i, 500.min(n - i)))).collect();
+    let (_, logits) = c.embed(&Tensor::cat(&parts, 0));
+    let want: Vec<i64> = (0..n).map(|i| i * classes / n).collect();
+    let want = Tensor::from_slice(&want).to(logits.device());
+    logits.argmax(1, false).eq_tensor(&want).to_kind(tch::Kind::Double).mean(tch::Kind::Double).double_value(&[])
+}
+
 impl Evaluator {
     pub fn new(
         cfg: &Config,
@@ -143,7 +155,13 @@ impl Evaluator {
     pub fn evaluate(&self, method: &dyn Method, n: i64, seed: u64) -> Result<Map<String, Value>> {
         let x = generate_many(method, n, seed);
         match &self.prepared {
-            Prepared::Images { net, reference } => suite::image_metrics(net, &x, reference, seed),
+            Prepared::Images { net, reference } => {
+                let mut m = suite::image_metrics(net, &x, reference, seed)?;
+                if let (k @ 1.., FeatureNet::Classifier(c)) = (method.classes(), net) {
+                    m.insert("class_accuracy".into(), json!(class_accuracy(method, c, n, k, seed)));
+                }
+                Ok(m)
+            }
             Prepared::Stacked { classifier } => Ok(stacked_modes(classifier, &x)),
             Prepared::Points { data, objective } => {
                 let mut out = Map::new();

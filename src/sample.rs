@@ -36,16 +36,21 @@ pub fn load_run(run: &Path, device: &str) -> Result<Trained> {
         return Err(Error::Usage(format!("{} has no complete checkpoint yet; train it first", run.display())));
     };
     let shape = state.data_shape();
-    let mut method = method::build(&cfg, shape, device)?;
+    let mut method = method::build(&cfg, shape, state.classes, device)?;
     checkpoint::load(&path, &state, method.as_mut())?;
     Ok(Trained { cfg, shape, step: state.step, method, device })
 }
 
 impl Trained {
-    /// Latents for `n` samples from `seed` (the same seed gives the same latents).
+    /// Latents for `n` samples from `seed` (the same seed gives the same latents); for a
+    /// conditional run, of `class`, or of every class in order when `class` is None.
     pub fn latents(&self, n: i64, seed: u64) -> Tensor {
+        self.latents_of(n, seed, None)
+    }
+
+    pub fn latents_of(&self, n: i64, seed: u64, class: Option<i64>) -> Tensor {
         rng::seed_torch(seed, rng::stream::SAMPLE, 0);
-        self.method.latents(n)
+        self.method.latents_for(n, class)
     }
 
     pub fn generate(&self, z: &Tensor) -> Tensor {

@@ -216,3 +216,64 @@ fn stacked_mnist_runs_report_modes() {
     assert_eq!(e["total_modes"], 1000);
     assert!(e["kl"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn conditional_runs_sample_by_class_and_report_class_accuracy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let data = tiny_idx_named(dir, "a", 40, false, 31, true);
+    classifier(dir, &data, "c.safetensors");
+    for preset in ["cgan", "acgan"] {
+        gantry(
+            dir,
+            &[
+                "train",
+                "--preset",
+                preset,
+                "--data",
+                data.to_str().unwrap(),
+                "--out",
+                preset,
+                "--steps",
+                "2",
+                "--quiet",
+                "--set",
+                "data.batch_size=8",
+                "--set",
+                "model.base_channels=8",
+            ],
+        )
+        .ok();
+        let e = gantry(dir, &["eval", "--run", preset, "--samples", "20", "--classifier", "c.safetensors"]).ok().json();
+        let acc = e["class_accuracy"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&acc), "{e}");
+        gantry(dir, &["sample", "--run", preset, "--n", "20", "--out", "grid.png"]).ok();
+        // ten classes, one row each of 20 / 10 = 2 samples
+        let img = image::open(dir.join("grid.png")).unwrap();
+        assert_eq!((img.width(), img.height()), (2 * 30 + 2, 10 * 30 + 2));
+        gantry(dir, &["sample", "--run", preset, "--n", "4", "--class", "3", "--out", "three.png"]).ok();
+        gantry(dir, &["sample", "--run", preset, "--n", "4", "--class", "10", "--out", "x.png"])
+            .fails_with("out of range");
+    }
+    gantry(
+        dir,
+        &[
+            "train",
+            "--preset",
+            "dcgan",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            "u",
+            "--steps",
+            "1",
+            "--quiet",
+            "--set",
+            "model.base_channels=8",
+        ],
+    )
+    .ok();
+    gantry(dir, &["sample", "--run", "u", "--class", "1", "--out", "x.png"]).fails_with("not a conditional run");
+    gantry(dir, &["train", "--preset", "cgan", "--data", "ring8", "--out", "p", "--steps", "1"])
+        .fails_with("needs labelled images");
+}

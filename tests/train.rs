@@ -172,6 +172,8 @@ fn resume_is_bit_exact() {
             "model.g_norm=\"virtual\"",
         ],
     );
+    // AC-GAN's class-conditioned step
+    check_resume(dir, "acgan", &idx, &[]);
     // clipping with RMSProp on synthetic data
     check_resume(
         dir,

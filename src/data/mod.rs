@@ -160,6 +160,14 @@ impl Dataset {
         self.len() == Some(0)
     }
 
+    /// Number of classes (largest label + 1), 0 without labels.
+    pub fn classes(&self) -> i64 {
+        match &self.store {
+            Store::Tensor { labels: Some(l), .. } => l.max().int64_value(&[]) + 1,
+            _ => 0,
+        }
+    }
+
     pub fn synthetic(&self) -> Option<&Synthetic> {
         match &self.store {
             Store::Synthetic(s) => Some(&s.set),

@@ -14,10 +14,11 @@
 //!
 //! Gradients are taken with `run_backward` for exactly the variables being updated, so the
 //! generator's step computes no discriminator weight gradients and vice versa.
+use super::condition::Condition;
 use super::{Method, Metrics};
-use crate::config::{Config, GeneratorKind};
+use crate::config::{Config, GeneratorKind, MethodKind};
 use crate::data::{Dataset, Shape};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::nets::{self, CriticNet, Net};
 use crate::objective::{Adversarial, improved, penalty};
 use crate::rng;
@@ -44,6 +45,8 @@ pub struct Gan {
     objective: Adversarial,
     /// The critic has no batch norm, so its outputs for one example do not depend on others.
     rows_independent: bool,
+    /// Class conditioning (conditional GAN, AC-GAN).
+    cond: Option<Condition>,
 }
 
 /// Historical means of a player's parameters, kept in a store so checkpoints save them.
@@ -79,15 +82,31 @@ fn trainable(vs: &VarStore) -> Vec<(String, Tensor)> {
 }
 
 impl Gan {
-    pub fn new(cfg: &Config, shape: Shape, device: Device) -> Result<Gan> {
-        let m = &cfg.model;
+    /// `classes` is the number of classes of the data (0 when it has no labels).
+    pub fn new(cfg: &Config, shape: Shape, classes: i64, device: Device) -> Result<Gan> {
+        let cond = match cfg.method {
+            MethodKind::Gan => None,
+            kind if classes >= 2 && matches!(shape, Shape::Image { .. }) => Some(Condition { kind, classes }),
+            kind => {
+                return Err(Error::Config(format!(
+                    "method = \"{}\" needs labelled images (an MNIST-format folder with its labels file); the data `{}` has none",
+                    if kind == MethodKind::Cgan { "cgan" } else { "acgan" },
+                    cfg.data.source
+                )));
+            }
+        };
+        // a conditional generator takes [z; onehot(y)]
+        let mut with_classes = cfg.model.clone();
+        with_classes.latent_dim += cond.map_or(0, |c| c.classes);
+        let m = &with_classes;
         rng::seed_torch(cfg.seed, rng::stream::INIT, 0);
         let g_vs = VarStore::new(device);
         let g = nets::generator(m, shape, g_vs.root())?;
         nets::initialise(&g_vs, m.init);
         rng::seed_torch(cfg.seed, rng::stream::INIT, 1);
         let d_vs = VarStore::new(device);
-        let d = nets::discriminator(m, shape, 1, d_vs.root())?;
+        let (d_shape, d_outputs) = cond.map_or((shape, 1), |c| (c.d_shape(shape), c.d_outputs()));
+        let d = nets::discriminator(m, d_shape, d_outputs, d_vs.root())?;
         nets::initialise(&d_vs, m.init);
         let ema = if cfg.train.ema > 0.0 && m.generator == GeneratorKind::Net {
             let vs = VarStore::new(device);
@@ -118,7 +137,8 @@ impl Gan {
             opt_d,
             d_params,
             objective: Adversarial::from_config(&cfg.objective),
-            rows_independent: m.d_norm != crate::config::Norm::Batch && m.minibatch_kernels == 0,
+            rows_independent: m.d_norm != crate::config::Norm::Batch && m.minibatch_kernels == 0 && cond.is_none(),
+            cond,
         })
     }
 
@@ -139,11 +159,21 @@ impl Method for Gan {
         // Discriminator: k updates on fresh real batches and fresh noise.
         let mut last_real = None;
         for k in 0..t.critic_steps as u64 {
-            let real = data.batch(step * t.critic_steps as u64 + k, n, self.cfg.seed);
+            let (real, y_real) = data.batch_with_labels(step * t.critic_steps as u64 + k, n, self.cfg.seed);
             last_real = Some(real.shallow_clone());
             let z = self.latents(n);
             let fake = tch::no_grad(|| self.g.forward_t(&z, true));
-            let (v, u, gp) = if self.rows_independent {
+            let mut class_loss = None;
+            let (v, u, gp) = if let Some(c) = self.cond {
+                let y_real = y_real.expect("conditional methods are built only for labelled data");
+                let y_fake = c.labels(&z);
+                let (v, cv) = c.split(&self.d.forward_t(&c.d_input(&real, &y_real), true));
+                let (u, cu) = c.split(&self.d.forward_t(&c.d_input(&fake, &y_fake), true));
+                if let (Some(cv), Some(cu)) = (cv, cu) {
+                    class_loss = Some(cv.cross_entropy_for_logits(&y_real) + cu.cross_entropy_for_logits(&y_fake));
+                }
+                (v, u, None)
+            } else if self.rows_independent {
                 // Without batch norm the critic treats rows independently, so one forward pass
                 // over [real; fake; x̂] gives exactly the three separate passes' outputs, in
                 // larger and faster matrix products.
@@ -159,6 +189,12 @@ impl Method for Gan {
                 (v, u, None)
             };
             let mut loss = self.objective.d_loss_smoothed(&v, &u, o.real_target);
+            if let Some(lc) = &class_loss {
+                loss += lc;
+                if k + 1 == t.critic_steps as u64 {
+                    metrics.push(("d/class", lc.detach()));
+                }
+            }
             if let Some(h) = &self.d_hist {
                 loss += improved::historical_penalty(&self.d_params, &h.means) * h.weight;
             }
@@ -191,7 +227,9 @@ impl Method for Gan {
         if !self.opt_g.is_empty() {
             let z = self.latents(n);
             let fake = self.g.forward_t(&z, true);
-            let (u, fake_features) = self.d.forward_features(&fake, true);
+            let d_in = self.cond.map_or_else(|| fake.shallow_clone(), |c| c.d_input(&fake, &c.labels(&z)));
+            let (out, fake_features) = self.d.forward_features(&d_in, true);
+            let (u, class_logits) = self.cond.map_or((out.shallow_clone(), None), |c| c.split(&out));
             let mut loss = if o.feature_matching {
                 // match the last real batch's activations of the chosen layer
                 let real = last_real.expect("at least one critic step");
@@ -204,6 +242,9 @@ impl Method for Gan {
             } else {
                 self.objective.g_loss(&u)
             };
+            if let (Some(c), Some(logits)) = (self.cond, class_logits) {
+                loss += logits.cross_entropy_for_logits(&c.labels(&z));
+            }
             let g_params = self.opt_g.params();
             if let Some(h) = &self.g_hist {
                 loss += improved::historical_penalty(&g_params, &h.means) * h.weight;
@@ -245,10 +286,34 @@ impl Method for Gan {
     }
 
     fn latents(&self, n: i64) -> Tensor {
-        nets::latents(&self.cfg.model, self.shape, n, self.device)
+        let z = nets::latents(&self.cfg.model, self.shape, n, self.device);
+        match self.cond {
+            None => z,
+            Some(c) => {
+                let y = Tensor::randint(c.classes, [n], (tch::Kind::Int64, self.device));
+                Tensor::cat(&[z, c.onehot(&y)], 1)
+            }
+        }
+    }
+
+    fn latents_for(&self, n: i64, class: Option<i64>) -> Tensor {
+        let z = nets::latents(&self.cfg.model, self.shape, n, self.device);
+        match self.cond {
+            None => z,
+            Some(c) => {
+                // one class, or the classes in order, one row of n / K samples each
+                let y: Vec<i64> = (0..n).map(|i| class.unwrap_or(i * c.classes / n)).collect();
+                Tensor::cat(&[z, c.onehot(&Tensor::from_slice(&y).to(self.device))], 1)
+            }
+        }
+    }
+
+    fn classes(&self) -> i64 {
+        self.cond.map_or(0, |c| c.classes)
     }
 
     fn critic(&self, x: &Tensor) -> Tensor {
+        // point data only (conditional methods need images), so there is no class to feed
         tch::no_grad(|| self.d.forward_t(x, false))
     }
 }

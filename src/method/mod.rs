@@ -1,6 +1,7 @@
 //! Training methods: each owns its networks and optimisers and performs one generator step
 //! (with its discriminator steps) as the paper states it. The loop in `train::run` drives any
 //! method through this trait and never knows which GAN it trains.
+pub mod condition;
 pub mod gan;
 
 use crate::config::Config;
@@ -22,13 +23,23 @@ pub trait Method {
     fn optimizers(&mut self) -> Vec<(&'static str, &mut Optimizer)>;
     /// Samples for latents `z`, from the averaged generator when there is one, in eval mode.
     fn generate(&self, z: &Tensor) -> Tensor;
-    /// Noise for `n` samples.
+    /// Generator inputs for `n` samples (noise, and random classes for conditional methods).
     fn latents(&self, n: i64) -> Tensor;
+    /// As `latents`, all of `class` when given; otherwise a conditional run's classes in order.
+    fn latents_for(&self, n: i64, class: Option<i64>) -> Tensor {
+        let _ = class;
+        self.latents(n)
+    }
+    /// Number of classes the generator is conditioned on (0: unconditional).
+    fn classes(&self) -> i64 {
+        0
+    }
     /// The discriminator's raw output for `x`, in eval mode.
     fn critic(&self, x: &Tensor) -> Tensor;
 }
 
-/// Builds the method a configuration asks for.
-pub fn build(cfg: &Config, shape: Shape, device: Device) -> Result<Box<dyn Method>> {
-    Ok(Box::new(gan::Gan::new(cfg, shape, device)?))
+/// Builds the method a configuration asks for; `classes` is the data's number of classes (0
+/// without labels).
+pub fn build(cfg: &Config, shape: Shape, classes: i64, device: Device) -> Result<Box<dyn Method>> {
+    Ok(Box::new(gan::Gan::new(cfg, shape, classes, device)?))
 }

@@ -20,6 +20,9 @@ pub struct State {
     pub shape: Vec<i64>,
     pub optimizer_steps: BTreeMap<String, i64>,
     pub gantry_version: String,
+    /// Classes of a conditional run's data (0 otherwise).
+    #[serde(default)]
+    pub classes: i64,
 }
 
 impl State {

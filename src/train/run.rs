@@ -108,7 +108,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     }
 
     let data = Dataset::load(&cfg.data, device)?;
-    let mut method = method::build(cfg, data.shape, device)?;
+    let mut method = method::build(cfg, data.shape, data.classes(), device)?;
 
     let mut start = 0;
     if opts.resume {
@@ -153,7 +153,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     };
 
     rng::seed_torch(cfg.seed, rng::stream::FIXED_LATENTS, 0);
-    let fixed_z = method.latents(cfg.train.grid_samples);
+    let fixed_z = method.latents_for(cfg.train.grid_samples, None);
 
     let metrics_path = out.join("metrics.jsonl");
     let mut log =
@@ -169,6 +169,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     bar.set_prefix(cfg.preset.clone());
     bar.set_position(start);
 
+    let method_classes = method.classes();
     let mut last_ckpt: Option<PathBuf> = checkpoint::list(out)?.pop().map(|(p, _)| p);
     let t0 = Instant::now();
     let (mut t_log, mut step_log) = (Instant::now(), start);
@@ -179,6 +180,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         shape: checkpoint::shape_vec(data.shape),
         optimizer_steps: Default::default(),
         gantry_version: env!("CARGO_PKG_VERSION").into(),
+        classes: method_classes,
     };
     let t = &cfg.train;
     for step in start..total {
