@@ -24,6 +24,8 @@ enum Command {
     Interpolate(InterpolateArgs),
     /// DCGAN latent vector arithmetic: mean z of A − B + C.
     Arithmetic(ArithmeticArgs),
+    /// InfoGAN: rows = categories, columns = a sweep of one continuous code from −2 to 2.
+    Traverse(TraverseArgs),
     /// Score a trained run's samples, or a folder of images; prints one JSON object.
     Eval(EvalArgs),
     /// Evaluation classifiers (the feature network of FCD, KID and the rest).
@@ -99,6 +101,23 @@ struct InterpolateArgs {
     out: PathBuf,
     #[arg(long, default_value_t = 8)]
     rows: i64,
+    #[arg(long, default_value_t = 10)]
+    cols: i64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, default_value = "auto")]
+    device: String,
+}
+
+#[derive(Args)]
+struct TraverseArgs {
+    #[arg(long)]
+    run: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+    /// Which continuous code to sweep.
+    #[arg(long, default_value_t = 0)]
+    code: i64,
     #[arg(long, default_value_t = 10)]
     cols: i64,
     #[arg(long, default_value_t = 0)]
@@ -277,6 +296,14 @@ pub fn run(cli: Cli) -> Result<()> {
             let t = sample::load_run(&a.run, &a.device)?;
             let x = t.interpolate(a.rows, a.cols, a.seed)?;
             sample::save_samples(&x, t.shape, a.cols, &a.out)?;
+        }
+        Command::Traverse(a) => {
+            if a.cols < 2 {
+                return Err(Error::Usage("--cols must be at least 2".into()));
+            }
+            let t = sample::load_run(&a.run, &a.device)?;
+            let (x, cols) = t.traverse(a.code, a.cols, a.seed)?;
+            sample::save_samples(&x, t.shape, cols, &a.out)?;
         }
         Command::Arithmetic(a) => {
             check_n("--n", a.n)?;

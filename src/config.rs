@@ -52,6 +52,8 @@ pub enum MethodKind {
     Cgan,
     /// AC-GAN (Odena et al. 2017): G conditioned on the class; D predicts source and class.
     Acgan,
+    /// InfoGAN (Chen et al. 2016): latent codes beside z, recovered by a Q head on D's body.
+    Infogan,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,6 +136,10 @@ pub struct ModelConfig {
     pub gaussian_mean: Vec<f64>,
     /// Standard deviation of the fixed Gaussian generator.
     pub gaussian_std: f64,
+    /// InfoGAN: the number of categories of each categorical code (e.g. [10]).
+    pub categorical_codes: Vec<i64>,
+    /// InfoGAN: the number of continuous codes, each ~ U(−1, 1).
+    pub continuous_codes: i64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,6 +206,8 @@ pub struct ObjectiveConfig {
     /// Historical averaging weights: λ‖θ − mean of past θ‖² for each player; 0 turns it off.
     pub g_historical: f64,
     pub d_historical: f64,
+    /// InfoGAN's weight λ of the mutual-information lower bound.
+    pub info_weight: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -296,6 +304,8 @@ impl Default for ModelConfig {
             init: Init::Dcgan,
             gaussian_mean: vec![],
             gaussian_std: 1.0,
+            categorical_codes: vec![10],
+            continuous_codes: 2,
         }
     }
 }
@@ -316,6 +326,7 @@ impl Default for ObjectiveConfig {
             feature_layer: -1,
             g_historical: 0.0,
             d_historical: 0.0,
+            info_weight: 1.0,
         }
     }
 }
@@ -370,6 +381,7 @@ pub const PRESETS: &[Preset] = presets![
     "improved-gan",
     "cgan",
     "acgan",
+    "infogan",
     "fgan-kl",
     "fgan-reverse-kl",
     "fgan-pearson",
@@ -587,8 +599,18 @@ impl Config {
                     "`cgan` and `acgan` do not combine with a gradient penalty, feature matching or a fixed generator in this version; use method = \"gan\" for those",
                 );
             }
-            if self.method == MethodKind::Acgan && self.model.minibatch_kernels > 0 {
-                return bad("model.minibatch_kernels", "is not available with `acgan`");
+            if matches!(self.method, MethodKind::Acgan | MethodKind::Infogan) && self.model.minibatch_kernels > 0 {
+                return bad("model.minibatch_kernels", "is not available with `acgan` or `infogan`");
+            }
+            if self.method == MethodKind::Infogan
+                && (self.model.categorical_codes.iter().any(|&k| k < 2)
+                    || self.model.continuous_codes < 0
+                    || (self.model.categorical_codes.is_empty() && self.model.continuous_codes == 0))
+            {
+                return bad(
+                    "model.categorical_codes / model.continuous_codes",
+                    "InfoGAN needs at least one code; each categorical code has at least 2 categories",
+                );
             }
         }
         if self.model.d_norm == Norm::Virtual {

@@ -7,7 +7,7 @@ use crate::classifier::{self, Classifier};
 use crate::config::{Config, DataConfig};
 use crate::data::{self, Dataset, Shape, synthetic::Synthetic};
 use crate::error::Result;
-use crate::method::Method;
+use crate::method::{Method, codes};
 use crate::metrics::suite::{self, FeatureNet, Inception, Reference};
 use crate::metrics::{image, mixture, sliced};
 use crate::objective::Adversarial;
@@ -50,6 +50,8 @@ enum Prepared {
     Images {
         net: FeatureNet,
         reference: Reference,
+        /// The reference images and labels, for InfoGAN's code accuracy.
+        labelled: Option<(Tensor, Tensor)>,
     },
     /// Stacked MNIST: each channel classified by the base digits' classifier.
     Stacked {
@@ -81,11 +83,15 @@ pub fn eval_classifier(source: &str, file: Option<&Path>, device: Device, quiet:
 /// Up to `n` real images to compare against: the data's `t10k` split when it has one, else
 /// its training split.
 pub fn reference_images(data: &DataConfig, n: i64, seed: u64, device: Device) -> Result<Tensor> {
+    Ok(reference_with_labels(data, n, seed, device)?.0)
+}
+
+fn reference_with_labels(data: &DataConfig, n: i64, seed: u64, device: Device) -> Result<(Tensor, Option<Tensor>)> {
     let set = match Dataset::load_split(data, "t10k", device) {
         Ok(s) => s,
         Err(_) => Dataset::load(data, device)?,
     };
-    Ok(set.reference(n, seed))
+    Ok(set.reference_with_labels(n, seed))
 }
 
 /// `n` samples of `method` from `seed`, generated 500 at a time.
@@ -140,8 +146,9 @@ impl Evaluator {
             }
             Shape::Image { .. } => {
                 let net = features.load(&cfg.data.source, device, quiet)?;
-                let reference = Reference::new(&net, &reference_images(&cfg.data, n, seed, device)?);
-                Prepared::Images { net, reference }
+                let (x, labels) = reference_with_labels(&cfg.data, n, seed, device)?;
+                let reference = Reference::new(&net, &x);
+                Prepared::Images { net, reference, labelled: labels.map(|l| (x, l)) }
             }
             Shape::Points { .. } => Prepared::Points {
                 data: Dataset::load(&cfg.data, device)?,
@@ -155,8 +162,18 @@ impl Evaluator {
     pub fn evaluate(&self, method: &dyn Method, n: i64, seed: u64) -> Result<Map<String, Value>> {
         let x = generate_many(method, n, seed);
         match &self.prepared {
-            Prepared::Images { net, reference } => {
+            Prepared::Images { net, reference, labelled } => {
                 let mut m = suite::image_metrics(net, &x, reference, seed)?;
+                if let (Some((images, labels)), Some((codes, _))) = (labelled, method.codes()) {
+                    if let Some(k) = codes.categorical.first() {
+                        let logits = method.code_logits(images).expect("InfoGAN has a categorical code");
+                        let pred: Vec<i64> =
+                            Vec::try_from(logits.argmax(1, false).to_device(Device::Cpu)).expect("ints");
+                        let want: Vec<i64> = Vec::try_from(labels.to_device(Device::Cpu)).expect("ints");
+                        let classes = (*k as usize).max(want.iter().max().map_or(0, |m| *m as usize + 1));
+                        m.insert("code_accuracy".into(), json!(codes::matched_accuracy(&pred, &want, classes)));
+                    }
+                }
                 if let (k @ 1.., FeatureNet::Classifier(c)) = (method.classes(), net) {
                     m.insert("class_accuracy".into(), json!(class_accuracy(method, c, n, k, seed)));
                 }

@@ -81,6 +81,41 @@ impl Trained {
         Ok(self.generate(&Tensor::stack(&zs, 0)))
     }
 
+    /// InfoGAN's code traversal: one row per category of the first categorical code, columns
+    /// sweeping continuous code `code` from −2 to 2, with z and the other codes fixed.
+    pub fn traverse(&self, code: i64, cols: i64, seed: u64) -> Result<(Tensor, i64)> {
+        self.need_images("traverse")?;
+        let Some((codes, z_dim)) = self.method.codes() else {
+            return Err(Error::Usage("traverse needs an InfoGAN run (method = \"infogan\")".into()));
+        };
+        if code < 0 || code >= codes.continuous {
+            return Err(Error::Usage(format!(
+                "--code {code} does not exist: this run has {} continuous codes (0 to {})",
+                codes.continuous,
+                codes.continuous - 1
+            )));
+        }
+        let rows = codes.categorical.first().copied().unwrap_or(1);
+        let base = self.latents(1, seed); // [1, z + codes]
+        let cat_width: i64 = codes.categorical.iter().sum();
+        let mut zs = vec![];
+        for r in 0..rows {
+            for c in 0..cols {
+                let z = base.copy();
+                let first = codes.categorical.first().copied().unwrap_or(0);
+                if first > 0 {
+                    let _ = z.narrow(1, z_dim, first).fill_(0.0);
+                    let _ = z.narrow(1, z_dim + r, 1).fill_(1.0);
+                }
+                let v = -2.0 + 4.0 * c as f64 / (cols - 1).max(1) as f64;
+                let _ = z.narrow(1, z_dim + cat_width, codes.continuous).fill_(0.0);
+                let _ = z.narrow(1, z_dim + cat_width + code, 1).fill_(v);
+                zs.push(z);
+            }
+        }
+        Ok((self.generate(&Tensor::cat(&zs, 0)), cols))
+    }
+
     /// DCGAN's latent vector arithmetic on the latents of `gantry sample --seed seed --n n`:
     /// mean(z_A) − mean(z_B) + mean(z_C). Returns a 4-row grid: the A, B and C samples with
     /// their mean latent's image in the last column, then the result and seven variations with

@@ -277,3 +277,60 @@ fn conditional_runs_sample_by_class_and_report_class_accuracy() {
     gantry(dir, &["train", "--preset", "cgan", "--data", "ring8", "--out", "p", "--steps", "1"])
         .fails_with("needs labelled images");
 }
+
+#[test]
+fn infogan_traverses_codes_and_reports_code_accuracy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let data = tiny_idx_named(dir, "a", 40, false, 41, true);
+    classifier(dir, &data, "c.safetensors");
+    gantry(
+        dir,
+        &[
+            "train",
+            "--preset",
+            "infogan",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            "i",
+            "--steps",
+            "2",
+            "--quiet",
+            "--set",
+            "data.batch_size=8",
+            "--set",
+            "model.base_channels=8",
+        ],
+    )
+    .ok();
+    let m = metrics(&dir.join("i"));
+    assert!(m[0]["d/info"].is_number() && m[0]["g/info"].is_number(), "{:?}", m[0]);
+    let e = gantry(dir, &["eval", "--run", "i", "--samples", "20", "--classifier", "c.safetensors"]).ok().json();
+    let acc = e["code_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc), "{e}");
+    gantry(dir, &["traverse", "--run", "i", "--out", "t.png", "--cols", "5"]).ok();
+    let img = image::open(dir.join("t.png")).unwrap();
+    // ten categories by five steps of the code
+    assert_eq!((img.width(), img.height()), (5 * 30 + 2, 10 * 30 + 2));
+    gantry(dir, &["traverse", "--run", "i", "--out", "t.png", "--code", "2"]).fails_with("does not exist");
+    gantry(
+        dir,
+        &[
+            "train",
+            "--preset",
+            "dcgan",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            "u",
+            "--steps",
+            "1",
+            "--quiet",
+            "--set",
+            "model.base_channels=8",
+        ],
+    )
+    .ok();
+    gantry(dir, &["traverse", "--run", "u", "--out", "t.png"]).fails_with("InfoGAN run");
+}

@@ -174,6 +174,8 @@ fn resume_is_bit_exact() {
     );
     // AC-GAN's class-conditioned step
     check_resume(dir, "acgan", &idx, &[]);
+    // InfoGAN's codes and Q head
+    check_resume(dir, "infogan", &idx, &[]);
     // clipping with RMSProp on synthetic data
     check_resume(
         dir,

@@ -217,18 +217,24 @@ impl Dataset {
     /// `n` examples for evaluation, drawn with `seed` (a seeded subset of a finite set, or all of
     /// it when it holds no more than `n`).
     pub fn reference(&self, n: i64, seed: u64) -> Tensor {
+        self.reference_with_labels(n, seed).0
+    }
+
+    /// `reference` with the examples' labels, when the set has them.
+    pub fn reference_with_labels(&self, n: i64, seed: u64) -> (Tensor, Option<Tensor>) {
         match &self.store {
             Store::Synthetic(s) => {
                 rng::seed_torch(seed, rng::stream::EVAL, 0);
-                s.sample(n)
+                (s.sample(n), None)
             }
-            Store::Tensor { x, .. } => {
+            Store::Tensor { x, labels } => {
                 let len = x.size()[0];
                 if n >= len {
-                    return x.shallow_clone();
+                    return (x.shallow_clone(), labels.as_ref().map(Tensor::shallow_clone));
                 }
                 let perm = rng::permutation(len as usize, rng::derive(seed, rng::stream::EVAL, 1));
-                x.index_select(0, &Tensor::from_slice(&perm[..n as usize]).to(x.device()))
+                let idx = Tensor::from_slice(&perm[..n as usize]).to(x.device());
+                (x.index_select(0, &idx), labels.as_ref().map(|l| l.index_select(0, &idx)))
             }
         }
     }

@@ -14,6 +14,7 @@
 //!
 //! Gradients are taken with `run_backward` for exactly the variables being updated, so the
 //! generator's step computes no discriminator weight gradients and vice versa.
+use super::codes::Codes;
 use super::condition::Condition;
 use super::{Method, Metrics};
 use crate::config::{Config, GeneratorKind, MethodKind};
@@ -47,6 +48,8 @@ pub struct Gan {
     rows_independent: bool,
     /// Class conditioning (conditional GAN, AC-GAN).
     cond: Option<Condition>,
+    /// InfoGAN's latent codes and Q head.
+    codes: Option<Codes>,
 }
 
 /// Historical means of a player's parameters, kept in a store so checkpoints save them.
@@ -84,8 +87,13 @@ fn trainable(vs: &VarStore) -> Vec<(String, Tensor)> {
 impl Gan {
     /// `classes` is the number of classes of the data (0 when it has no labels).
     pub fn new(cfg: &Config, shape: Shape, classes: i64, device: Device) -> Result<Gan> {
+        let codes = (cfg.method == MethodKind::Infogan).then(|| Codes {
+            categorical: cfg.model.categorical_codes.clone(),
+            continuous: cfg.model.continuous_codes,
+            weight: cfg.objective.info_weight,
+        });
         let cond = match cfg.method {
-            MethodKind::Gan => None,
+            MethodKind::Gan | MethodKind::Infogan => None,
             kind if classes >= 2 && matches!(shape, Shape::Image { .. }) => Some(Condition { kind, classes }),
             kind => {
                 return Err(Error::Config(format!(
@@ -97,7 +105,7 @@ impl Gan {
         };
         // a conditional generator takes [z; onehot(y)]
         let mut with_classes = cfg.model.clone();
-        with_classes.latent_dim += cond.map_or(0, |c| c.classes);
+        with_classes.latent_dim += cond.map_or(0, |c| c.classes) + codes.as_ref().map_or(0, Codes::width);
         let m = &with_classes;
         rng::seed_torch(cfg.seed, rng::stream::INIT, 0);
         let g_vs = VarStore::new(device);
@@ -105,7 +113,8 @@ impl Gan {
         nets::initialise(&g_vs, m.init);
         rng::seed_torch(cfg.seed, rng::stream::INIT, 1);
         let d_vs = VarStore::new(device);
-        let (d_shape, d_outputs) = cond.map_or((shape, 1), |c| (c.d_shape(shape), c.d_outputs()));
+        let (d_shape, mut d_outputs) = cond.map_or((shape, 1), |c| (c.d_shape(shape), c.d_outputs()));
+        d_outputs += codes.as_ref().map_or(0, Codes::width);
         let d = nets::discriminator(m, d_shape, d_outputs, d_vs.root())?;
         nets::initialise(&d_vs, m.init);
         let ema = if cfg.train.ema > 0.0 && m.generator == GeneratorKind::Net {
@@ -137,8 +146,12 @@ impl Gan {
             opt_d,
             d_params,
             objective: Adversarial::from_config(&cfg.objective),
-            rows_independent: m.d_norm != crate::config::Norm::Batch && m.minibatch_kernels == 0 && cond.is_none(),
+            rows_independent: m.d_norm != crate::config::Norm::Batch
+                && m.minibatch_kernels == 0
+                && cond.is_none()
+                && codes.is_none(),
             cond,
+            codes,
         })
     }
 
@@ -173,6 +186,12 @@ impl Method for Gan {
                     class_loss = Some(cv.cross_entropy_for_logits(&y_real) + cu.cross_entropy_for_logits(&y_fake));
                 }
                 (v, u, None)
+            } else if let Some(codes) = &self.codes {
+                let v = self.d.forward_t(&real, true).select(1, 0);
+                let out = self.d.forward_t(&fake, true);
+                let c = z.narrow(1, self.cfg.model.latent_dim, codes.width());
+                class_loss = Some(codes.info_loss(&out.narrow(1, 1, codes.width()), &c) * codes.weight);
+                (v, out.select(1, 0), None)
             } else if self.rows_independent {
                 // Without batch norm the critic treats rows independently, so one forward pass
                 // over [real; fake; x̂] gives exactly the three separate passes' outputs, in
@@ -192,7 +211,7 @@ impl Method for Gan {
             if let Some(lc) = &class_loss {
                 loss += lc;
                 if k + 1 == t.critic_steps as u64 {
-                    metrics.push(("d/class", lc.detach()));
+                    metrics.push((if self.codes.is_some() { "d/info" } else { "d/class" }, lc.detach()));
                 }
             }
             if let Some(h) = &self.d_hist {
@@ -229,7 +248,11 @@ impl Method for Gan {
             let fake = self.g.forward_t(&z, true);
             let d_in = self.cond.map_or_else(|| fake.shallow_clone(), |c| c.d_input(&fake, &c.labels(&z)));
             let (out, fake_features) = self.d.forward_features(&d_in, true);
-            let (u, class_logits) = self.cond.map_or((out.shallow_clone(), None), |c| c.split(&out));
+            let (u, class_logits) = match (&self.cond, &self.codes) {
+                (Some(c), _) => c.split(&out),
+                (None, Some(codes)) => (out.select(1, 0), Some(out.narrow(1, 1, codes.width()))),
+                (None, None) => (out.shallow_clone(), None),
+            };
             let mut loss = if o.feature_matching {
                 // match the last real batch's activations of the chosen layer
                 let real = last_real.expect("at least one critic step");
@@ -242,8 +265,14 @@ impl Method for Gan {
             } else {
                 self.objective.g_loss(&u)
             };
-            if let (Some(c), Some(logits)) = (self.cond, class_logits) {
-                loss += logits.cross_entropy_for_logits(&c.labels(&z));
+            match (self.cond, &self.codes, class_logits) {
+                (Some(c), _, Some(logits)) => loss += logits.cross_entropy_for_logits(&c.labels(&z)),
+                (None, Some(codes), Some(q)) => {
+                    let info = codes.info_loss(&q, &z.narrow(1, self.cfg.model.latent_dim, codes.width()));
+                    loss += &info * codes.weight;
+                    metrics.push(("g/info", info.detach()));
+                }
+                _ => {}
             }
             let g_params = self.opt_g.params();
             if let Some(h) = &self.g_hist {
@@ -287,6 +316,9 @@ impl Method for Gan {
 
     fn latents(&self, n: i64) -> Tensor {
         let z = nets::latents(&self.cfg.model, self.shape, n, self.device);
+        if let Some(codes) = &self.codes {
+            return Tensor::cat(&[z, codes.sample(n, None, self.device)], 1);
+        }
         match self.cond {
             None => z,
             Some(c) => {
@@ -298,6 +330,9 @@ impl Method for Gan {
 
     fn latents_for(&self, n: i64, class: Option<i64>) -> Tensor {
         let z = nets::latents(&self.cfg.model, self.shape, n, self.device);
+        if let Some(codes) = &self.codes {
+            return Tensor::cat(&[z, codes.sample(n, class, self.device)], 1);
+        }
         match self.cond {
             None => z,
             Some(c) => {
@@ -314,6 +349,17 @@ impl Method for Gan {
 
     fn critic(&self, x: &Tensor) -> Tensor {
         // point data only (conditional methods need images), so there is no class to feed
-        tch::no_grad(|| self.d.forward_t(x, false))
+        let out = tch::no_grad(|| self.d.forward_t(x, false));
+        if self.codes.is_some() { out.select(1, 0) } else { out }
+    }
+
+    fn codes(&self) -> Option<(&Codes, i64)> {
+        self.codes.as_ref().map(|c| (c, self.cfg.model.latent_dim))
+    }
+
+    fn code_logits(&self, x: &Tensor) -> Option<Tensor> {
+        let codes = self.codes.as_ref()?;
+        let q = tch::no_grad(|| self.d.forward_t(x, false)).narrow(1, 1, codes.width());
+        codes.first_logits(&q)
     }
 }

@@ -1,6 +1,7 @@
 //! Training methods: each owns its networks and optimisers and performs one generator step
 //! (with its discriminator steps) as the paper states it. The loop in `train::run` drives any
 //! method through this trait and never knows which GAN it trains.
+pub mod codes;
 pub mod condition;
 pub mod gan;
 
@@ -36,6 +37,15 @@ pub trait Method {
     }
     /// The discriminator's raw output for `x`, in eval mode.
     fn critic(&self, x: &Tensor) -> Tensor;
+    /// InfoGAN: its codes and the width of z in front of them.
+    fn codes(&self) -> Option<(&codes::Codes, i64)> {
+        None
+    }
+    /// InfoGAN: Q's logits of the first categorical code for images `x`.
+    fn code_logits(&self, x: &Tensor) -> Option<Tensor> {
+        let _ = x;
+        None
+    }
 }
 
 /// Builds the method a configuration asks for; `classes` is the data's number of classes (0
