@@ -164,15 +164,14 @@ impl Evaluator {
         match &self.prepared {
             Prepared::Images { net, reference, labelled } => {
                 let mut m = suite::image_metrics(net, &x, reference, seed)?;
-                if let (Some((images, labels)), Some((codes, _))) = (labelled, method.codes()) {
-                    if let Some(k) = codes.categorical.first() {
-                        let logits = method.code_logits(images).expect("InfoGAN has a categorical code");
-                        let pred: Vec<i64> =
-                            Vec::try_from(logits.argmax(1, false).to_device(Device::Cpu)).expect("ints");
-                        let want: Vec<i64> = Vec::try_from(labels.to_device(Device::Cpu)).expect("ints");
-                        let classes = (*k as usize).max(want.iter().max().map_or(0, |m| *m as usize + 1));
-                        m.insert("code_accuracy".into(), json!(codes::matched_accuracy(&pred, &want, classes)));
-                    }
+                if let (Some((images, labels)), Some((codes, _))) = (labelled, method.codes())
+                    && let Some(k) = codes.categorical.first()
+                {
+                    let logits = method.code_logits(images).expect("InfoGAN has a categorical code");
+                    let pred: Vec<i64> = Vec::try_from(logits.argmax(1, false).to_device(Device::Cpu)).expect("ints");
+                    let want: Vec<i64> = Vec::try_from(labels.to_device(Device::Cpu)).expect("ints");
+                    let classes = (*k as usize).max(want.iter().max().map_or(0, |m| *m as usize + 1));
+                    m.insert("code_accuracy".into(), json!(codes::matched_accuracy(&pred, &want, classes)));
                 }
                 if let (k @ 1.., FeatureNet::Classifier(c)) = (method.classes(), net) {
                     m.insert("class_accuracy".into(), json!(class_accuracy(method, c, n, k, seed)));
