@@ -25,27 +25,6 @@ fn classifier(dir: &Path, data: &Path, out: &str) -> serde_json::Value {
         .json()
 }
 
-fn dcgan_run(dir: &Path, data: &Path, out: &str, extra: &[&str]) {
-    let mut a = vec![
-        "train",
-        "--preset",
-        "dcgan",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out,
-        "--steps",
-        "2",
-        "--quiet",
-        "--set",
-        "data.batch_size=8",
-        "--set",
-        "model.base_channels=8",
-    ];
-    a.extend_from_slice(extra);
-    gantry(dir, &a).ok();
-}
-
 #[test]
 fn classifier_eval_on_runs_folders_and_during_training() {
     let tmp = tempfile::tempdir().unwrap();
@@ -57,7 +36,7 @@ fn classifier_eval_on_runs_folders_and_during_training() {
     let id = c["feature_network"].as_str().unwrap().to_string();
     assert!(id.starts_with("gantry-cnn-v1:"), "{id}");
 
-    dcgan_run(dir, &data, "r", &[]);
+    tiny_run(dir, "dcgan", data.to_str().unwrap(), "r", "2", &[]).ok();
     let e = gantry(dir, &["eval", "--run", "r", "--samples", "40", "--classifier", "c.safetensors"]).ok().json();
     for k in KEYS {
         assert!(!e[k].is_null(), "missing {k}: {e}");
@@ -84,10 +63,12 @@ fn classifier_eval_on_runs_folders_and_during_training() {
     assert!(r["fcd"].as_f64().unwrap() >= 0.0);
 
     // evaluation during training, logged as eval/...
-    dcgan_run(
+    tiny_run(
         dir,
-        &data,
+        "dcgan",
+        data.to_str().unwrap(),
         "r2",
+        "2",
         &[
             "--set",
             "train.eval_every=2",
@@ -96,7 +77,8 @@ fn classifier_eval_on_runs_folders_and_during_training() {
             "--set",
             "train.classifier=\"c.safetensors\"",
         ],
-    );
+    )
+    .ok();
     let m = metrics(&dir.join("r2"));
     assert!(m.iter().any(|l| l["eval/fcd"].is_number() && l["eval/precision"].is_number()), "{m:?}");
 }
@@ -106,7 +88,7 @@ fn cached_classifier_is_trained_on_first_use() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let data = tiny_idx_named(dir, "a", 32, false, 3, true);
-    dcgan_run(dir, &data, "r", &[]);
+    tiny_run(dir, "dcgan", data.to_str().unwrap(), "r", "2", &[]).ok();
     let cache = dir.join("cache");
     let run = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_gantry"))
@@ -134,12 +116,12 @@ fn bad_evaluation_input() {
     let a = tiny_idx_named(dir, "a", 48, false, 5, true);
     let b = tiny_idx_named(dir, "b", 48, false, 9, true);
     classifier(dir, &a, "ca.safetensors");
-    dcgan_run(dir, &b, "rb", &[]);
+    tiny_run(dir, "dcgan", b.to_str().unwrap(), "rb", "2", &[]).ok();
     // a classifier trained on another data set than the run's
     gantry(dir, &["eval", "--run", "rb", "--samples", "20", "--classifier", "ca.safetensors"])
         .fails_with("was trained on");
     // fewer samples than the metrics need
-    dcgan_run(dir, &a, "ra", &[]);
+    tiny_run(dir, "dcgan", a.to_str().unwrap(), "ra", "2", &[]).ok();
     gantry(dir, &["eval", "--run", "ra", "--samples", "5", "--classifier", "ca.safetensors"]).fails_with("at least 10");
     // a weights file that is not a gantry classifier
     std::fs::write(dir.join("junk.safetensors"), b"definitely not safetensors").unwrap();
@@ -224,26 +206,7 @@ fn conditional_runs_sample_by_class_and_report_class_accuracy() {
     let data = tiny_idx_named(dir, "a", 40, false, 31, true);
     classifier(dir, &data, "c.safetensors");
     for preset in ["cgan", "acgan"] {
-        gantry(
-            dir,
-            &[
-                "train",
-                "--preset",
-                preset,
-                "--data",
-                data.to_str().unwrap(),
-                "--out",
-                preset,
-                "--steps",
-                "2",
-                "--quiet",
-                "--set",
-                "data.batch_size=8",
-                "--set",
-                "model.base_channels=8",
-            ],
-        )
-        .ok();
+        tiny_run(dir, preset, data.to_str().unwrap(), preset, "2", &[]).ok();
         let e = gantry(dir, &["eval", "--run", preset, "--samples", "20", "--classifier", "c.safetensors"]).ok().json();
         let acc = e["class_accuracy"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&acc), "{e}");
@@ -255,24 +218,7 @@ fn conditional_runs_sample_by_class_and_report_class_accuracy() {
         gantry(dir, &["sample", "--run", preset, "--n", "4", "--class", "10", "--out", "x.png"])
             .fails_with("out of range");
     }
-    gantry(
-        dir,
-        &[
-            "train",
-            "--preset",
-            "dcgan",
-            "--data",
-            data.to_str().unwrap(),
-            "--out",
-            "u",
-            "--steps",
-            "1",
-            "--quiet",
-            "--set",
-            "model.base_channels=8",
-        ],
-    )
-    .ok();
+    tiny_run(dir, "dcgan", data.to_str().unwrap(), "u", "1", &[]).ok();
     gantry(dir, &["sample", "--run", "u", "--class", "1", "--out", "x.png"]).fails_with("not a conditional run");
     gantry(dir, &["train", "--preset", "cgan", "--data", "ring8", "--out", "p", "--steps", "1"])
         .fails_with("needs labelled images");
@@ -284,26 +230,7 @@ fn infogan_traverses_codes_and_reports_code_accuracy() {
     let dir = tmp.path();
     let data = tiny_idx_named(dir, "a", 40, false, 41, true);
     classifier(dir, &data, "c.safetensors");
-    gantry(
-        dir,
-        &[
-            "train",
-            "--preset",
-            "infogan",
-            "--data",
-            data.to_str().unwrap(),
-            "--out",
-            "i",
-            "--steps",
-            "2",
-            "--quiet",
-            "--set",
-            "data.batch_size=8",
-            "--set",
-            "model.base_channels=8",
-        ],
-    )
-    .ok();
+    tiny_run(dir, "infogan", data.to_str().unwrap(), "i", "2", &[]).ok();
     let m = metrics(&dir.join("i"));
     assert!(m[0]["d/info"].is_number() && m[0]["g/info"].is_number(), "{:?}", m[0]);
     let e = gantry(dir, &["eval", "--run", "i", "--samples", "20", "--classifier", "c.safetensors"]).ok().json();
@@ -314,23 +241,6 @@ fn infogan_traverses_codes_and_reports_code_accuracy() {
     // ten categories by five steps of the code
     assert_eq!((img.width(), img.height()), (5 * 30 + 2, 10 * 30 + 2));
     gantry(dir, &["traverse", "--run", "i", "--out", "t.png", "--code", "2"]).fails_with("does not exist");
-    gantry(
-        dir,
-        &[
-            "train",
-            "--preset",
-            "dcgan",
-            "--data",
-            data.to_str().unwrap(),
-            "--out",
-            "u",
-            "--steps",
-            "1",
-            "--quiet",
-            "--set",
-            "model.base_channels=8",
-        ],
-    )
-    .ok();
+    tiny_run(dir, "dcgan", data.to_str().unwrap(), "u", "1", &[]).ok();
     gantry(dir, &["traverse", "--run", "u", "--out", "t.png"]).fails_with("InfoGAN run");
 }

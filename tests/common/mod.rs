@@ -109,3 +109,26 @@ pub fn metrics(run: &Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// Trains `preset` for `steps` generator steps on `data` into `out`, with small batches and
+/// narrow DCGAN networks so the test stays quick; `extra` adds flags.
+pub fn tiny_run(dir: &Path, preset: &str, data: &str, out: &str, steps: &str, extra: &[&str]) -> Run {
+    let mut a = vec![
+        "train",
+        "--preset",
+        preset,
+        "--data",
+        data,
+        "--out",
+        out,
+        "--steps",
+        steps,
+        "--quiet",
+        "--set",
+        "data.batch_size=8",
+        "--set",
+        "model.base_channels=8",
+    ];
+    a.extend_from_slice(extra);
+    gantry(dir, &a)
+}
