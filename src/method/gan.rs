@@ -194,13 +194,12 @@ impl Method for Gan {
                 (v, out.select(1, 0), None)
             } else if self.rows_independent {
                 // Without batch norm the critic treats rows independently, so one forward pass
-                // over [real; fake; x̂] gives exactly the three separate passes' outputs, in
-                // larger and faster matrix products.
-                let x_hat = (o.gp_weight > 0.0).then(|| penalty::interpolate(&real, &fake));
-                let mut parts = vec![real.shallow_clone(), fake.shallow_clone()];
-                parts.extend(x_hat.iter().map(Tensor::shallow_clone));
-                let out = self.d.forward_t(&Tensor::cat(&parts, 0), true); // [2n] or [3n]
-                let gp = x_hat.map(|x| penalty::gradient_penalty_at(&out.narrow(0, 2 * n, n), &x));
+                // over [real; fake] gives exactly the two separate passes' outputs, in larger and
+                // faster matrix products. x̂ keeps its own pass: the penalty's first backward then
+                // runs through n rows, not 3n.
+                let out = self.d.forward_t(&Tensor::cat(&[&real, &fake], 0), true); // [2n]
+                let gp =
+                    (o.gp_weight > 0.0).then(|| penalty::gradient_penalty(|x| self.d.forward_t(x, true), &real, &fake));
                 (out.narrow(0, 0, n), out.narrow(0, n, n), gp)
             } else {
                 let v = self.d.forward_t(&real, true); // [n]
