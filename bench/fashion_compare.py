@@ -5,9 +5,11 @@ against the test split with the evaluation classifier's features (FCD, KID, prec
 beside the real-data floor (train split vs test split, same feature network) and Lucic et al.'s
 Table 2 best FIDs (Inception features: only the ranking transfers).
 
-    python3 bench/fashion_compare.py [--steps 2000] [--seeds 2] [--samples 2500]
+    python3 bench/fashion_compare.py [--steps 2000] [--seeds 2] [--samples 2500] [--workers 2]
+
+With --workers N, N runs train side by side, one thread each.
 """
-import argparse, os, statistics, tempfile, time
+import argparse, concurrent.futures as cf, os, statistics, tempfile, time
 import report
 
 LOSSES = [
@@ -26,29 +28,34 @@ def main():
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--samples", type=int, default=2500)
+    ap.add_argument("--workers", type=int, default=2)
     a = ap.parse_args()
     report.build()
     tmp = tempfile.mkdtemp(prefix="gantry-compare-")
     floor = report.gantry("eval", "--real", "fashion-mnist", "--reference", "fashion-mnist", "--samples", a.samples, "--quiet")
-    rows = []
-    for name, preset, sets in LOSSES:
-        res = []
-        for seed in range(a.seeds):
-            out = os.path.join(tmp, f"{preset}-{len(rows)}-{seed}")
-            args = ["train", "--preset", preset, "--out", out, "--steps", a.steps, "--seed", seed, "--quiet",
-                    "--set", "train.sample_every=0"]
-            for s in sets:
-                args += ["--set", s]
-            t0 = time.time()
-            report.gantry(*args)
-            secs = time.time() - t0
-            e = report.gantry("eval", "--run", out, "--samples", a.samples, "--seed", seed, "--quiet")
-            res.append((e, secs))
-            print(name, seed, e["fcd"], flush=True)
-        rows.append((name, res))
+    env = {"OMP_NUM_THREADS": "1"} if a.workers > 1 else None
+
+    def one(name, preset, sets, seed, out):
+        args = ["train", "--preset", preset, "--out", out, "--steps", a.steps, "--seed", seed, "--quiet",
+                "--set", "train.sample_every=0"]
+        for s in sets:
+            args += ["--set", s]
+        t0 = time.time()
+        report.gantry(*args, env=env)
+        secs = time.time() - t0
+        e = report.gantry("eval", "--run", out, "--samples", a.samples, "--seed", seed, "--quiet", env=env)
+        print(name, seed, e["fcd"], f"{secs:.0f}s", flush=True)
+        return e, secs
+
+    with cf.ThreadPoolExecutor(a.workers) as ex:
+        futs = [(name, [ex.submit(one, name, preset, sets, seed, os.path.join(tmp, f"{preset}-{i}-{seed}"))
+                        for seed in range(a.seeds)])
+                for i, (name, preset, sets) in enumerate(LOSSES)]
+        rows = [(name, [f.result() for f in fs]) for name, fs in futs]
     m = lambda xs: (statistics.mean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0)
     lines = [f"## Fashion-MNIST: losses compared on one architecture ({report.stamp()})", "",
-             f"`python3 bench/fashion_compare.py --steps {a.steps} --seeds {a.seeds} --samples {a.samples}` on {report.machine()}, CPU.",
+             f"`python3 bench/fashion_compare.py --steps {a.steps} --seeds {a.seeds} --samples {a.samples} --workers {a.workers}` on {report.machine()}, CPU"
+             + (f", {a.workers} runs side by side with one thread each." if a.workers > 1 else "."),
              f"Each loss trains the `dcgan` networks for {a.steps} generator steps (its preset's optimiser and critic steps); "
              f"{a.samples} samples against the test split, feature network `{floor['feature_network']}`. Mean ± std over seeds. "
              "Lucic et al.'s numbers are FIDs on Inception features after a large hyperparameter search: compare rankings only.", "",

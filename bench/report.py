@@ -3,11 +3,14 @@ docs/benchmarks.md (between <!-- bench:NAME --> markers) so each script owns its
 import json, os, re, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GANTRY = os.path.join(ROOT, "target", "release", "gantry")
+# GANTRY_BIN lets a long benchmark run a frozen copy of the binary while the tree is rebuilt.
+GANTRY = os.environ.get("GANTRY_BIN") or os.path.join(ROOT, "target", "release", "gantry")
 DOC = os.path.join(ROOT, "docs", "benchmarks.md")
 
 
 def build():
+    if os.environ.get("GANTRY_BIN"):
+        return
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
 
 
@@ -45,3 +48,29 @@ def write_section(name, body):
 
 def stamp():
     return time.strftime("%Y-%m-%d")
+
+
+def trained(out, train_args, threads=1):
+    """Trains `gantry train ... --out out` unless a finished run is already there (its
+    bench-summary.json), so an interrupted benchmark resumes where it stopped; returns the
+    train summary with `seconds` of wall time. A run stopped by a non-finite loss returns None."""
+    done = os.path.join(out, "bench-summary.json")
+    if not os.path.exists(done):
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+        t0 = time.time()
+        r = subprocess.run([GANTRY, "train", "--out", out, "--quiet", *map(str, train_args)], capture_output=True, text=True, env=env)
+        if r.returncode != 0:
+            if "not finite" in r.stderr:
+                return None
+            sys.exit(f"gantry train --out {out} {' '.join(map(str, train_args))} failed:\n{r.stderr}")
+        s = json.loads(r.stdout.strip().splitlines()[-1])
+        s["wall_seconds"] = time.time() - t0
+        open(done, "w").write(json.dumps(s))
+    return json.load(open(done))
+
+
+def mean_sd(xs):
+    """Mean and sample standard deviation (0 for one value)."""
+    import statistics
+    xs = list(xs)
+    return statistics.mean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)

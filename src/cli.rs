@@ -52,6 +52,9 @@ struct TrainArgs {
     steps: Option<u64>,
     #[arg(long)]
     seed: Option<u64>,
+    /// Semi-supervised GAN: size of the class-balanced labelled subset (data.labels).
+    #[arg(long)]
+    labels: Option<i64>,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long)]
     device: Option<String>,
@@ -214,6 +217,9 @@ fn train_config(a: &TrainArgs) -> Result<Config> {
     }
     if let Some(s) = a.seed {
         sets.push(format!("seed={s}"));
+    }
+    if let Some(n) = a.labels {
+        sets.push(format!("data.labels={n}"));
     }
     if let Some(d) = &a.device {
         sets.push(format!("device={}", toml::Value::String(d.clone())));

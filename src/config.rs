@@ -42,6 +42,9 @@ pub struct DataConfig {
     pub image_size: i64,
     /// Channels the networks see (1 or 3); 0 keeps the data's own.
     pub channels: i64,
+    /// Semi-supervised GAN: the size of the class-balanced labelled subset, drawn by seed (the
+    /// rest of the training split is used without labels); 0 uses every label.
+    pub labels: i64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +57,9 @@ pub enum MethodKind {
     Acgan,
     /// InfoGAN (Chen et al. 2016): latent codes beside z, recovered by a Q head on D's body.
     Infogan,
+    /// Semi-supervised GAN (Salimans et al. 2016, §5): D is a K-class classifier whose
+    /// log-sum-exp is its real-vs-fake logit (the fake class is implicit).
+    Semi,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,6 +146,10 @@ pub struct ModelConfig {
     pub categorical_codes: Vec<i64>,
     /// InfoGAN: the number of continuous codes, each ~ U(−1, 1).
     pub continuous_codes: i64,
+    /// Semi-supervised GAN: standard deviation of the Gaussian noise added to D's input (in
+    /// [0, 1] pixel units) and to each hidden layer's output during training.
+    pub d_input_noise: f64,
+    pub d_hidden_noise: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,6 +218,9 @@ pub struct ObjectiveConfig {
     pub d_historical: f64,
     /// InfoGAN's weight λ of the mutual-information lower bound.
     pub info_weight: f64,
+    /// Semi-supervised GAN: weight of the unsupervised (real vs fake) loss beside the supervised
+    /// one; 0 trains the discriminator as a plain classifier on the labelled subset (no GAN).
+    pub unlabeled_weight: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -245,7 +258,8 @@ pub struct TrainConfig {
     /// Generator step at which the linear schedule starts decaying.
     pub decay_start: u64,
     /// Decay of an exponential moving average of the generator's weights, used for sampling and
-    /// evaluation; 0 turns it off.
+    /// evaluation (for method = "semi": of the discriminator's weights, which classify); 0 turns
+    /// it off.
     pub ema: f64,
     pub log_every: u64,
     pub sample_every: u64,
@@ -281,7 +295,7 @@ impl Default for Config {
 
 impl Default for DataConfig {
     fn default() -> Self {
-        DataConfig { source: "fashion-mnist".into(), batch_size: 64, image_size: 0, channels: 0 }
+        DataConfig { source: "fashion-mnist".into(), batch_size: 64, image_size: 0, channels: 0, labels: 0 }
     }
 }
 
@@ -306,6 +320,8 @@ impl Default for ModelConfig {
             gaussian_std: 1.0,
             categorical_codes: vec![10],
             continuous_codes: 2,
+            d_input_noise: 0.3,
+            d_hidden_noise: 0.5,
         }
     }
 }
@@ -327,6 +343,7 @@ impl Default for ObjectiveConfig {
             g_historical: 0.0,
             d_historical: 0.0,
             info_weight: 1.0,
+            unlabeled_weight: 1.0,
         }
     }
 }
@@ -382,6 +399,7 @@ pub const PRESETS: &[Preset] = presets![
     "cgan",
     "acgan",
     "infogan",
+    "improved-gan-semi",
     "fgan-kl",
     "fgan-reverse-kl",
     "fgan-pearson",
@@ -592,11 +610,57 @@ impl Config {
         if o.g_historical < 0.0 || o.d_historical < 0.0 {
             return bad("objective.g_historical / objective.d_historical", "must not be negative");
         }
-        if self.method != MethodKind::Gan {
+        if self.data.labels < 0 {
+            return bad("data.labels", "must not be negative (0 uses every label)");
+        }
+        if self.data.labels > 0 && self.method != MethodKind::Semi {
+            return bad(
+                "data.labels",
+                "(--labels) picks the labelled subset of the semi-supervised GAN; set method = \"semi\" (preset improved-gan-semi) or leave it 0",
+            );
+        }
+        if self.method == MethodKind::Semi {
+            if self.model.arch != Arch::Mlp {
+                return bad(
+                    "model.arch",
+                    "must be `mlp` for method = \"semi\": its discriminator is the paper's permutation-invariant dense classifier",
+                );
+            }
+            let m = &self.model;
+            if m.g_activation != Activation::Softplus
+                || m.d_activation != Activation::Relu
+                || m.g_norm != Norm::Batch
+                || m.d_norm != Norm::None
+            {
+                return bad(
+                    "model",
+                    "method = \"semi\" builds the paper's networks (G: batch norm + softplus; D: weight norm + ReLU + Gaussian noise); of `model`, only latent_dim, g_hidden, d_hidden, d_input_noise and d_hidden_noise apply",
+                );
+            }
+            if o.loss != LossKind::NonSaturating || o.gp_weight > 0.0 || o.clip > 0.0 || o.real_target != 1.0 {
+                return bad(
+                    "objective",
+                    "method = \"semi\" has its own K+1-class loss; leave objective.loss, gp_weight, clip and real_target at their defaults",
+                );
+            }
+            if self.model.minibatch_kernels > 0 || o.g_historical > 0.0 || o.d_historical > 0.0 {
+                return bad(
+                    "method",
+                    "\"semi\" does not combine with minibatch discrimination or historical averaging in this version",
+                );
+            }
+            if self.model.d_input_noise < 0.0 || self.model.d_hidden_noise < 0.0 || o.unlabeled_weight < 0.0 {
+                return bad(
+                    "model.d_input_noise / model.d_hidden_noise / objective.unlabeled_weight",
+                    "must not be negative",
+                );
+            }
+        }
+        if self.method != MethodKind::Gan && self.method != MethodKind::Semi {
             if o.gp_weight > 0.0 || o.feature_matching || self.model.generator == GeneratorKind::Gaussian {
                 return bad(
                     "method",
-                    "`cgan` and `acgan` do not combine with a gradient penalty, feature matching or a fixed generator in this version; use method = \"gan\" for those",
+                    "`cgan`, `acgan` and `infogan` do not combine with a gradient penalty, feature matching or a fixed generator in this version; use method = \"gan\" for those",
                 );
             }
             if matches!(self.method, MethodKind::Acgan | MethodKind::Infogan) && self.model.minibatch_kernels > 0 {

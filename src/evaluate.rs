@@ -4,7 +4,7 @@
 //! fixed (the classifier, the reference features, the data) once, so that evaluating during
 //! training costs only the samples.
 use crate::classifier::{self, Classifier};
-use crate::config::{Config, DataConfig};
+use crate::config::{Config, DataConfig, MethodKind};
 use crate::data::{self, Dataset, Shape, synthetic::Synthetic};
 use crate::error::Result;
 use crate::method::{Method, codes};
@@ -52,6 +52,8 @@ enum Prepared {
         reference: Reference,
         /// The reference images and labels, for InfoGAN's code accuracy.
         labelled: Option<(Tensor, Tensor)>,
+        /// The whole labelled test split, for a semi-supervised run's test error.
+        test: Option<(Tensor, Tensor)>,
     },
     /// Stacked MNIST: each channel classified by the base digits' classifier.
     Stacked {
@@ -92,6 +94,28 @@ fn reference_with_labels(data: &DataConfig, n: i64, seed: u64, device: Device) -
         Err(_) => Dataset::load(data, device)?,
     };
     Ok(set.reference_with_labels(n, seed))
+}
+
+/// The labelled test split (`t10k`) of `data`, for the semi-supervised GAN's test error.
+pub fn test_split(data: &DataConfig, device: Device) -> Result<(Tensor, Tensor)> {
+    let set = Dataset::load_split(data, "t10k", device)?;
+    match set.tensors() {
+        Some((x, Some(y))) => Ok((x.shallow_clone(), y.shallow_clone())),
+        _ => Err(crate::error::Error::Config(format!("the data `{}` has no labelled t10k split", data.source))),
+    }
+}
+
+/// The fraction of `x` that a classifying method (the semi-supervised GAN's discriminator)
+/// labels other than `y`; `None` for methods that do not classify.
+pub fn test_error(method: &dyn Method, x: &Tensor, y: &Tensor) -> Option<f64> {
+    let n = x.size()[0];
+    let mut wrong = 0i64;
+    for i in (0..n).step_by(1000) {
+        let m = 1000.min(n - i);
+        let logits = method.classify(&x.narrow(0, i, m))?;
+        wrong += logits.argmax(1, false).ne_tensor(&y.narrow(0, i, m)).sum(tch::Kind::Int64).int64_value(&[]);
+    }
+    Some(wrong as f64 / n.max(1) as f64)
 }
 
 /// `n` samples of `method` from `seed`, generated 500 at a time.
@@ -148,7 +172,8 @@ impl Evaluator {
                 let net = features.load(&cfg.data.source, device, quiet)?;
                 let (x, labels) = reference_with_labels(&cfg.data, n, seed, device)?;
                 let reference = Reference::new(&net, &x);
-                Prepared::Images { net, reference, labelled: labels.map(|l| (x, l)) }
+                let test = if cfg.method == MethodKind::Semi { Some(test_split(&cfg.data, device)?) } else { None };
+                Prepared::Images { net, reference, labelled: labels.map(|l| (x, l)), test }
             }
             Shape::Points { .. } => Prepared::Points {
                 data: Dataset::load(&cfg.data, device)?,
@@ -162,8 +187,14 @@ impl Evaluator {
     pub fn evaluate(&self, method: &dyn Method, n: i64, seed: u64) -> Result<Map<String, Value>> {
         let x = generate_many(method, n, seed);
         match &self.prepared {
-            Prepared::Images { net, reference, labelled } => {
+            Prepared::Images { net, reference, labelled, test } => {
                 let mut m = suite::image_metrics(net, &x, reference, seed)?;
+                if let Some((tx, ty)) = test
+                    && let Some(e) = test_error(method, tx, ty)
+                {
+                    m.insert("test_error".into(), json!(e));
+                    m.insert("test_samples".into(), json!(tx.size()[0]));
+                }
                 if let (Some((images, labels)), Some((codes, _))) = (labelled, method.codes())
                     && let Some(k) = codes.categorical.first()
                 {

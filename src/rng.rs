@@ -10,6 +10,7 @@ pub mod stream {
     pub const FIXED_LATENTS: u64 = 4;
     pub const EVAL: u64 = 5;
     pub const SAMPLE: u64 = 6;
+    pub const LABELS: u64 = 7;
 }
 
 /// SplitMix64's finaliser.

@@ -209,3 +209,44 @@ fn nonsensical_technique_combinations_are_refused() {
     gantry(tmp.path(), &["train", "--preset", "wgan-gp", "--set", "model.minibatch_kernels=10", "--dry-run"])
         .fails_with("gradient penalty");
 }
+
+#[test]
+fn bad_labelled_subsets_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let idx = tiny_idx(dir, 30, false).display().to_string();
+    let semi = |labels: &str, out: &str| {
+        gantry(
+            dir,
+            &[
+                "train",
+                "--preset",
+                "improved-gan-semi",
+                "--data",
+                &idx,
+                "--labels",
+                labels,
+                "--out",
+                out,
+                "--steps",
+                "1",
+                "--quiet",
+                "--set",
+                "model.d_hidden=[8]",
+                "--set",
+                "model.g_hidden=[8]",
+            ],
+        )
+    };
+    semi("15", "a").fails_with("does not divide into the 10 classes");
+    semi("1000", "b").fails_with("larger than the data set");
+    gantry(dir, &["train", "--preset", "improved-gan-semi", "--set", "data.labels=-10", "--dry-run"])
+        .fails_with("data.labels");
+    // no checkpoint was written, so nothing is lost and the folder can be reused
+    assert!(!dir.join("a/checkpoints").join("step-0000001").exists());
+    gantry(dir, &["train", "--preset", "dcgan", "--labels", "100", "--dry-run"]).fails_with("method = \"semi\"");
+    gantry(dir, &["train", "--preset", "improved-gan-semi", "--data", "ring8", "--out", "d", "--steps", "1"])
+        .fails_with("needs labelled images");
+    gantry(dir, &["train", "--preset", "improved-gan-semi", "--set", "model.arch=\"dcgan\"", "--dry-run"])
+        .fails_with("model.arch");
+}

@@ -214,6 +214,74 @@ impl Dataset {
         }
     }
 
+    /// A class-balanced labelled subset of `n` examples (n / K of each class), drawn by `seed`:
+    /// the semi-supervised GAN's `--labels n`. Returns indices into the set.
+    pub fn balanced_subset(&self, n: i64, seed: u64) -> Result<Vec<i64>> {
+        let (x, labels) = match &self.store {
+            Store::Tensor { x, labels: Some(l) } => (x, l),
+            _ => {
+                return Err(Error::Config(format!(
+                    "data.labels (--labels {n}): the data `{}` has no labels to pick from",
+                    self.name
+                )));
+            }
+        };
+        let (len, k) = (x.size()[0], self.classes());
+        if n > len {
+            return Err(Error::Config(format!(
+                "data.labels (--labels {n}) is larger than the data set `{}` ({len} training examples); pick at most {len}",
+                self.name
+            )));
+        }
+        if n % k != 0 {
+            return Err(Error::Config(format!(
+                "data.labels (--labels {n}) does not divide into the {k} classes of `{}`; use a multiple of {k}, e.g. {}",
+                self.name,
+                (n / k).max(1) * k
+            )));
+        }
+        let all: Vec<i64> = Vec::try_from(labels.to_device(Device::Cpu)).expect("integer labels");
+        let per_class = n / k;
+        let order = rng::permutation(all.len(), rng::derive(seed, rng::stream::LABELS, 0));
+        let mut taken = vec![0; k as usize];
+        let mut subset = Vec::with_capacity(n as usize);
+        for i in order {
+            let c = all[i as usize] as usize;
+            if taken[c] < per_class {
+                taken[c] += 1;
+                subset.push(i);
+            }
+        }
+        if let Some(c) = taken.iter().position(|&t| t < per_class) {
+            return Err(Error::Config(format!(
+                "data.labels (--labels {n}): class {c} of `{}` has only {} examples, fewer than the {per_class} per class asked for",
+                self.name, taken[c]
+            )));
+        }
+        subset.sort_unstable();
+        Ok(subset)
+    }
+
+    /// Batch number `index` of an endless walk through `subset` (indices into the set), one
+    /// seeded permutation of the subset per pass, with labels.
+    pub fn batch_from(&self, subset: &[i64], index: u64, batch_size: i64, seed: u64) -> (Tensor, Option<Tensor>) {
+        let Store::Tensor { x, labels } = &self.store else { unreachable!("subsets are of finite sets") };
+        let n = subset.len() as u64;
+        let start = index * batch_size as u64;
+        let mut perm: Option<(u64, Vec<i64>)> = None;
+        let idx: Vec<i64> = (start..start + batch_size as u64)
+            .map(|pos| {
+                let pass = pos / n;
+                if perm.as_ref().is_none_or(|(p, _)| *p != pass) {
+                    perm = Some((pass, rng::permutation(n as usize, rng::derive(seed, rng::stream::LABELS, 1 + pass))));
+                }
+                subset[perm.as_ref().expect("set above").1[(pos % n) as usize] as usize]
+            })
+            .collect();
+        let idx = Tensor::from_slice(&idx).to(x.device());
+        (x.index_select(0, &idx), labels.as_ref().map(|l| l.index_select(0, &idx)))
+    }
+
     /// `n` examples for evaluation, drawn with `seed` (a seeded subset of a finite set, or all of
     /// it when it holds no more than `n`).
     pub fn reference(&self, n: i64, seed: u64) -> Tensor {
@@ -290,4 +358,59 @@ pub fn identity(source: &str) -> Result<String> {
         h.update(&bytes);
     }
     Ok(h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labelled(labels: &[i64]) -> Dataset {
+        let n = labels.len() as i64;
+        Dataset {
+            name: "test".into(),
+            shape: Shape::Points { dim: 1 },
+            store: Store::Tensor {
+                x: Tensor::arange(n, (Kind::Float, Device::Cpu)).view([n, 1]),
+                labels: Some(Tensor::from_slice(labels)),
+            },
+            device: Device::Cpu,
+            epoch_perm: Mutex::new(None),
+        }
+    }
+
+    #[test]
+    fn balanced_subset_takes_equal_counts_by_seed() {
+        // 3 classes with 10, 5 and 7 examples
+        let labels: Vec<i64> = [vec![0; 10], vec![1; 5], vec![2; 7]].concat();
+        let d = labelled(&labels);
+        let s = d.balanced_subset(12, 3).unwrap();
+        let mut counts = [0; 3];
+        for &i in &s {
+            counts[labels[i as usize] as usize] += 1;
+        }
+        assert_eq!(counts, [4, 4, 4]);
+        assert_eq!(s, d.balanced_subset(12, 3).unwrap(), "same seed, same subset");
+        assert_ne!(s, d.balanced_subset(12, 4).unwrap(), "another seed, another subset");
+        assert!(d.balanced_subset(13, 3).unwrap_err().to_string().contains("does not divide"));
+        assert!(d.balanced_subset(23, 3).unwrap_err().to_string().contains("larger than"));
+        assert!(d.balanced_subset(18, 3).unwrap_err().to_string().contains("class 1"));
+    }
+
+    #[test]
+    fn subset_batches_walk_every_example_once_per_pass() {
+        let d = labelled(&[0, 1, 0, 1, 0, 1]);
+        let subset = [1, 2, 5];
+        // batches of 2 over a subset of 3: positions 0..6 are two passes
+        let mut seen: Vec<i64> = (0..3)
+            .flat_map(|i| Vec::<f32>::try_from(d.batch_from(&subset, i, 2, 9).0.flatten(0, -1)).unwrap())
+            .map(|v| v as i64)
+            .collect();
+        let (first, second) = seen.split_at_mut(3);
+        first.sort_unstable();
+        second.sort_unstable();
+        assert_eq!(first, [1, 2, 5]);
+        assert_eq!(second, [1, 2, 5]);
+        let (_, y) = d.batch_from(&subset, 0, 3, 9);
+        assert_eq!(y.unwrap().sum(Kind::Int64).int64_value(&[]), 2, "labels follow their examples");
+    }
 }

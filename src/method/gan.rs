@@ -80,7 +80,7 @@ impl History {
     }
 }
 
-fn trainable(vs: &VarStore) -> Vec<(String, Tensor)> {
+pub(crate) fn trainable(vs: &VarStore) -> Vec<(String, Tensor)> {
     named_variables(vs).into_iter().filter(|(_, t)| t.requires_grad()).collect()
 }
 
@@ -256,11 +256,8 @@ impl Method for Gan {
                 // match the last real batch's activations of the chosen layer
                 let real = last_real.expect("at least one critic step");
                 let (_, real_features) = tch::no_grad(|| self.d.forward_features(&real, true));
-                let layer = |f: &[Tensor]| {
-                    let i = if o.feature_layer < 0 { f.len() as i64 + o.feature_layer } else { o.feature_layer };
-                    f[i.clamp(0, f.len() as i64 - 1) as usize].shallow_clone()
-                };
-                improved::feature_matching(&layer(&real_features), &layer(&fake_features))
+                let i = improved::layer_index(o.feature_layer, fake_features.len());
+                improved::feature_matching(&real_features[i], &fake_features[i])
             } else {
                 self.objective.g_loss(&u)
             };

@@ -4,6 +4,7 @@
 pub mod codes;
 pub mod condition;
 pub mod gan;
+pub mod semi;
 
 use crate::config::Config;
 use crate::data::{Dataset, Shape};
@@ -46,10 +47,25 @@ pub trait Method {
         let _ = x;
         None
     }
+    /// Called once before training with the training data; `fresh` is false on resume.
+    /// The semi-supervised GAN picks its labelled subset here and, when fresh, initialises its
+    /// discriminator from data.
+    fn prepare(&mut self, data: &Dataset, fresh: bool) -> Result<()> {
+        let _ = (data, fresh);
+        Ok(())
+    }
+    /// Semi-supervised GAN: the discriminator's class logits for images `x`, in eval mode.
+    fn classify(&self, x: &Tensor) -> Option<Tensor> {
+        let _ = x;
+        None
+    }
 }
 
 /// Builds the method a configuration asks for; `classes` is the data's number of classes (0
 /// without labels).
 pub fn build(cfg: &Config, shape: Shape, classes: i64, device: Device) -> Result<Box<dyn Method>> {
-    Ok(Box::new(gan::Gan::new(cfg, shape, classes, device)?))
+    match cfg.method {
+        crate::config::MethodKind::Semi => Ok(Box::new(semi::Semi::new(cfg, shape, classes, device)?)),
+        _ => Ok(Box::new(gan::Gan::new(cfg, shape, classes, device)?)),
+    }
 }

@@ -5,6 +5,7 @@ pub mod dcgan;
 pub mod inception;
 pub mod minibatch;
 pub mod mlp;
+pub mod semi;
 
 use crate::config::{Arch, GeneratorKind, Init, ModelConfig, Norm};
 use crate::data::Shape;

@@ -12,6 +12,14 @@ pub fn feature_matching(real: &Tensor, fake: &Tensor) -> Tensor {
     (mr - mf).square().sum(Kind::Float)
 }
 
+/// The hidden layer `feature_layer` names among `layers` (0-based; negative counts from the
+/// last, −1 being the last), clamped to the layers there are.
+pub fn layer_index(feature_layer: i64, layers: usize) -> usize {
+    let n = layers as i64;
+    let i = if feature_layer < 0 { n + feature_layer } else { feature_layer };
+    i.clamp(0, n - 1) as usize
+}
+
 /// Σ ‖θ − θ̄‖² over parameters and their historical means (constants).
 pub fn historical_penalty(params: &[Tensor], means: &[Tensor]) -> Tensor {
     params

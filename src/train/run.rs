@@ -5,10 +5,10 @@
 //! Costs: reading a loss from the device is a synchronisation point, so metrics are read only
 //! at logging and checkpoint steps; in between, the loop only queues work.
 use super::checkpoint::{self, State};
-use crate::config::Config;
+use crate::config::{Config, MethodKind};
 use crate::data::{Dataset, Shape};
 use crate::error::{Error, Result, io_err};
-use crate::evaluate::{Evaluator, Features};
+use crate::evaluate::{self, Evaluator, Features};
 use crate::method::{self, Method, Metrics};
 use crate::rng;
 use crate::viz;
@@ -33,6 +33,9 @@ pub struct Summary {
     pub seconds: f64,
     pub steps_per_s: f64,
     pub checkpoint: Option<PathBuf>,
+    /// Semi-supervised runs: the error of D's classes on the data's test split at the end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_error: Option<f64>,
 }
 
 fn write_atomic(path: &Path, text: &str) -> Result<()> {
@@ -137,6 +140,19 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     } else {
         let _ = std::fs::remove_file(out.join("metrics.jsonl"));
     }
+    method.prepare(&data, !opts.resume)?;
+    // a classifying method (the semi-supervised GAN) reports its error on the test split
+    let test = match cfg.method {
+        MethodKind::Semi => match evaluate::test_split(&cfg.data, device) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("note: no test error will be reported ({e})");
+                None
+            }
+        },
+        _ => None,
+    };
+    let mut test_error = None;
     write_atomic(&out.join("config.toml"), &cfg.to_toml())?;
     let samples_dir = out.join("samples");
     std::fs::create_dir_all(&samples_dir).map_err(io_err(&samples_dir))?;
@@ -225,7 +241,15 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                 cfg.seed,
             )?;
         }
-        if let Some(ev) = evaluator.as_ref().filter(|_| done % t.eval_every == 0 || is_last) {
+        let eval_now = is_last || (t.eval_every > 0 && done % t.eval_every == 0);
+        if let Some((x, y)) = test.as_ref().filter(|_| eval_now) {
+            test_error = evaluate::test_error(method.as_ref(), x, y);
+            if let Some(e) = test_error {
+                let line = serde_json::json!({ "step": done, "eval/test_error": e });
+                writeln!(log, "{line}").map_err(io_err(&metrics_path))?;
+            }
+        }
+        if let Some(ev) = evaluator.as_ref().filter(|_| eval_now) {
             // Evaluation seeds its own draws and uses eval mode; the next step reseeds, so a
             // resumed run is unaffected by where evaluations fell.
             let m = ev.evaluate(method.as_ref(), t.eval_samples, cfg.seed)?;
@@ -253,5 +277,6 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         seconds,
         steps_per_s: steps as f64 / seconds.max(1e-9),
         checkpoint: last_ckpt,
+        test_error,
     })
 }
