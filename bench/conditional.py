@@ -4,7 +4,7 @@ precision, recall against the test split. InfoGAN: with no labels in training, t
 its first categorical code under the best one-to-one matching of categories to classes
 (Hungarian), on MNIST-10k's and Fashion-MNIST's test splits.
 
-    python3 bench/conditional.py [--seeds 2] [--info-seeds 3] [--mnist DIR] [--workers 2] [--workdir DIR] [--only cgan|acgan|infogan]
+    python3 bench/conditional.py [--seeds 2] [--info-seeds 3] [--info-fashion-seeds 1] [--mnist DIR] [--workers 2] [--workdir DIR] [--only cgan|acgan|infogan]
 
 Runs train with their presets' settings (steps included) and one libtorch thread each; finished
 runs found in --workdir are reused.
@@ -18,6 +18,7 @@ def main():
     ap.add_argument("--mnist", default=os.path.join(report.ROOT, "..", "shared", "data", "mnist-10k"))
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--info-seeds", type=int, default=3)
+    ap.add_argument("--info-fashion-seeds", type=int, default=1)
     ap.add_argument("--samples", type=int, default=2500)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--workdir", default=None)
@@ -27,8 +28,8 @@ def main():
     tmp = a.workdir or tempfile.mkdtemp(prefix="gantry-cond-")
     mnist = os.path.abspath(a.mnist)
     jobs = [(p, "Fashion-MNIST", "fashion-mnist", s) for p in ["cgan", "acgan"] for s in range(a.seeds)]
-    jobs += [("infogan", name, data, s) for name, data in [("MNIST-10k", mnist), ("Fashion-MNIST", "fashion-mnist")]
-             for s in range(a.info_seeds)]
+    jobs += [("infogan", "MNIST-10k", mnist, s) for s in range(a.info_seeds)]
+    jobs += [("infogan", "Fashion-MNIST", "fashion-mnist", s) for s in range(a.info_fashion_seeds)]
     jobs = [j for j in jobs if not a.only or j[0] == a.only]
 
     def one(preset, name, data, seed):
@@ -43,7 +44,7 @@ def main():
     with cf.ThreadPoolExecutor(a.workers) as ex:
         res = [f.result() for f in [ex.submit(one, *j) for j in jobs]]
     lines = [f"## Conditional GAN, AC-GAN and InfoGAN ({report.stamp()})", "",
-             f"`python3 bench/conditional.py --seeds {a.seeds} --info-seeds {a.info_seeds}` on {report.machine()}, CPU, "
+             f"`python3 bench/conditional.py --seeds {a.seeds} --info-seeds {a.info_seeds} --info-fashion-seeds {a.info_fashion_seeds}` on {report.machine()}, CPU, "
              f"{a.workers} runs side by side with one thread each; each preset's own settings and steps. "
              f"{a.samples} samples per run; `class_accuracy`: samples asked for class k that the evaluation classifier "
              "calls k (equal numbers per class); `code_accuracy`: InfoGAN's first categorical code read by Q on the whole "

@@ -68,6 +68,11 @@ def main():
                      f"{r_[0]:.3f} ± {r_[1]:.3f} | {secs:.1f} | {LUCIC.get(name, '—')} |")
     lines.append(f"| real data (train vs test) | {floor['fcd']:.2f} | {1000 * floor['kid']:.2f} | {floor['precision']:.3f} | "
                  f"{floor['recall']:.3f} | — | — |")
+    ours = sorted(rows, key=lambda r: statistics.mean(x[0]["fcd"] for x in r[1]))
+    lucic = sorted(LUCIC, key=LUCIC.get)
+    lines += ["", "Ranking, best first. gantry (FCD, this budget): " + " < ".join(n for n, _ in ours)
+              + ". Lucic et al. (best FID on Fashion-MNIST): " + " < ".join(lucic) + ".",
+              "Minutes per run are wall time with other benchmarks sharing the two cores; compare them with each other only."]
     report.write_section("fashion-compare", "\n".join(lines))
 
 

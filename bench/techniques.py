@@ -3,7 +3,7 @@ PacGAN protocol: the `toy-gan` preset (non-saturating GAN, PacGAN's networks) wi
 each switch, same seeds and budget. Shows what each technique does to mode coverage and sample
 quality at a short budget.
 
-    python3 bench/techniques.py [--seeds 3] [--steps 1500] [--workers 2] [--workdir DIR]
+    python3 bench/techniques.py [--seeds 3] [--steps 1500] [--data grid25,ring8] [--workers 2] [--workdir DIR]
 """
 import argparse, concurrent.futures as cf, os, tempfile
 import report
@@ -24,6 +24,7 @@ def main():
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--workdir", default=None)
+    ap.add_argument("--data", default="grid25,ring8")
     a = ap.parse_args()
     report.build()
     tmp = a.workdir or tempfile.mkdtemp(prefix="gantry-tech-")
@@ -41,19 +42,19 @@ def main():
         e["wall_seconds"] = s["wall_seconds"]
         return e
 
-    datas = ["ring8", "grid25"]
+    datas = a.data.split(",")
     with cf.ThreadPoolExecutor(a.workers) as ex:
         futs = {(i, d): [ex.submit(one, i, sets, d, seed) for seed in range(a.seeds)]
                 for i, (_, sets) in enumerate(CONFIGS) for d in datas}
         res = {k: [f.result() for f in fs] for k, fs in futs.items()}
     lines = [f"## Improved techniques, one at a time, on 2-D mixtures ({report.stamp()})", "",
-             f"`python3 bench/techniques.py --seeds {a.seeds} --steps {a.steps}` on {report.machine()}, CPU, "
+             f"`python3 bench/techniques.py --seeds {a.seeds} --steps {a.steps} --data {a.data}` on {report.machine()}, CPU, "
              f"{a.workers} runs side by side with one thread each. `toy-gan` preset (non-saturating loss, PacGAN's networks), "
              f"{a.steps} generator steps, each technique switched on alone; scored as the 2-D table (2,500 samples, "
              "high quality = within 3 std of a mode). Mean ± sd over seeds; diverged runs (stopped by the non-finite guard) "
              "are counted, not scored.", "",
-             "| technique | ring8 modes (of 8) | ring8 high quality | grid25 modes (of 25) | grid25 high quality | diverged |",
-             "|---|---|---|---|---|---|"]
+             "| technique | " + " | ".join(f"{d} modes (of {8 if d == 'ring8' else 25}) | {d} high quality" for d in datas) + " | diverged |",
+             "|---|" + "---|---|" * len(datas) + "---|"]
     for i, (name, _) in enumerate(CONFIGS):
         cells, div = [], 0
         for d in datas:
@@ -65,7 +66,7 @@ def main():
                 cells += [f"{m[0]:.1f} ± {m[1]:.1f}", f"{hq[0]:.1f} ± {hq[1]:.1f} %"]
             else:
                 cells += ["—", "—"]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {div} of {2 * a.seeds} |")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {div} of {len(datas) * a.seeds} |")
     report.write_section("techniques", "\n".join(lines))
 
 

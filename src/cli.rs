@@ -270,7 +270,7 @@ pub fn run(cli: Cli) -> Result<()> {
             match a.class {
                 Some(_) if classes == 0 => {
                     return Err(Error::Usage(format!(
-                        "--class: {} is not a conditional run (method = \"gan\")",
+                        "--class: {} is not a conditional run (only method = \"cgan\" and \"acgan\" runs take a class)",
                         a.run.display()
                     )));
                 }

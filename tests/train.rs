@@ -60,6 +60,7 @@ fn every_preset_trains_samples_and_checkpoints() {
         let out = format!("run-{p}");
         let s = gantry(dir, &args(&quick(p, &data, &out, "2"))).ok().json();
         assert_eq!(s["steps"], 2, "{p}");
+        assert_eq!(s.get("test_error").is_some(), p == "improved-gan-semi", "{p}: {s}");
         let run = dir.join(&out);
         assert!(run.join("config.toml").is_file(), "{p}");
         assert!(run.join("samples/step-0000002.png").is_file(), "{p}");
@@ -89,6 +90,12 @@ fn every_preset_trains_samples_and_checkpoints() {
         }
         if p == "fgan-estimate" {
             assert!(e["sliced_wasserstein"].is_number(), "{p}: {e}");
+        }
+        if p == "improved-gan-semi" {
+            // the discriminator's classes on the whole t10k split (12 images), after training and in eval
+            assert!(s["test_error"].as_f64().is_some_and(|x| (0.0..=1.0).contains(&x)), "{s}");
+            assert_eq!(e["test_samples"], 12, "{e}");
+            assert!(e["test_error"].is_number(), "{e}");
         }
         if data == idx.display().to_string() {
             assert!(e["fcd"].is_number() && e["feature_network"].is_string(), "{p}: {e}");

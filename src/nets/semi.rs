@@ -49,8 +49,8 @@ impl WnDense {
             let t = x.linear::<Tensor>(&(&self.v / norm), None);
             let mean = t.mean_dim(0, false, Kind::Float);
             let std = (&t - &mean).square().mean_dim(0, false, Kind::Float).sqrt().clamp_min(1e-8);
-            let _ = self.g.shallow_clone().copy_(&std.reciprocal());
-            let _ = self.b.shallow_clone().copy_(&(-&mean / &std));
+            self.g.shallow_clone().copy_(&std.reciprocal());
+            self.b.shallow_clone().copy_(&(-&mean / &std));
             (t - mean) / std
         })
     }
@@ -171,7 +171,7 @@ mod tests {
         let vs = VarStore::new(Device::Cpu);
         let l = WnDense::new(vs.root(), 2, 1, true);
         tch::no_grad(|| {
-            let _ = l.v.shallow_clone().copy_(&Tensor::from_slice(&[3.0f32, 4.0]).view([1, 2]));
+            l.v.shallow_clone().copy_(&Tensor::from_slice(&[3.0f32, 4.0]).view([1, 2]));
             let _ = l.g.shallow_clone().fill_(2.0);
             let _ = l.b.shallow_clone().fill_(0.5);
         });
