@@ -45,7 +45,7 @@ def main():
     steps = next(iter(res.values()))[0]["steps"]
     lines = [f"## Semi-supervised GAN ({report.stamp()})", "",
              f"`python3 bench/semi.py --seeds {a.seeds} --labels {a.labels}` on {report.machine()}, CPU, "
-             f"{a.workers} runs side by side with one thread each. Preset `improved-gan-semi`, {steps} steps of batch 100; "
+             f"{'one run at a time' if a.workers == 1 else f'{a.workers} runs side by side'} with one thread each. Preset `improved-gan-semi`, {steps} steps of batch 100; "
              f"{a.labels} labels, class-balanced, a different subset per seed; every training image also serves unlabelled "
              "(9,001 for MNIST-10k, 60,000 for Fashion-MNIST). Test error on the whole test split (999 / 10,000 images) "
              "from the discriminator without its noise. The baseline is the same discriminator trained on the same labels "
