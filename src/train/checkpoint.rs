@@ -20,7 +20,8 @@ pub struct State {
     pub shape: Vec<i64>,
     pub optimizer_steps: BTreeMap<String, i64>,
     pub gantry_version: String,
-    /// Classes of a conditional run's data (0 otherwise).
+    /// Classes of the run's training data (0 without labels): the conditional and
+    /// semi-supervised methods are rebuilt with it.
     #[serde(default)]
     pub classes: i64,
 }

@@ -185,7 +185,8 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     bar.set_prefix(cfg.preset.clone());
     bar.set_position(start);
 
-    let method_classes = method.classes();
+    // the data's classes, which `method::build` needs again to rebuild the networks
+    let method_classes = data.classes();
     let mut last_ckpt: Option<PathBuf> = checkpoint::list(out)?.pop().map(|(p, _)| p);
     let t0 = Instant::now();
     let (mut t_log, mut step_log) = (Instant::now(), start);
