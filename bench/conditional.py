@@ -4,12 +4,12 @@ precision, recall against the test split. InfoGAN: with no labels in training, t
 its first categorical code under the best one-to-one matching of categories to classes
 (Hungarian), on MNIST-10k's and Fashion-MNIST's test splits.
 
-    python3 bench/conditional.py [--seeds 2] [--info-seeds 3] [--info-fashion-seeds 1] [--mnist DIR] [--workers 2] [--workdir DIR] [--only cgan|acgan|infogan]
+    python3 bench/conditional.py [--seeds 2] [--info-seeds 3] [--info-fashion-seeds 1] [--mnist DIR] [--workers 2] [--workdir DIR] [--only cgan,acgan,infogan]
 
 Runs train with their presets' settings (steps included) and one libtorch thread each; finished
 runs found in --workdir are reused.
 """
-import argparse, concurrent.futures as cf, os, tempfile
+import argparse, concurrent.futures as cf, os, sys, tempfile
 import report
 
 
@@ -27,10 +27,10 @@ def main():
     report.build()
     tmp = a.workdir or tempfile.mkdtemp(prefix="gantry-cond-")
     mnist = os.path.abspath(a.mnist)
-    jobs = [(p, "Fashion-MNIST", "fashion-mnist", s) for p in ["cgan", "acgan"] for s in range(a.seeds)]
+    jobs = [(p, "Fashion-MNIST", "fashion-mnist", s) for p in ["acgan", "cgan"] for s in range(a.seeds)]
     jobs += [("infogan", "MNIST-10k", mnist, s) for s in range(a.info_seeds)]
     jobs += [("infogan", "Fashion-MNIST", "fashion-mnist", s) for s in range(a.info_fashion_seeds)]
-    jobs = [j for j in jobs if not a.only or j[0] == a.only]
+    jobs = [j for j in jobs if not a.only or j[0] in a.only.split(",")]
 
     def one(preset, name, data, seed):
         out = os.path.join(tmp, f"{preset}-{os.path.basename(data)}-{seed}")
@@ -44,7 +44,7 @@ def main():
     with cf.ThreadPoolExecutor(a.workers) as ex:
         res = [f.result() for f in [ex.submit(one, *j) for j in jobs]]
     lines = [f"## Conditional GAN, AC-GAN and InfoGAN ({report.stamp()})", "",
-             f"`python3 bench/conditional.py --seeds {a.seeds} --info-seeds {a.info_seeds} --info-fashion-seeds {a.info_fashion_seeds}` on {report.machine()}, CPU, "
+             f"`python3 bench/conditional.py {report.shown_args(sys.argv[1:])}` on {report.machine()}, CPU, "
              f"{'one run at a time' if a.workers == 1 else f'{a.workers} runs side by side'} with one thread each; each preset's own settings and steps. "
              f"{a.samples} samples per run; `class_accuracy`: samples asked for class k that the evaluation classifier "
              "calls k (equal numbers per class); `code_accuracy`: InfoGAN's first categorical code read by Q on the whole "
@@ -64,6 +64,15 @@ def main():
         per = ", ".join(f"{100 * r[3][key]:.1f} %" for r in rs)
         lines.append(f"| `{preset}` | {name} | {acc[0]:.1f} ± {acc[1]:.1f} % | {per} | {fcd[0]:.2f} ± {fcd[1]:.2f} | "
                      f"{p[0]:.3f} | {rc[0]:.3f} | {mins:.1f} |")
+    cond = [r for r in res if r[0] != "infogan"]
+    if cond:
+        names = ["T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"]
+        lines += ["", "Class accuracy per requested class (mean over seeds; Fashion-MNIST's class names):", "",
+                  "| preset | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+        for preset in dict.fromkeys(r[0] for r in cond):
+            per = [r[3]["class_accuracy_per_class"] for r in cond if r[0] == preset]
+            means = [sum(p[k] for p in per) / len(per) for k in range(len(per[0]))]
+            lines.append(f"| `{preset}` | " + " | ".join(f"{100 * m:.0f} %" for m in means) + " |")
     report.write_section("conditional", "\n".join(lines))
 
 

@@ -69,6 +69,26 @@ def trained(out, train_args, threads=1):
     return json.load(open(done))
 
 
+def preset(name):
+    """A built-in preset's settings, read from src/presets."""
+    import tomllib
+    with open(os.path.join(ROOT, "src", "presets", f"{name}.toml"), "rb") as f:
+        return tomllib.load(f)
+
+
+def shown_args(argv):
+    """The command-line arguments as a reader would rerun them: without --workdir (a local folder)."""
+    out, skip = [], False
+    for x in argv:
+        if skip:
+            skip = False
+        elif x == "--workdir":
+            skip = True
+        elif not x.startswith("--workdir="):
+            out.append(x)
+    return " ".join(out)
+
+
 def mean_sd(xs):
     """Mean and sample standard deviation (0 for one value)."""
     import statistics

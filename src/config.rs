@@ -146,6 +146,15 @@ pub struct ModelConfig {
     pub categorical_codes: Vec<i64>,
     /// InfoGAN: the number of continuous codes, each ~ U(−1, 1).
     pub continuous_codes: i64,
+    /// DCGAN generator: width of a dense layer (norm + ReLU) between z and the first
+    /// projection (InfoGAN's FC 1024); 0 leaves it out.
+    pub g_fc: i64,
+    /// DCGAN discriminator: width of a dense layer (norm + LeakyReLU) after the convolutions,
+    /// before the read-out (InfoGAN's FC 1024); 0 leaves it out.
+    pub d_fc: i64,
+    /// InfoGAN: width of the Q head's hidden layer (dense + norm + LeakyReLU on D's shared body,
+    /// then the codes' outputs; the paper's FC 128); 0 reads Q out beside D's logit.
+    pub q_hidden: i64,
     /// Semi-supervised GAN: standard deviation of the Gaussian noise added to D's input (in
     /// [0, 1] pixel units) and to each hidden layer's output during training.
     pub d_input_noise: f64,
@@ -216,8 +225,11 @@ pub struct ObjectiveConfig {
     /// Historical averaging weights: λ‖θ − mean of past θ‖² for each player; 0 turns it off.
     pub g_historical: f64,
     pub d_historical: f64,
-    /// InfoGAN's weight λ of the mutual-information lower bound.
+    /// InfoGAN's weight λ of the mutual-information lower bound's categorical terms.
     pub info_weight: f64,
+    /// InfoGAN's λ of the continuous codes' terms (the paper: "a smaller λ is typically used"
+    /// for continuous codes).
+    pub info_continuous_weight: f64,
     /// Semi-supervised GAN: weight of the unsupervised (real vs fake) loss beside the supervised
     /// one; 0 trains the discriminator as a plain classifier on the labelled subset (no GAN).
     pub unlabeled_weight: f64,
@@ -320,6 +332,9 @@ impl Default for ModelConfig {
             gaussian_std: 1.0,
             categorical_codes: vec![10],
             continuous_codes: 2,
+            g_fc: 0,
+            d_fc: 0,
+            q_hidden: 0,
             d_input_noise: 0.3,
             d_hidden_noise: 0.5,
         }
@@ -343,6 +358,7 @@ impl Default for ObjectiveConfig {
             g_historical: 0.0,
             d_historical: 0.0,
             info_weight: 1.0,
+            info_continuous_weight: 1.0,
             unlabeled_weight: 1.0,
         }
     }
@@ -682,6 +698,21 @@ impl Config {
                 "model.d_norm",
                 "cannot be `virtual`: virtual batch normalisation is for generators (model.g_norm)",
             );
+        }
+        if o.info_weight < 0.0 || o.info_continuous_weight < 0.0 {
+            return bad("objective.info_weight / objective.info_continuous_weight", "must be ≥ 0");
+        }
+        if self.model.g_fc < 0 || self.model.d_fc < 0 || self.model.q_hidden < 0 {
+            return bad("model.g_fc / model.d_fc / model.q_hidden", "must be ≥ 0 (0 leaves the layer out)");
+        }
+        if (self.model.g_fc > 0 || self.model.d_fc > 0 || self.model.q_hidden > 0) && self.model.arch != Arch::Dcgan {
+            return bad(
+                "model.g_fc / model.d_fc / model.q_hidden",
+                "are layers of the DCGAN networks; set model.arch = \"dcgan\" or leave them 0 (the MLP's widths are model.g_hidden / model.d_hidden)",
+            );
+        }
+        if self.model.q_hidden > 0 && self.method != MethodKind::Infogan {
+            return bad("model.q_hidden", "is InfoGAN's Q head; set method = \"infogan\" or leave it 0");
         }
         if self.model.minibatch_kernels < 0 || self.model.minibatch_dims < 1 {
             return bad("model.minibatch_kernels / model.minibatch_dims", "must be ≥ 0 and ≥ 1");

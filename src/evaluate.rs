@@ -142,15 +142,22 @@ pub fn stacked_modes(c: &Classifier, x: &Tensor) -> Map<String, Value> {
 }
 
 /// The fraction of a conditional generator's samples that the classifier assigns to the class
-/// they were asked for (`n` samples, the classes in order).
-pub fn class_accuracy(method: &dyn Method, c: &Classifier, n: i64, classes: i64, seed: u64) -> f64 {
+/// they were asked for (`n` samples, the classes in order): overall, then for each class.
+pub fn class_accuracy(method: &dyn Method, c: &Classifier, n: i64, classes: i64, seed: u64) -> (f64, Vec<f64>) {
     rng::seed_torch(seed, rng::stream::SAMPLE, 2);
     let z = method.latents_for(n, None);
     let parts: Vec<Tensor> = (0..n).step_by(500).map(|i| method.generate(&z.narrow(0, i, 500.min(n - i)))).collect();
     let (_, logits) = c.embed(&Tensor::cat(&parts, 0));
     let want: Vec<i64> = (0..n).map(|i| i * classes / n).collect();
-    let want = Tensor::from_slice(&want).to(logits.device());
-    logits.argmax(1, false).eq_tensor(&want).to_kind(tch::Kind::Double).mean(tch::Kind::Double).double_value(&[])
+    let hits = logits.argmax(1, false).eq_tensor(&Tensor::from_slice(&want).to(logits.device()));
+    let hits = Vec::<bool>::try_from(hits.to_device(Device::Cpu)).expect("a vector of hits");
+    let mut per = vec![(0.0, 0.0); classes as usize];
+    for (&w, &h) in want.iter().zip(&hits) {
+        per[w as usize].0 += f64::from(u8::from(h));
+        per[w as usize].1 += 1.0;
+    }
+    let all = hits.iter().filter(|&&h| h).count() as f64 / n.max(1) as f64;
+    (all, per.into_iter().map(|(h, t)| if t > 0.0 { h / t } else { 0.0 }).collect())
 }
 
 impl Evaluator {
@@ -205,7 +212,9 @@ impl Evaluator {
                     m.insert("code_accuracy".into(), json!(codes::matched_accuracy(&pred, &want, classes)));
                 }
                 if let (k @ 1.., FeatureNet::Classifier(c)) = (method.classes(), net) {
-                    m.insert("class_accuracy".into(), json!(class_accuracy(method, c, n, k, seed)));
+                    let (all, per) = class_accuracy(method, c, n, k, seed);
+                    m.insert("class_accuracy".into(), json!(all));
+                    m.insert("class_accuracy_per_class".into(), json!(per));
                 }
                 Ok(m)
             }

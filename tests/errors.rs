@@ -250,3 +250,17 @@ fn bad_labelled_subsets_are_refused() {
     gantry(dir, &["train", "--preset", "improved-gan-semi", "--set", "model.arch=\"dcgan\"", "--dry-run"])
         .fails_with("model.arch");
 }
+
+#[test]
+fn misplaced_dense_layers_and_code_weights_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gantry(dir, &["train", "--preset", "dcgan", "--set", "model.q_hidden=128", "--dry-run"])
+        .fails_with("method = \"infogan\"");
+    gantry(dir, &["train", "--preset", "gan", "--set", "model.d_fc=64", "--dry-run"])
+        .fails_with("model.arch = \"dcgan\"");
+    gantry(dir, &["train", "--preset", "infogan", "--set", "model.g_fc=-1", "--dry-run"]).fails_with("must be ≥ 0");
+    gantry(dir, &["train", "--preset", "infogan", "--set", "objective.info_continuous_weight=-0.1", "--dry-run"])
+        .fails_with("objective.info_continuous_weight");
+    gantry(dir, &["train", "--preset", "infogan", "--dry-run"]).ok();
+}

@@ -210,6 +210,11 @@ fn conditional_runs_sample_by_class_and_report_class_accuracy() {
         let e = gantry(dir, &["eval", "--run", preset, "--samples", "20", "--classifier", "c.safetensors"]).ok().json();
         let acc = e["class_accuracy"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&acc), "{e}");
+        // two samples per class: the overall accuracy is the mean of the ten per-class ones
+        let per: Vec<f64> =
+            e["class_accuracy_per_class"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert_eq!(per.len(), 10, "{e}");
+        assert!((per.iter().sum::<f64>() / 10.0 - acc).abs() < 1e-9, "{e}");
         gantry(dir, &["sample", "--run", preset, "--n", "20", "--out", "grid.png"]).ok();
         // ten classes, one row each of 20 / 10 = 2 samples
         let img = image::open(dir.join("grid.png")).unwrap();

@@ -32,6 +32,10 @@ fn quick(preset: &str, data: &str, out: &str, steps: &str) -> Vec<String> {
         a.extend(["--set", "model.g_hidden=[16,16]", "--set", "model.d_hidden=[16,16]"].map(String::from));
     } else if preset != "fgan-estimate" {
         a.extend(["--set", "model.base_channels=8"].map(String::from));
+        if matches!(preset, "cgan" | "acgan" | "infogan") {
+            // the InfoGAN networks' dense layers, narrowed (a zero width would drop them)
+            a.extend(["--set", "model.g_fc=16", "--set", "model.d_fc=16"].map(String::from));
+        }
     }
     a
 }

@@ -2,15 +2,19 @@
 //! codes (one-hot, uniform over their categories) and continuous codes (U(−1, 1)). D's read-out
 //! gains a Q head sharing its body: logits for each categorical code and a mean for each
 //! continuous one. The variational lower bound of I(c; G(z, c)) is maximised by minimising
-//! L_I = Σ CE(Q_cat, c_cat) + Σ ½(c_cont − μ)² (a unit-variance Gaussian's negative
-//! log-likelihood up to a constant), weighted by λ, in both players' losses (eq. 6).
+//! λ·L_I = λ·Σ CE(Q_cat, c_cat) + λ_c·Σ ½(c_cont − μ)² (a unit-variance Gaussian's negative
+//! log-likelihood up to a constant) in both players' losses (eq. 6), with λ_c the continuous
+//! codes' own weight ("a smaller λ is typically used" for them, §6).
 use tch::{Device, Kind, Tensor};
 
 #[derive(Debug, Clone)]
 pub struct Codes {
     pub categorical: Vec<i64>,
     pub continuous: i64,
+    /// λ of the categorical terms.
     pub weight: f64,
+    /// λ of the continuous terms.
+    pub continuous_weight: f64,
 }
 
 impl Codes {
@@ -35,18 +39,20 @@ impl Codes {
         Tensor::cat(&parts, 1)
     }
 
-    /// L_I for Q's outputs `q` [n, width] and the codes `c` [n, width] that made the samples.
+    /// The weighted L_I for Q's outputs `q` [n, width] and the codes `c` [n, width] that made
+    /// the samples.
     pub fn info_loss(&self, q: &Tensor, c: &Tensor) -> Tensor {
         let mut at = 0;
         let mut loss = Tensor::zeros([], (Kind::Float, q.device()));
         for &k in &self.categorical {
             let target = c.narrow(1, at, k).argmax(1, false);
-            loss += q.narrow(1, at, k).cross_entropy_for_logits(&target);
+            loss += q.narrow(1, at, k).cross_entropy_for_logits(&target) * self.weight;
             at += k;
         }
         if self.continuous > 0 {
             let d = q.narrow(1, at, self.continuous) - c.narrow(1, at, self.continuous);
-            loss += d.square().sum_dim_intlist(1, false, Kind::Float).mean(Kind::Float) * 0.5;
+            loss +=
+                d.square().sum_dim_intlist(1, false, Kind::Float).mean(Kind::Float) * (0.5 * self.continuous_weight);
         }
         loss
     }
@@ -150,10 +156,14 @@ mod tests {
     fn info_loss_by_hand() {
         // one categorical code of 2 (target 1, logits (0, 0): CE = ln 2) and one continuous code
         // (c = 0.5, μ = −0.5: ½·1² = 0.5)
-        let codes = Codes { categorical: vec![2], continuous: 1, weight: 1.0 };
+        let codes = Codes { categorical: vec![2], continuous: 1, weight: 1.0, continuous_weight: 1.0 };
         let c = Tensor::from_slice(&[0.0f32, 1.0, 0.5]).view([1, 3]);
         let q = Tensor::from_slice(&[0.0f32, 0.0, -0.5]).view([1, 3]);
         let want = std::f64::consts::LN_2 + 0.5;
+        assert!((codes.info_loss(&q, &c).double_value(&[]) - want).abs() < 1e-6);
+        // λ = 2, λ_c = 0.1: 2·ln 2 + 0.1·0.5
+        let codes = Codes { weight: 2.0, continuous_weight: 0.1, ..codes };
+        let want = 2.0 * std::f64::consts::LN_2 + 0.05;
         assert!((codes.info_loss(&q, &c).double_value(&[]) - want).abs() < 1e-6);
     }
 }

@@ -91,6 +91,7 @@ impl Gan {
             categorical: cfg.model.categorical_codes.clone(),
             continuous: cfg.model.continuous_codes,
             weight: cfg.objective.info_weight,
+            continuous_weight: cfg.objective.info_continuous_weight,
         });
         let cond = match cfg.method {
             MethodKind::Gan | MethodKind::Infogan => None,
@@ -115,7 +116,7 @@ impl Gan {
         let d_vs = VarStore::new(device);
         let (d_shape, mut d_outputs) = cond.map_or((shape, 1), |c| (c.d_shape(shape), c.d_outputs()));
         d_outputs += codes.as_ref().map_or(0, Codes::width);
-        let d = nets::discriminator(m, d_shape, d_outputs, d_vs.root())?;
+        let d = nets::discriminator(m, d_shape, d_outputs, codes.as_ref().map_or(0, Codes::width), d_vs.root())?;
         nets::initialise(&d_vs, m.init);
         let ema = if cfg.train.ema > 0.0 && m.generator == GeneratorKind::Net {
             let vs = VarStore::new(device);
@@ -190,7 +191,7 @@ impl Method for Gan {
                 let v = self.d.forward_t(&real, true).select(1, 0);
                 let out = self.d.forward_t(&fake, true);
                 let c = z.narrow(1, self.cfg.model.latent_dim, codes.width());
-                class_loss = Some(codes.info_loss(&out.narrow(1, 1, codes.width()), &c) * codes.weight);
+                class_loss = Some(codes.info_loss(&out.narrow(1, 1, codes.width()), &c));
                 (v, out.select(1, 0), None)
             } else if self.rows_independent {
                 // Without batch norm the critic treats rows independently, so one forward pass
@@ -265,7 +266,7 @@ impl Method for Gan {
                 (Some(c), _, Some(logits)) => loss += logits.cross_entropy_for_logits(&c.labels(&z)),
                 (None, Some(codes), Some(q)) => {
                     let info = codes.info_loss(&q, &z.narrow(1, self.cfg.model.latent_dim, codes.width()));
-                    loss += &info * codes.weight;
+                    loss += &info;
                     metrics.push(("g/info", info.detach()));
                 }
                 _ => {}

@@ -3,7 +3,10 @@
 //! (28 → 7 with L = 2, 32 → 4 with L = 3, 64 → 4 with L = 4); widths double with depth from
 //! `base_channels`. G: linear → norm → ReLU, then L transposed convolutions (k4 s2 p1), norm and
 //! ReLU between them and tanh at the end. D mirrors it with LeakyReLU(0.2), no norm on its first
-//! layer, and a linear read-out. At 28×28 with base 64 this is the InfoGAN / Lucic et al. model.
+//! layer, and a linear read-out. At 28×28 with base 64 this is the Lucic et al. model; with
+//! `g_fc = d_fc = 1024` and a Q head of 128 (`q_hidden`) it is InfoGAN's MNIST model (Chen et
+//! al. 2016, Table 1): G = FC 1024 → FC 7·7·128 → up 64 → up 1, D = conv 64 → conv 128 →
+//! FC 1024 → logit, Q = FC 128 → codes on D's FC 1024.
 use super::minibatch::MinibatchDiscrimination;
 use super::mlp::leaky_relu;
 use super::{Critic, NormLayer, maybe};
@@ -47,6 +50,7 @@ fn up(bias: bool) -> nn::ConvTransposeConfig {
 
 #[derive(Debug)]
 pub struct Generator {
+    pre: Option<(nn::Linear, Option<NormLayer>)>,
     fc: nn::Linear,
     fc_norm: Option<NormLayer>,
     start: [i64; 3],
@@ -60,9 +64,15 @@ impl Generator {
         let (l, s0) = plan(size)?;
         let top = cfg.base_channels << (l - 1);
         let has_norm = cfg.g_norm != Norm::None;
+        let dense = |name: &str, i: i64, o: i64| {
+            nn::linear(&p / name, i, o, nn::LinearConfig { bias: !has_norm, ..Default::default() })
+        };
+        let pre = (cfg.g_fc > 0).then(|| {
+            (dense("pre", cfg.latent_dim, cfg.g_fc), NormLayer::new(&p / "norm_pre", cfg.g_norm, &[cfg.g_fc]))
+        });
         let fc = nn::linear(
             &p / "fc",
-            cfg.latent_dim,
+            if cfg.g_fc > 0 { cfg.g_fc } else { cfg.latent_dim },
             top * s0 * s0,
             nn::LinearConfig { bias: !has_norm, ..Default::default() },
         );
@@ -76,13 +86,17 @@ impl Generator {
             ch /= 2;
         }
         let out = nn::conv_transpose2d(&p / "out", ch, channels, 4, up(true));
-        Ok(Generator { fc, fc_norm, start: [top, s0, s0], ups, out })
+        Ok(Generator { pre, fc, fc_norm, start: [top, s0, s0], ups, out })
     }
 }
 
 impl ModuleT for Generator {
     fn forward_t(&self, z: &Tensor, train: bool) -> Tensor {
         let [c, h, w] = self.start;
+        let z = match &self.pre {
+            Some((lin, norm)) => maybe(norm, z.apply(lin), train).relu(), // [n, 1024]
+            None => z.shallow_clone(),
+        };
         let mut x = maybe(&self.fc_norm, z.apply(&self.fc), train).relu().view([-1, c, h, w]); // [n, 128, 7, 7] at 28×28
         for (conv, norm) in &self.ups {
             x = maybe(norm, x.apply(conv), train).relu(); // side doubles, width halves
@@ -95,13 +109,31 @@ impl ModuleT for Generator {
 pub struct Discriminator {
     first: nn::Conv2D,
     downs: Vec<(nn::Conv2D, Option<NormLayer>)>,
+    minibatch: Option<MinibatchDiscrimination>,
+    hidden: Option<(nn::Linear, Option<NormLayer>)>,
     out: nn::Linear,
     squeeze: bool,
-    minibatch: Option<MinibatchDiscrimination>,
+    q: Option<QHead>,
+}
+
+/// InfoGAN's Q head on D's shared body: dense → norm → LeakyReLU → the codes' outputs.
+#[derive(Debug)]
+struct QHead {
+    hidden: nn::Linear,
+    norm: Option<NormLayer>,
+    out: nn::Linear,
+}
+
+impl QHead {
+    fn forward(&self, f: &Tensor, train: bool) -> Tensor {
+        leaky_relu(&maybe(&self.norm, f.apply(&self.hidden), train)).apply(&self.out)
+    }
 }
 
 impl Discriminator {
-    pub fn new(cfg: &ModelConfig, shape: Shape, outputs: i64, p: nn::Path) -> Result<Discriminator> {
+    /// `outputs` values per example, the last `q_outputs` of them from the Q head when
+    /// `cfg.q_hidden > 0` (else all from the read-out).
+    pub fn new(cfg: &ModelConfig, shape: Shape, outputs: i64, q_outputs: i64, p: nn::Path) -> Result<Discriminator> {
         let (channels, size) = image_shape(shape)?;
         let (l, s0) = plan(size)?;
         let has_norm = cfg.d_norm != Norm::None;
@@ -117,10 +149,24 @@ impl Discriminator {
         let flat = ch * s0 * s0;
         let minibatch = (cfg.minibatch_kernels > 0)
             .then(|| MinibatchDiscrimination::new(&p / "minibatch", flat, cfg.minibatch_kernels, cfg.minibatch_dims));
-        let read =
+        let mut read =
             MinibatchDiscrimination::out_features(flat, if minibatch.is_some() { cfg.minibatch_kernels } else { 0 });
-        let out = nn::linear(&p / "out", read, outputs, Default::default());
-        Ok(Discriminator { first, downs, out, squeeze: outputs == 1, minibatch })
+        let dense = |name: &str, i: i64, o: i64| {
+            nn::linear(&p / name, i, o, nn::LinearConfig { bias: !has_norm, ..Default::default() })
+        };
+        let hidden = (cfg.d_fc > 0)
+            .then(|| (dense("fc", read, cfg.d_fc), NormLayer::new(&p / "norm_fc", cfg.d_norm, &[cfg.d_fc])));
+        if cfg.d_fc > 0 {
+            read = cfg.d_fc;
+        }
+        let q_outputs = if cfg.q_hidden > 0 { q_outputs } else { 0 };
+        let q = (q_outputs > 0).then(|| QHead {
+            hidden: dense("q_hidden", read, cfg.q_hidden),
+            norm: NormLayer::new(&p / "q" / "norm", cfg.d_norm, &[cfg.q_hidden]),
+            out: nn::linear(&p / "q_out", cfg.q_hidden, q_outputs, Default::default()),
+        });
+        let out = nn::linear(&p / "out", read, outputs - q_outputs, Default::default());
+        Ok(Discriminator { first, downs, minibatch, hidden, out, squeeze: outputs == 1, q })
     }
 }
 
@@ -136,7 +182,14 @@ impl Critic for Discriminator {
         if let Some(mb) = &self.minibatch {
             f = mb.forward(&f); // [n, 6272 + kernels]
         }
-        let y = f.apply(&self.out); // [n, outputs]
+        if let Some((lin, norm)) = &self.hidden {
+            f = leaky_relu(&maybe(norm, f.apply(lin), train)); // [n, 1024]
+            features.push(f.shallow_clone());
+        }
+        let mut y = f.apply(&self.out); // [n, outputs − q_outputs]
+        if let Some(q) = &self.q {
+            y = Tensor::cat(&[y, q.forward(&f, train)], 1); // [n, outputs]
+        }
         (if self.squeeze { y.squeeze_dim(1) } else { y }, features)
     }
 }
@@ -163,11 +216,40 @@ mod tests {
                 let shape = Shape::Image { channels, size };
                 let vs = nn::VarStore::new(tch::Device::Cpu);
                 let g = Generator::new(&cfg, shape, vs.root()).unwrap();
-                let d = Discriminator::new(&cfg, shape, 1, vs.root() / "d").unwrap();
+                let d = Discriminator::new(&cfg, shape, 1, 0, vs.root() / "d").unwrap();
                 let x = g.forward_t(&Tensor::randn([2, cfg.latent_dim], tch::kind::FLOAT_CPU), true);
                 assert_eq!(x.size(), vec![2, channels, size, size]);
                 assert_eq!(d.forward_t(&x, true).size(), vec![2]);
             }
         }
+    }
+
+    #[test]
+    fn infogan_dense_layers_and_q_head() {
+        use crate::config::ModelConfig;
+        let cfg =
+            ModelConfig { base_channels: 8, latent_dim: 6, g_fc: 32, d_fc: 16, q_hidden: 8, ..Default::default() };
+        let shape = Shape::Image { channels: 1, size: 28 };
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let g = Generator::new(&cfg, shape, vs.root() / "g").unwrap();
+        // 1 logit + 12 code outputs, the 12 from the Q head
+        let d = Discriminator::new(&cfg, shape, 13, 12, vs.root() / "d").unwrap();
+        let x = g.forward_t(&Tensor::randn([4, 6], tch::kind::FLOAT_CPU), true);
+        let (y, features) = d.forward_features(&x, true);
+        assert_eq!(y.size(), vec![4, 13]);
+        assert_eq!(features.last().unwrap().size(), vec![4, 16], "the dense layer is the last feature layer");
+        let shapes: std::collections::HashMap<String, Vec<i64>> =
+            vs.variables().into_iter().map(|(k, v)| (k, v.size())).collect();
+        assert_eq!(shapes["g.pre.weight"], vec![32, 6]);
+        assert_eq!(shapes["g.fc.weight"], vec![16 * 7 * 7, 32]);
+        assert_eq!(shapes["d.fc.weight"], vec![16, 16 * 7 * 7]);
+        assert_eq!(shapes["d.out.weight"], vec![1, 16]);
+        assert_eq!(shapes["d.q_hidden.weight"], vec![8, 16]);
+        assert_eq!(shapes["d.q_out.weight"], vec![12, 8]);
+        // without q_hidden every output comes from the read-out
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let flat = ModelConfig { q_hidden: 0, ..cfg };
+        let _ = Discriminator::new(&flat, shape, 13, 12, vs.root()).unwrap();
+        assert_eq!(vs.variables()["out.weight"].size(), vec![13, 16]);
     }
 }

@@ -196,11 +196,12 @@ pub fn generator(cfg: &ModelConfig, shape: Shape, p: nn::Path) -> Result<Net> {
     }
 }
 
-/// Builds a discriminator with `outputs` logits per example under `p`.
-pub fn discriminator(cfg: &ModelConfig, shape: Shape, outputs: i64, p: nn::Path) -> Result<CriticNet> {
+/// Builds a discriminator with `outputs` logits per example under `p`, the last `q_outputs` of
+/// them from InfoGAN's Q head when `cfg.q_hidden > 0`.
+pub fn discriminator(cfg: &ModelConfig, shape: Shape, outputs: i64, q_outputs: i64, p: nn::Path) -> Result<CriticNet> {
     match cfg.arch {
         Arch::Mlp => Ok(Box::new(mlp::Mlp::discriminator(cfg, shape, outputs, p))),
-        Arch::Dcgan => Ok(Box::new(dcgan::Discriminator::new(cfg, shape, outputs, p)?)),
+        Arch::Dcgan => Ok(Box::new(dcgan::Discriminator::new(cfg, shape, outputs, q_outputs, p)?)),
     }
 }
 
