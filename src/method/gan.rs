@@ -281,7 +281,7 @@ impl Method for Gan {
                 improved::update_means(&g_params, &h.means, self.opt_g.steps + 1);
             }
             if let Some((_, _, ema)) = &self.ema {
-                ema.update();
+                ema.update(self.opt_g.steps);
             }
             metrics.push(("g/loss", loss.detach()));
         }

@@ -140,7 +140,7 @@ impl Method for Semi {
         let grads = Tensor::run_backward(&[&loss], &d_params, false, false);
         self.opt_d.step(&grads, self.lr(self.cfg.train.d_lr, step));
         if let Some((_, _, ema)) = &self.d_avg {
-            ema.update();
+            ema.update(self.opt_d.steps);
         }
         metrics.push(("d/loss", loss.detach()));
         metrics.push(("d/supervised", sup.detach()));
