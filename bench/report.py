@@ -53,12 +53,14 @@ def stamp():
 def trained(out, train_args, threads=1):
     """Trains `gantry train ... --out out` unless a finished run is already there (its
     bench-summary.json), so an interrupted benchmark resumes where it stopped; returns the
-    train summary with `seconds` of wall time. A run stopped by a non-finite loss returns None."""
+    train summary with `seconds` of wall time (of the last invocation, when it resumed). A run stopped by a non-finite loss returns None."""
     done = os.path.join(out, "bench-summary.json")
     if not os.path.exists(done):
         env = dict(os.environ, OMP_NUM_THREADS=str(threads))
         t0 = time.time()
-        r = subprocess.run([GANTRY, "train", "--out", out, "--quiet", *map(str, train_args)], capture_output=True, text=True, env=env)
+        # an interrupted run continues from its newest checkpoint
+        resume = ["--resume"] if os.path.isdir(os.path.join(out, "checkpoints")) and os.listdir(os.path.join(out, "checkpoints")) else []
+        r = subprocess.run([GANTRY, "train", "--out", out, "--quiet", *resume, *map(str, train_args)], capture_output=True, text=True, env=env)
         if r.returncode != 0:
             if "not finite" in r.stderr:
                 return None
