@@ -72,7 +72,9 @@ mod tests {
         assert!((ema.decay_at(1) - 2.0 / 11.0).abs() < 1e-12);
         assert!((ema.decay_at(1000) - 1001.0 / 1010.0).abs() < 1e-12);
         assert_eq!(ema.decay_at(100_000), 0.999);
-        tch::no_grad(|| w.shallow_clone().fill_(1.0));
+        tch::no_grad(|| {
+            let _ = w.shallow_clone().fill_(1.0);
+        });
         ema.update(1);
         // θ̄ = (2/11)·0 + (9/11)·1
         assert!((a.double_value(&[0]) - 9.0 / 11.0).abs() < 1e-6);
