@@ -224,6 +224,44 @@ fn resume_without_preset_uses_the_runs_config() {
 }
 
 #[test]
+fn resume_accepts_a_run_written_before_a_key_was_added() {
+    // An older gantry hashed fewer keys and wrote a config.toml without the new ones: simulate
+    // it by dropping a key from config.toml and replacing the checkpoint's hash. The run's own
+    // config.toml (read with today's defaults) vouches for it; a changed setting still does not.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gantry(dir, &args(&quick("toy-gan", "ring8", "r", "2"))).ok();
+    let state = dir.join("r/checkpoints/step-0000002/state.json");
+    let text = std::fs::read_to_string(&state).unwrap();
+    let hash = serde_json::from_str::<serde_json::Value>(&text).unwrap()["config_hash"].as_str().unwrap().to_string();
+    std::fs::write(&state, text.replace(&hash, "0123456789abcdef")).unwrap();
+    let cfg = dir.join("r/config.toml");
+    let old: String = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("leaky_slope"))
+        .map(|l| l.to_string() + "\n")
+        .collect();
+    std::fs::write(&cfg, &old).unwrap();
+    let s = gantry(dir, &args(&[quick("toy-gan", "ring8", "r", "4"), vec!["--resume".into()]].concat())).ok().json();
+    assert_eq!(s["first_step"], 2);
+    // a config.toml that differs in a setting of the weights does not vouch
+    gantry(dir, &args(&quick("toy-gan", "ring8", "s", "2"))).ok();
+    let state = dir.join("s/checkpoints/step-0000002/state.json");
+    let text = std::fs::read_to_string(&state).unwrap();
+    std::fs::write(&state, text.replace(&hash, "0123456789abcdef")).unwrap();
+    let cfg = dir.join("s/config.toml");
+    let changed: String = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .lines()
+        .map(|l| if l.starts_with("d_lr = ") { "d_lr = 0.5\n".to_string() } else { l.to_string() + "\n" })
+        .collect();
+    std::fs::write(&cfg, changed).unwrap();
+    gantry(dir, &args(&[quick("toy-gan", "ring8", "s", "4"), vec!["--resume".into()]].concat()))
+        .fails_with("another configuration");
+}
+
+#[test]
 fn dry_run_prints_resolved_config() {
     let tmp = tempfile::tempdir().unwrap();
     let r = gantry(tmp.path(), &["train", "--preset", "wgan-gp", "--set", "train.g_lr=3e-4", "--dry-run"]).ok();

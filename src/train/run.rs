@@ -121,9 +121,11 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                 out.display()
             )));
         };
-        if state.config_hash != cfg.hash() {
-            let diff =
-                Config::load(&out.join("config.toml")).map(|old| old.differences(cfg).join(", ")).unwrap_or_default();
+        // The run's config.toml, read with today's defaults for keys added since it was written,
+        // vouches for a checkpoint whose hash an older gantry computed over fewer keys.
+        let saved = Config::load(&out.join("config.toml")).ok();
+        if state.config_hash != cfg.hash() && saved.as_ref().is_none_or(|old| old.hash() != cfg.hash()) {
+            let diff = saved.map(|old| old.differences(cfg).join(", ")).unwrap_or_default();
             return Err(Error::Checkpoint {
                 path,
                 msg: format!(
