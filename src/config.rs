@@ -92,6 +92,26 @@ pub enum Activation {
     Maxout,
 }
 
+/// The distribution of the noise vector z.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LatentPrior {
+    /// N(0, I).
+    Normal,
+    /// U(−1, 1) in each dimension (the InfoGAN authors' code).
+    Uniform,
+}
+
+/// How feature matching measures the gap between E f(x) and E f(G(z)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureDistance {
+    /// ‖E f(x) − E f(G(z))‖², the paper's objective (Salimans et al. 2016, §3.1).
+    L2,
+    /// The mean over features of |E f(x) − E f(G(z))|, the authors' MNIST code.
+    L1,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Norm {
@@ -119,6 +139,8 @@ pub struct ModelConfig {
     pub generator: GeneratorKind,
     /// Dimension of the noise vector z.
     pub latent_dim: i64,
+    /// Distribution of z.
+    pub latent_prior: LatentPrior,
     /// Hidden widths of the MLP generator.
     pub g_hidden: Vec<i64>,
     /// Hidden widths of the MLP discriminator.
@@ -126,6 +148,8 @@ pub struct ModelConfig {
     pub g_activation: Activation,
     pub d_activation: Activation,
     pub maxout_pieces: i64,
+    /// Slope of LeakyReLU for x < 0 (DCGAN's 0.2; the InfoGAN authors' code uses 0.01).
+    pub leaky_slope: f64,
     /// Normalisation in the generator's hidden layers.
     pub g_norm: Norm,
     /// Normalisation in the discriminator's hidden layers (no batch norm with a gradient
@@ -222,6 +246,8 @@ pub struct ObjectiveConfig {
     /// hidden layer (0-based; −1 is the last) instead of its adversarial loss.
     pub feature_matching: bool,
     pub feature_layer: i64,
+    /// The distance feature matching minimises.
+    pub feature_distance: FeatureDistance,
     /// Historical averaging weights: λ‖θ − mean of past θ‖² for each player; 0 turns it off.
     pub g_historical: f64,
     pub d_historical: f64,
@@ -317,11 +343,13 @@ impl Default for ModelConfig {
             arch: Arch::Dcgan,
             generator: GeneratorKind::Net,
             latent_dim: 100,
+            latent_prior: LatentPrior::Normal,
             g_hidden: vec![256, 256],
             d_hidden: vec![256, 256],
             g_activation: Activation::Relu,
             d_activation: Activation::LeakyRelu,
             maxout_pieces: 5,
+            leaky_slope: 0.2,
             g_norm: Norm::Batch,
             d_norm: Norm::Batch,
             base_channels: 64,
@@ -355,6 +383,7 @@ impl Default for ObjectiveConfig {
             real_target: 1.0,
             feature_matching: false,
             feature_layer: -1,
+            feature_distance: FeatureDistance::L2,
             g_historical: 0.0,
             d_historical: 0.0,
             info_weight: 1.0,
@@ -713,6 +742,9 @@ impl Config {
         }
         if self.model.q_hidden > 0 && self.method != MethodKind::Infogan {
             return bad("model.q_hidden", "is InfoGAN's Q head; set method = \"infogan\" or leave it 0");
+        }
+        if !(0.0..1.0).contains(&self.model.leaky_slope) {
+            return bad("model.leaky_slope", "must be in [0, 1)");
         }
         if self.model.minibatch_kernels < 0 || self.model.minibatch_dims < 1 {
             return bad("model.minibatch_kernels / model.minibatch_dims", "must be ≥ 0 and ≥ 1");

@@ -262,5 +262,11 @@ fn misplaced_dense_layers_and_code_weights_are_refused() {
     gantry(dir, &["train", "--preset", "infogan", "--set", "model.g_fc=-1", "--dry-run"]).fails_with("must be ≥ 0");
     gantry(dir, &["train", "--preset", "infogan", "--set", "objective.info_continuous_weight=-0.1", "--dry-run"])
         .fails_with("objective.info_continuous_weight");
+    gantry(dir, &["train", "--preset", "infogan", "--set", "model.leaky_slope=1.5", "--dry-run"])
+        .fails_with("model.leaky_slope");
+    gantry(dir, &["train", "--preset", "infogan", "--set", "model.latent_prior=cauchy", "--dry-run"])
+        .fails_with("cauchy");
+    gantry(dir, &["train", "--preset", "improved-gan-semi", "--set", "objective.feature_distance=l3", "--dry-run"])
+        .fails_with("l3");
     gantry(dir, &["train", "--preset", "infogan", "--dry-run"]).ok();
 }

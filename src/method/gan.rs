@@ -258,7 +258,7 @@ impl Method for Gan {
                 let real = last_real.expect("at least one critic step");
                 let (_, real_features) = tch::no_grad(|| self.d.forward_features(&real, true));
                 let i = improved::layer_index(o.feature_layer, fake_features.len());
-                improved::feature_matching(&real_features[i], &fake_features[i])
+                improved::feature_matching(&real_features[i], &fake_features[i], o.feature_distance)
             } else {
                 self.objective.g_loss(&u)
             };

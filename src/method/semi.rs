@@ -155,7 +155,11 @@ impl Method for Semi {
                 let x_real = data.batch(2 * step + 1, n, seed);
                 let (_, real_features) = tch::no_grad(|| self.d.forward_features(&x_real, true));
                 let layer = improved::layer_index(self.cfg.objective.feature_layer, fake_features.len());
-                improved::feature_matching(&real_features[layer], &fake_features[layer])
+                improved::feature_matching(
+                    &real_features[layer],
+                    &fake_features[layer],
+                    self.cfg.objective.feature_distance,
+                )
             } else {
                 neg_log_d(&out.logsumexp([1], false)).mean(Kind::Float)
             };

@@ -8,11 +8,11 @@
 //! al. 2016, Table 1): G = FC 1024 → FC 7·7·128 → up 64 → up 1, D = conv 64 → conv 128 →
 //! FC 1024 → logit, Q = FC 128 → codes on D's FC 1024.
 use super::minibatch::MinibatchDiscrimination;
-use super::mlp::leaky_relu;
 use super::{Critic, NormLayer, maybe};
 use crate::config::{ModelConfig, Norm};
 use crate::data::Shape;
 use crate::error::{Error, Result};
+use crate::ops::leaky_relu;
 use tch::Tensor;
 use tch::nn::{self, ModuleT};
 
@@ -114,6 +114,8 @@ pub struct Discriminator {
     out: nn::Linear,
     squeeze: bool,
     q: Option<QHead>,
+    /// LeakyReLU's slope for x < 0.
+    slope: f64,
 }
 
 /// InfoGAN's Q head on D's shared body: dense → norm → LeakyReLU → the codes' outputs.
@@ -125,8 +127,8 @@ struct QHead {
 }
 
 impl QHead {
-    fn forward(&self, f: &Tensor, train: bool) -> Tensor {
-        leaky_relu(&maybe(&self.norm, f.apply(&self.hidden), train)).apply(&self.out)
+    fn forward(&self, f: &Tensor, train: bool, slope: f64) -> Tensor {
+        leaky_relu(&maybe(&self.norm, f.apply(&self.hidden), train), slope).apply(&self.out)
     }
 }
 
@@ -166,16 +168,16 @@ impl Discriminator {
             out: nn::linear(&p / "q_out", cfg.q_hidden, q_outputs, Default::default()),
         });
         let out = nn::linear(&p / "out", read, outputs - q_outputs, Default::default());
-        Ok(Discriminator { first, downs, minibatch, hidden, out, squeeze: outputs == 1, q })
+        Ok(Discriminator { first, downs, minibatch, hidden, out, squeeze: outputs == 1, q, slope: cfg.leaky_slope })
     }
 }
 
 impl Critic for Discriminator {
     fn forward_features(&self, x: &Tensor, train: bool) -> (Tensor, Vec<Tensor>) {
-        let mut h = leaky_relu(&x.apply(&self.first)); // [n, 64, 14, 14] at 28×28
+        let mut h = leaky_relu(&x.apply(&self.first), self.slope); // [n, 64, 14, 14] at 28×28
         let mut features = vec![h.shallow_clone()];
         for (conv, norm) in &self.downs {
-            h = leaky_relu(&maybe(norm, h.apply(conv), train)); // [n, 128, 7, 7]
+            h = leaky_relu(&maybe(norm, h.apply(conv), train), self.slope); // [n, 128, 7, 7]
             features.push(h.shallow_clone());
         }
         let mut f = h.flatten(1, -1); // [n, 6272]
@@ -183,12 +185,12 @@ impl Critic for Discriminator {
             f = mb.forward(&f); // [n, 6272 + kernels]
         }
         if let Some((lin, norm)) = &self.hidden {
-            f = leaky_relu(&maybe(norm, f.apply(lin), train)); // [n, 1024]
+            f = leaky_relu(&maybe(norm, f.apply(lin), train), self.slope); // [n, 1024]
             features.push(f.shallow_clone());
         }
         let mut y = f.apply(&self.out); // [n, outputs − q_outputs]
         if let Some(q) = &self.q {
-            y = Tensor::cat(&[y, q.forward(&f, train)], 1); // [n, outputs]
+            y = Tensor::cat(&[y, q.forward(&f, train, self.slope)], 1); // [n, outputs]
         }
         (if self.squeeze { y.squeeze_dim(1) } else { y }, features)
     }

@@ -16,6 +16,8 @@ pub struct Mlp {
     widths: Vec<i64>,
     activation: Activation,
     pieces: i64,
+    /// LeakyReLU's slope for x < 0.
+    slope: f64,
     out: nn::Linear,
     /// Images come out through tanh, reshaped; points come out linear.
     out_image: Option<Vec<i64>>,
@@ -52,6 +54,7 @@ impl Mlp {
             widths: cfg.g_hidden.clone(),
             activation: cfg.g_activation,
             pieces: cfg.maxout_pieces,
+            slope: cfg.leaky_slope,
             out: nn::linear(&p / "out", last, shape.numel(), Default::default()),
             out_image,
             squeeze: false,
@@ -71,6 +74,7 @@ impl Mlp {
             widths: cfg.d_hidden.clone(),
             activation: cfg.d_activation,
             pieces: cfg.maxout_pieces,
+            slope: cfg.leaky_slope,
             out: nn::linear(&p / "out", read, outputs, Default::default()),
             out_image: None,
             squeeze: outputs == 1,
@@ -79,16 +83,11 @@ impl Mlp {
     }
 }
 
-/// LeakyReLU with slope 0.2 (DCGAN's), as one fused kernel.
-pub fn leaky_relu(x: &Tensor) -> Tensor {
-    crate::ops::leaky_relu(x, 0.2)
-}
-
-/// The activation `act` applied to a hidden layer of width `w`.
-pub fn activate(x: Tensor, act: Activation, w: i64, pieces: i64) -> Tensor {
+/// The activation `act` applied to a hidden layer of width `w` (LeakyReLU with `slope`).
+pub fn activate(x: Tensor, act: Activation, w: i64, pieces: i64, slope: f64) -> Tensor {
     match act {
         Activation::Relu => x.relu(),
-        Activation::LeakyRelu => leaky_relu(&x),
+        Activation::LeakyRelu => crate::ops::leaky_relu(&x, slope),
         Activation::Softplus => x.softplus(),
         Activation::Tanh => x.tanh(),
         Activation::Maxout => x.view([-1, w, pieces]).amax([2], false),
@@ -100,7 +99,7 @@ impl Critic for Mlp {
         let mut h = x.flatten(1, -1);
         let mut features = Vec::with_capacity(self.hidden.len());
         for ((lin, norm), &w) in self.hidden.iter().zip(&self.widths) {
-            h = activate(maybe(norm, h.apply(lin), train), self.activation, w, self.pieces);
+            h = activate(maybe(norm, h.apply(lin), train), self.activation, w, self.pieces, self.slope);
             features.push(h.shallow_clone());
         }
         if let Some(mb) = &self.minibatch {

@@ -7,7 +7,7 @@ pub mod minibatch;
 pub mod mlp;
 pub mod semi;
 
-use crate::config::{Arch, GeneratorKind, Init, ModelConfig, Norm};
+use crate::config::{Arch, GeneratorKind, Init, LatentPrior, ModelConfig, Norm};
 use crate::data::Shape;
 use crate::error::{Error, Result};
 use tch::nn::{self, ModuleT};
@@ -164,7 +164,11 @@ pub fn latent_dim(cfg: &ModelConfig, shape: Shape) -> i64 {
 
 /// Noise for `n` samples.
 pub fn latents(cfg: &ModelConfig, shape: Shape, n: i64, device: Device) -> Tensor {
-    Tensor::randn([n, latent_dim(cfg, shape)], (Kind::Float, device))
+    let size = [n, latent_dim(cfg, shape)];
+    match cfg.latent_prior {
+        LatentPrior::Normal => Tensor::randn(size, (Kind::Float, device)),
+        LatentPrior::Uniform => Tensor::rand(size, (Kind::Float, device)) * 2.0 - 1.0,
+    }
 }
 
 /// Builds the generator under `p`.
@@ -269,5 +273,22 @@ mod tests {
         let all = g.forward_t(&z, true);
         let one = g.forward_t(&z.narrow(0, 2, 1), true);
         assert!((all.narrow(0, 2, 1) - one).abs().max().double_value(&[]) < 1e-5);
+    }
+
+    #[test]
+    fn latent_priors_have_their_moments() {
+        // N(0, 1): mean 0, variance 1; U(−1, 1): inside [−1, 1], mean 0, variance (b − a)²/12 = 1/3
+        tch::manual_seed(0);
+        let shape = Shape::Points { dim: 2 };
+        for (prior, var) in [(LatentPrior::Normal, 1.0), (LatentPrior::Uniform, 1.0 / 3.0)] {
+            let cfg = ModelConfig { latent_dim: 10, latent_prior: prior, ..Default::default() };
+            let z = latents(&cfg, shape, 20_000, Device::Cpu);
+            assert_eq!(z.size(), [20_000, 10]);
+            assert!(z.mean(Kind::Float).double_value(&[]).abs() < 0.01, "{prior:?}");
+            assert!((z.var(true).double_value(&[]) - var).abs() < 0.01, "{prior:?}");
+            if prior == LatentPrior::Uniform {
+                assert!(z.abs().max().double_value(&[]) <= 1.0);
+            }
+        }
     }
 }

@@ -2,14 +2,19 @@
 //! 2016) that are pure functions: feature matching (§3.1) and historical averaging (§3.3).
 //! Minibatch discrimination is a layer (`nets::minibatch`); one-sided label smoothing is
 //! `Adversarial::d_loss_smoothed`.
+use crate::config::FeatureDistance;
 use tch::{Kind, Tensor};
 
-/// ‖E f(x) − E f(G(z))‖²: squared distance between the batch means of a discriminator layer's
-/// activations on real (`real`, treated as a constant) and generated (`fake`) data.
-pub fn feature_matching(real: &Tensor, fake: &Tensor) -> Tensor {
+/// The gap between the batch means of a discriminator layer's activations on real (`real`,
+/// treated as a constant) and generated (`fake`) data: ‖E f(x) − E f(G(z))‖² (`L2`, the paper's)
+/// or the mean over features of |E f(x) − E f(G(z))| (`L1`, the authors' MNIST code).
+pub fn feature_matching(real: &Tensor, fake: &Tensor, distance: FeatureDistance) -> Tensor {
     let mr = real.detach().flatten(1, -1).mean_dim(0, false, Kind::Float);
     let mf = fake.flatten(1, -1).mean_dim(0, false, Kind::Float);
-    (mr - mf).square().sum(Kind::Float)
+    match distance {
+        FeatureDistance::L2 => (mr - mf).square().sum(Kind::Float),
+        FeatureDistance::L1 => (mr - mf).abs().mean(Kind::Float),
+    }
 }
 
 /// The hidden layer `feature_layer` names among `layers` (0-based; negative counts from the
@@ -50,7 +55,9 @@ mod tests {
         // real means (1, 2), fake means (0, 4): ‖(1, −2)‖² = 5.
         let real = Tensor::from_slice(&[0.0f32, 2.0, 2.0, 2.0]).view([2, 2]);
         let fake = Tensor::from_slice(&[0.0f32, 3.0, 0.0, 5.0]).view([2, 2]);
-        assert!((feature_matching(&real, &fake).double_value(&[]) - 5.0).abs() < 1e-6);
+        assert!((feature_matching(&real, &fake, FeatureDistance::L2).double_value(&[]) - 5.0).abs() < 1e-6);
+        // the same means with L1: (|1| + |−2|)/2 = 1.5
+        assert!((feature_matching(&real, &fake, FeatureDistance::L1).double_value(&[]) - 1.5).abs() < 1e-6);
     }
 
     #[test]
