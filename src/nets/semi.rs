@@ -146,14 +146,14 @@ impl SemiDiscriminator {
 }
 
 impl Critic for SemiDiscriminator {
-    /// Class logits `[n, K]` and each hidden layer's activations (before its noise).
+    /// Class logits `[n, K]` and each hidden layer's output as the next layer sees it: after its
+    /// Gaussian noise in training (the authors match features at the noise layer).
     fn forward_features(&self, x: &Tensor, train: bool) -> (Tensor, Vec<Tensor>) {
         let mut h = self.input(x, train);
         let mut features = Vec::with_capacity(self.hidden.len());
         for layer in &self.hidden {
-            let a = layer.forward(&h).relu();
-            features.push(a.shallow_clone());
-            h = noisy(a, self.hidden_noise, train);
+            h = noisy(layer.forward(&h).relu(), self.hidden_noise, train);
+            features.push(h.shallow_clone());
         }
         (self.out.forward(&h), features)
     }
@@ -208,5 +208,10 @@ mod tests {
         assert_eq!(f.len(), 2);
         assert!((a - d.forward_t(&x, false)).abs().max().double_value(&[]) == 0.0);
         assert!((d.forward_t(&x, true) - d.forward_t(&x, true)).abs().max().double_value(&[]) > 0.0);
+        // in training the matched features are the noisy ones the next layer reads: the logits
+        // are the read-out of the last feature (so features ≠ their ReLU, which is ≥ 0)
+        let (a, f) = d.forward_features(&x, true);
+        assert!((a - d.out.forward(&f[1])).abs().max().double_value(&[]) < 1e-6);
+        assert!(f[1].min().double_value(&[]) < 0.0);
     }
 }
