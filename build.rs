@@ -8,6 +8,12 @@ fn main() {
     println!("cargo:rerun-if-changed=csrc/ops.cpp");
     let lib = PathBuf::from(std::env::var("DEP_TCH_LIBTORCH_LIB").expect("torch-sys exports DEP_TCH_LIBTORCH_LIB"));
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    // A CUDA build of libtorch registers its CUDA backend from libtorch_cuda.so, which nothing in
+    // gantry names: without --no-as-needed the linker drops it and CUDA is "not available".
+    println!("cargo:rustc-env=GANTRY_LIBTORCH_LIB={}", lib.display());
+    if lib.join("libtorch_cuda.so").exists() {
+        println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
+    }
     let root = lib.parent().expect("libtorch lib folder has a parent");
     cc::Build::new()
         .cpp(true)
