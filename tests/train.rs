@@ -271,3 +271,17 @@ fn dry_run_prints_resolved_config() {
     assert_eq!(cfg["preset"].as_str(), Some("wgan-gp"));
     assert!(!tmp.path().join("runs").exists(), "a dry run writes nothing");
 }
+
+#[test]
+fn the_binary_loads_libtorchs_cuda_backend() {
+    // With a CUDA build of libtorch (the PyPI wheel is one), `--device cuda` works only if
+    // libtorch_cuda.so is loaded; the linker drops it unless told not to (build.rs). This ran on
+    // an H100 once: without the library, "device `cuda` is not available here (0 CUDA devices)".
+    let lib = std::path::Path::new(env!("GANTRY_LIBTORCH_LIB"));
+    if !lib.join("libtorch_cuda.so").exists() {
+        return; // a CPU-only libtorch has no CUDA backend to load
+    }
+    let out = std::process::Command::new("ldd").arg(env!("CARGO_BIN_EXE_gantry")).output().unwrap();
+    let deps = String::from_utf8_lossy(&out.stdout);
+    assert!(deps.contains("libtorch_cuda.so"), "gantry does not load libtorch_cuda.so:\n{deps}");
+}
