@@ -2,6 +2,7 @@
 // Each takes and returns tch's tensor handles (heap-allocated at::Tensor) and never throws
 // across the C boundary: on error it returns null and the Rust side panics with the message.
 #include <ATen/ATen.h>
+#include <ATen/Context.h>
 #include <string>
 
 static thread_local std::string last_error;
@@ -9,6 +10,20 @@ static thread_local std::string last_error;
 extern "C" {
 
 const char *gantry_last_error() { return last_error.c_str(); }
+
+// torch.use_deterministic_algorithms(on) with cuDNN's deterministic algorithms and no autotuning.
+int gantry_set_deterministic(int on) {
+  try {
+    auto &ctx = at::globalContext();
+    ctx.setDeterministicCuDNN(on != 0);
+    ctx.setBenchmarkCuDNN(false);
+    ctx.setDeterministicAlgorithms(on != 0, /*warn_only=*/false);
+    return 0;
+  } catch (const std::exception &e) {
+    last_error = e.what();
+    return -1;
+  }
+}
 
 // leaky_relu with an arbitrary negative slope (tch fixes it at 0.01).
 at::Tensor *gantry_leaky_relu(at::Tensor *x, double slope) {

@@ -5,6 +5,7 @@ use torch_sys::C_tensor;
 
 unsafe extern "C" {
     fn gantry_last_error() -> *const std::os::raw::c_char;
+    fn gantry_set_deterministic(on: i32) -> i32;
     fn gantry_leaky_relu(x: *mut C_tensor, slope: f64) -> *mut C_tensor;
     fn gantry_fused_adam(
         params: *mut *mut C_tensor,
@@ -24,6 +25,16 @@ unsafe extern "C" {
 fn last_error() -> String {
     // SAFETY: the C side returns a pointer to its thread-local, NUL-terminated string.
     unsafe { CStr::from_ptr(gantry_last_error()) }.to_string_lossy().into_owned()
+}
+
+/// Restricts libtorch to deterministic kernels (`torch.use_deterministic_algorithms(on)`,
+/// `cudnn.deterministic = on`, `cudnn.benchmark = False`). cuBLAS is deterministic only with a
+/// fixed workspace: the process must have `CUBLAS_WORKSPACE_CONFIG=:4096:8` (or `:16:8`) in its
+/// environment before its first CUDA matrix product, as the `gantry` binary arranges at start.
+pub fn set_deterministic(on: bool) {
+    // SAFETY: plain setters on libtorch's global context.
+    let rc = unsafe { gantry_set_deterministic(i32::from(on)) };
+    assert!(rc == 0, "set_deterministic: {}", last_error());
 }
 
 /// LeakyReLU with negative slope `slope`, one fused kernel with autograd support.

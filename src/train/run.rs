@@ -93,6 +93,9 @@ pub fn write_samples(
 pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     let out = &opts.out;
     let device = cfg.device()?;
+    if device.is_cuda() {
+        crate::ops::set_deterministic(cfg.train.deterministic);
+    }
     std::fs::create_dir_all(out).map_err(|e| {
         Error::Usage(format!("cannot create the output folder {} ({e}); choose a writable --out", out.display()))
     })?;
