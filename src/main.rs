@@ -4,6 +4,15 @@ mod cli;
 use clap::Parser;
 
 fn main() {
+    // Rust ignores SIGPIPE, so `gantry presets | head` would panic on the closed pipe; a command
+    // line tool should end quietly instead, as cat and ls do.
+    // SAFETY: restores the default disposition of one signal before any thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    if std::env::var_os("CUBLAS_WORKSPACE_CONFIG").is_none() {
+        // SAFETY: set before any other thread exists; cuBLAS reads it when it first starts, and
+        // needs it to be deterministic (train.deterministic).
+        unsafe { std::env::set_var("CUBLAS_WORKSPACE_CONFIG", ":4096:8") };
+    }
     let parsed = cli::Cli::parse();
     if let Err(e) = cli::run(parsed) {
         eprintln!("error: {e}");

@@ -270,3 +270,19 @@ fn misplaced_dense_layers_and_code_weights_are_refused() {
         .fails_with("l3");
     gantry(dir, &["train", "--preset", "infogan", "--dry-run"]).ok();
 }
+
+#[test]
+fn a_reader_that_stops_early_gets_no_panic() {
+    // `gantry presets | head -1`: the reader is gone before gantry (slow to start: it loads
+    // libtorch) writes; gantry must end without a panic message or backtrace.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gantry"))
+        .arg("presets")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
