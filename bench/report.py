@@ -37,6 +37,14 @@ def machine():
     return f"{cpu}, {os.cpu_count()} cores"
 
 
+def gpu(device):
+    """The GPU's name and memory as PyTorch sees it, with the driver's version."""
+    import torch
+    i = int(device.split(":")[1]) if ":" in device else 0
+    p = torch.cuda.get_device_properties(i)
+    return f"{p.name} ({p.total_memory / 2**30:.0f} GiB, {p.multi_processor_count} SMs, CUDA {torch.version.cuda})"
+
+
 def write_section(name, body):
     os.makedirs(os.path.dirname(DOC), exist_ok=True)
     text = open(DOC).read() if os.path.exists(DOC) else "# Benchmarks\n\nEach section is written by the script it names; rerun the command to reproduce it.\n"

@@ -16,13 +16,16 @@ import torch.nn.functional as F
 p = argparse.ArgumentParser()
 p.add_argument("--steps", type=int, default=200)
 p.add_argument("--seed", type=int, default=0)
+p.add_argument("--device", default="cpu")
 p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
 a = p.parse_args()
 torch.manual_seed(a.seed)
 
 raw = gzip.open(f"{a.data}/train-images-idx3-ubyte.gz").read()
 n, h, w = struct.unpack(">III", raw[4:16])
-x = torch.frombuffer(bytearray(raw[16:]), dtype=torch.uint8).view(n, 1, h, w).float() / 127.5 - 1
+x = (torch.frombuffer(bytearray(raw[16:]), dtype=torch.uint8).view(n, 1, h, w).float() / 127.5 - 1).to(a.device)
+# modules and tensors made from here on live on the device
+torch.set_default_device(a.device)
 
 G = nn.Sequential(nn.Linear(100, 128 * 7 * 7, bias=False), nn.BatchNorm1d(128 * 7 * 7), nn.ReLU(),
                   nn.Unflatten(1, (128, 7, 7)),
@@ -70,9 +73,12 @@ def step():
     for q in D.parameters():
         q.requires_grad_(True)
 
+sync = torch.cuda.synchronize if a.device.startswith("cuda") else (lambda: None)
+sync()
 t0 = time.perf_counter()
 for _ in range(a.steps):
     step()
+sync()
 dt = time.perf_counter() - t0
 print(json.dumps({"impl": "pytorch", "model": "dcgan", "steps": a.steps, "seconds": dt,
                   "steps_per_s": a.steps / dt,

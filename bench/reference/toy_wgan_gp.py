@@ -12,8 +12,11 @@ from torch import nn
 p = argparse.ArgumentParser()
 p.add_argument("--steps", type=int, default=100)
 p.add_argument("--seed", type=int, default=0)
+p.add_argument("--device", default="cpu")
 a = p.parse_args()
 torch.manual_seed(a.seed)
+# modules and tensors made from here on live on the device
+torch.set_default_device(a.device)
 
 def mlp(i, o):
     return nn.Sequential(nn.Linear(i, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
@@ -52,11 +55,14 @@ def gen_step():
     for q in D.parameters():
         q.requires_grad_(True)
 
+sync = torch.cuda.synchronize if a.device.startswith("cuda") else (lambda: None)
+sync()
 t0 = time.perf_counter()
 for step in range(a.steps):
     for _ in range(5):
         critic_step()
     gen_step()
+sync()
 dt = time.perf_counter() - t0
 print(json.dumps({"impl": "pytorch", "model": "toy-wgan-gp", "steps": a.steps, "seconds": dt,
                   "steps_per_s": a.steps / dt,
