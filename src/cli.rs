@@ -89,7 +89,8 @@ struct SampleArgs {
     /// One PNG per sample.
     #[arg(long)]
     out_dir: Option<PathBuf>,
-    /// For a conditional run: samples of this class only (default: one row per class).
+    /// For a conditional run: samples of this class only (default: one row per class). For an
+    /// InfoGAN run: this category of the first categorical code (default: random categories).
     #[arg(long)]
     class: Option<i64>,
     #[arg(long, default_value = "auto")]
@@ -267,17 +268,20 @@ pub fn run(cli: Cli) -> Result<()> {
             check_n("--n", a.n)?;
             let t = sample::load_run(&a.run, &a.device)?;
             let classes = t.method.classes();
+            // InfoGAN: --class fixes the first categorical code (a category, unlabelled)
+            let categories = t.method.codes().and_then(|(c, _)| c.categorical.first().copied()).unwrap_or(0);
+            let (count, what) = if classes > 0 { (classes, "classes") } else { (categories, "categories") };
             match a.class {
-                Some(_) if classes == 0 => {
+                Some(_) if count == 0 => {
                     return Err(Error::Usage(format!(
-                        "--class: {} is not a conditional run (only method = \"cgan\" and \"acgan\" runs take a class)",
+                        "--class: {} is not a conditional run (only method = \"cgan\" and \"acgan\" runs take a class, and \"infogan\" runs a category of their first categorical code)",
                         a.run.display()
                     )));
                 }
-                Some(k) if !(0..classes).contains(&k) => {
+                Some(k) if !(0..count).contains(&k) => {
                     return Err(Error::Usage(format!(
-                        "--class {k} is out of range: this run has classes 0 to {}",
-                        classes - 1
+                        "--class {k} is out of range: this run has {what} 0 to {}",
+                        count - 1
                     )));
                 }
                 _ => {}

@@ -246,6 +246,15 @@ fn infogan_traverses_codes_and_reports_code_accuracy() {
     // ten categories by five steps of the code
     assert_eq!((img.width(), img.height()), (5 * 30 + 2, 10 * 30 + 2));
     gantry(dir, &["traverse", "--run", "i", "--out", "t.png", "--code", "2"]).fails_with("does not exist");
+    // --class fixes the first categorical code: one seed, one category, the same images; another
+    // category, other images
+    for (k, out) in [("3", "a"), ("3", "b"), ("4", "c")] {
+        gantry(dir, &["sample", "--run", "i", "--n", "4", "--class", k, "--seed", "7", "--out", &format!("{out}.png")])
+            .ok();
+    }
+    let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
+    assert!(read("a.png") == read("b.png") && read("a.png") != read("c.png"));
+    gantry(dir, &["sample", "--run", "i", "--class", "10", "--out", "x.png"]).fails_with("categories 0 to 9");
     tiny_run(dir, "dcgan", data.to_str().unwrap(), "u", "1", &[]).ok();
     gantry(dir, &["traverse", "--run", "u", "--out", "t.png"]).fails_with("InfoGAN run");
 }
