@@ -50,7 +50,8 @@ enum Prepared {
     Images {
         net: FeatureNet,
         reference: Reference,
-        /// The reference images and labels, for InfoGAN's code accuracy.
+        /// InfoGAN's code accuracy reads these: the whole labelled test split (else the labelled
+        /// reference sample, for data without one), whatever the number of samples scored.
         labelled: Option<(Tensor, Tensor)>,
         /// The whole labelled test split, for a semi-supervised run's test error.
         test: Option<(Tensor, Tensor)>,
@@ -180,7 +181,12 @@ impl Evaluator {
                 let (x, labels) = reference_with_labels(&cfg.data, n, seed, device)?;
                 let reference = Reference::new(&net, &x);
                 let test = if cfg.method == MethodKind::Semi { Some(test_split(&cfg.data, device)?) } else { None };
-                Prepared::Images { net, reference, labelled: labels.map(|l| (x, l)), test }
+                let labelled = if cfg.method == MethodKind::Infogan {
+                    test_split(&cfg.data, device).ok().or_else(|| labels.map(|l| (x, l)))
+                } else {
+                    None
+                };
+                Prepared::Images { net, reference, labelled, test }
             }
             Shape::Points { .. } => Prepared::Points {
                 data: Dataset::load(&cfg.data, device)?,
@@ -205,11 +211,19 @@ impl Evaluator {
                 if let (Some((images, labels)), Some((codes, _))) = (labelled, method.codes())
                     && let Some(k) = codes.categorical.first()
                 {
-                    let logits = method.code_logits(images).expect("InfoGAN has a categorical code");
-                    let pred: Vec<i64> = Vec::try_from(logits.argmax(1, false).to_device(Device::Cpu)).expect("ints");
+                    let total = images.size()[0];
+                    let parts: Vec<Tensor> = (0..total)
+                        .step_by(1000)
+                        .map(|i| {
+                            let logits = method.code_logits(&images.narrow(0, i, 1000.min(total - i)));
+                            logits.expect("InfoGAN has a categorical code").argmax(1, false)
+                        })
+                        .collect();
+                    let pred: Vec<i64> = Vec::try_from(Tensor::cat(&parts, 0).to_device(Device::Cpu)).expect("ints");
                     let want: Vec<i64> = Vec::try_from(labels.to_device(Device::Cpu)).expect("ints");
                     let classes = (*k as usize).max(want.iter().max().map_or(0, |m| *m as usize + 1));
                     m.insert("code_accuracy".into(), json!(codes::matched_accuracy(&pred, &want, classes)));
+                    m.insert("code_samples".into(), json!(total));
                 }
                 if let (k @ 1.., FeatureNet::Classifier(c)) = (method.classes(), net) {
                     let (all, per) = class_accuracy(method, c, n, k, seed);

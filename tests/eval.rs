@@ -241,6 +241,10 @@ fn infogan_traverses_codes_and_reports_code_accuracy() {
     let e = gantry(dir, &["eval", "--run", "i", "--samples", "20", "--classifier", "c.safetensors"]).ok().json();
     let acc = e["code_accuracy"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&acc), "{e}");
+    // the whole labelled test split, however many samples the image metrics score
+    let f = gantry(dir, &["eval", "--run", "i", "--samples", "12", "--classifier", "c.safetensors"]).ok().json();
+    assert_eq!((&e["code_accuracy"], &e["code_samples"]), (&f["code_accuracy"], &f["code_samples"]));
+    assert_eq!(e["code_samples"], 20, "{e}");
     gantry(dir, &["traverse", "--run", "i", "--out", "t.png", "--cols", "5"]).ok();
     let img = image::open(dir.join("t.png")).unwrap();
     // ten categories by five steps of the code
