@@ -8,7 +8,7 @@ an unsupervised criterion for picking a restart can be checked against the accur
         [--variants preset,preset-9000,authors,cat2] [--data MNIST_DIR] [--report-only]
 
 The figures of every line in OUT/infogan-seeds.jsonl (this run's and earlier ones') go to the
-section `infogan-seeds` of docs/benchmarks.md; `--report-only` writes that section and trains
+section `infogan-seeds-cuda` (or `-cpu`) of docs/benchmarks.md; `--report-only` writes that section and trains
 nothing.
 
 Variants: `preset` (as shipped, 4,500 steps); `preset-9000` (the same run resumed to 9,000
@@ -99,19 +99,19 @@ def report_section(results, a):
     device = a.device_name or (f"{report.machine()}, CPU" if a.device == "cpu" else report.gpu(a.device))
     lines = [f"## InfoGAN over many seeds ({report.stamp()})", "",
              f"`python3 bench/infogan_seeds.py --out DIR --device {a.device} --seeds {a.seeds} --workers {a.workers}` on "
-             f"{device}, MNIST-10k; `code_accuracy` is Q's first categorical code on the 999 test images, "
+             f"{device}, MNIST-10k; `code_accuracy` is Q's first categorical code on the test images, "
              "Hungarian-matched to the labels. Runs on a GPU are not bit-identical to the CPU runs of the "
              "`conditional` section (other kernels), so seed k here is another draw than seed k there.", "",
-             "| variant | seeds | mean | median | best | runs ≥ 0.90 | each seed (0, 1, …) |", "|---|---|---|---|---|---|---|"]
+             "| variant | seeds | mean | median | best | runs ≥ 0.90 | seed: accuracy |", "|---|---|---|---|---|---|---|"]
     for v in ("preset", "preset-9000", "authors", "cat2"):
         got = sorted((r["seed"], r["code_accuracy"]) for r in rows if r["variant"] == v and r.get("code_accuracy") is not None)
         if not got:
             continue
         acc = [x for _, x in got]
         lines.append(f"| {v} | {len(acc)} | {statistics.mean(acc):.3f} | {statistics.median(acc):.3f} | {max(acc):.3f} | "
-                     f"{sum(x >= 0.9 for x in acc)} | {', '.join(f'{x:.3f}' for x in acc)} |")
+                     f"{sum(x >= 0.9 for x in acc)} | {', '.join(f'{k}: {x:.3f}' for k, x in got)} |")
         print(lines[-1])
-    report.write_section("infogan-seeds", "\n".join(lines))
+    report.write_section(f"infogan-seeds-{'cpu' if a.device == 'cpu' else 'cuda'}", "\n".join(lines))
 
 
 if __name__ == "__main__":
