@@ -28,6 +28,9 @@ enum Command {
     Traverse(TraverseArgs),
     /// Score a trained run's samples, or a folder of images; prints one JSON object.
     Eval(EvalArgs),
+    /// InfoGAN restarts: name the run whose categorical code agrees best with the others' on
+    /// unlabelled training images (no labels used); prints one JSON object.
+    Select(SelectArgs),
     /// Evaluation classifiers (the feature network of FCD, KID and the rest).
     #[command(subcommand)]
     Classifier(ClassifierCommand),
@@ -147,6 +150,20 @@ struct ArithmeticArgs {
     seed: u64,
     #[arg(long)]
     out: PathBuf,
+    #[arg(long, default_value = "auto")]
+    device: String,
+}
+
+#[derive(Args)]
+struct SelectArgs {
+    /// Three or more InfoGAN run folders: restarts of one configuration with different seeds.
+    #[arg(long, num_args = 1.., required = true)]
+    runs: Vec<PathBuf>,
+    /// Unlabelled training images each run's Q reads.
+    #[arg(long, default_value_t = 2000)]
+    samples: i64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
     #[arg(long, default_value = "auto")]
     device: String,
 }
@@ -358,6 +375,11 @@ pub fn run(cli: Cli) -> Result<()> {
                 let m = gantry::metrics::suite::image_metrics(&net, &fake.to_device(device), &r, a.seed)?;
                 println!("{}", serde_json::Value::Object(m));
             }
+        }
+        Command::Select(a) => {
+            check_n("--samples", a.samples)?;
+            let s = gantry::select::select(&a.runs, a.samples, a.seed, &a.device)?;
+            println!("{}", serde_json::to_string(&s).expect("a selection serialises"));
         }
         Command::Classifier(ClassifierCommand::Train(a)) => {
             let device = config::parse_device(&a.device)?;

@@ -4,7 +4,7 @@
 //! [`nets`] builds networks; [`objective`] holds the losses and penalties as pure functions;
 //! [`method`] composes them into a training step; [`train`] runs the loop, optimisers and
 //! checkpoints; [`metrics`] and [`viz`] measure and show the results; [`sample`] drives trained
-//! generators. `docs/ARCHITECTURE.md` maps how a batch flows through them.
+//! generators, and [`select`] picks among InfoGAN restarts. `docs/ARCHITECTURE.md` maps how a batch flows through them.
 pub mod classifier;
 pub mod config;
 pub mod data;
@@ -18,6 +18,7 @@ pub mod objective;
 pub mod ops;
 pub mod rng;
 pub mod sample;
+pub mod select;
 pub mod train;
 pub mod viz;
 

@@ -261,4 +261,24 @@ fn infogan_traverses_codes_and_reports_code_accuracy() {
     gantry(dir, &["sample", "--run", "i", "--class", "10", "--out", "x.png"]).fails_with("categories 0 to 9");
     tiny_run(dir, "dcgan", data.to_str().unwrap(), "u", "1", &[]).ok();
     gantry(dir, &["traverse", "--run", "u", "--out", "t.png"]).fails_with("InfoGAN run");
+    // restarts ranked by agreement on unlabelled images: every run is scored, the chosen one is
+    // the most central, and a run agrees fully with itself
+    for (out, seed) in [("i2", "5"), ("i3", "6")] {
+        tiny_run(dir, "infogan", data.to_str().unwrap(), out, "2", &["--seed", seed]).ok();
+    }
+    let s = gantry(dir, &["select", "--runs", "i", "i2", "i3", "--samples", "30"]).ok().json();
+    let runs = s["runs"].as_array().unwrap();
+    assert_eq!((runs.len(), &s["samples"]), (3, &serde_json::json!(30)), "{s}");
+    // highest centrality, ties broken by the lowest entropy
+    let key = |r: &serde_json::Value| (-r["centrality"].as_f64().unwrap(), r["code_entropy"].as_f64().unwrap());
+    let best = runs.iter().min_by(|a, b| key(a).partial_cmp(&key(b)).unwrap());
+    assert_eq!(s["selected"], best.unwrap()["run"], "{s}");
+    assert!(
+        (0..3).all(|i| s["agreement"][i][i] == 1.0 && s["agreement"][i][(i + 1) % 3] == s["agreement"][(i + 1) % 3][i])
+    );
+    gantry(dir, &["select", "--runs", "i", "i2"]).fails_with("at least 3 runs");
+    gantry(dir, &["select", "--runs", "i", "i2", "u"]).fails_with("u is not an InfoGAN run");
+    gantry(dir, &["select", "--runs", "i", "i2", "nowhere"]).fails_with("nowhere is not a gantry run folder");
+    tiny_run(dir, "infogan", data.to_str().unwrap(), "i4", "1", &["--set", "model.categorical_codes=[4]"]).ok();
+    gantry(dir, &["select", "--runs", "i", "i2", "i4"]).fails_with("i4 has 4 categories but i has 10");
 }
