@@ -1,15 +1,16 @@
 """InfoGAN with restarts picked without labels. For each of --seeds seeds, --restarts runs of the
 `infogan` preset (restart j of seed s has seed 10*(s+1)+j) train to --select-at steps;
 `gantry select` names the restart whose categorical code agrees best with the others' on
-unlabelled training images; only that one trains on to the preset's --steps. Labels are read
-only to report each restart's `code_accuracy` (Q's first code on the MNIST-10k test images,
-Hungarian-matched), at the selection and at the end, never to choose.
+unlabelled training images; only that one trains on (in a copy under DIR/chosen) to the preset's
+--steps. Labels are read only to report each restart's `code_accuracy` (Q's first code on the
+MNIST-10k test images, Hungarian-matched), at the selection and at the end, never to choose.
 
     python3 bench/infogan_select.py --out DIR [--device cpu] [--seeds 3] [--restarts 8]
         [--select-at 1000] [--steps 4500] [--workers 2] [--data MNIST_DIR] [--report-only]
 
-Interrupted, it resumes: finished restarts and selections are kept under DIR. Each protocol
-seed's line goes to DIR/infogan-select.jsonl; the section `infogan-select` of
+Interrupted, it resumes: finished restarts and selections are kept under DIR, and a later
+--select-at continues the same restarts from their checkpoints. Each protocol
+seed's line goes to DIR/infogan-select.jsonl; the section `infogan-select-N` (N = --select-at) of
 docs/benchmarks.md is written from that file.
 """
 import argparse, itertools, json, os, queue, shutil, statistics, subprocess, threading
@@ -44,6 +45,11 @@ def ckpt(run, step):
     return os.path.isdir(os.path.join(run, "checkpoints", f"step-{step:07d}"))
 
 
+def steps_kept(run):
+    d = os.path.join(run, "checkpoints")
+    return sorted(int(n[5:]) for n in os.listdir(d) if n.startswith("step-")) if os.path.isdir(d) else []
+
+
 def gantry(*args):
     r = subprocess.run([report.GANTRY, *map(str, args)], capture_output=True, text=True,
                        env=dict(os.environ, OMP_NUM_THREADS="1"))
@@ -53,12 +59,15 @@ def gantry(*args):
     return json.loads(lines[-1]) if lines else None
 
 
-def accuracy(run, device):
-    return gantry("eval", "--run", run, "--device", device, "--samples", "200", "--quiet")["code_accuracy"]
+def accuracy(run, step, device):
+    return gantry("eval", "--run", run, "--step", step, "--device", device, "--samples", "200",
+                  "--quiet")["code_accuracy"]
 
 
 def run_protocol(a, results):
-    done = {json.loads(line)["seed"] for line in open(results)} if os.path.exists(results) else set()
+    done = set()
+    if os.path.exists(results):
+        done = {r["seed"] for r in map(json.loads, open(results)) if r["select_at"] == a.select_at}
     lock = threading.Lock()
     jobs = queue.PriorityQueue()  # (priority, order, fn): a selected run's continuation goes first
     order = itertools.count()
@@ -66,28 +75,34 @@ def run_protocol(a, results):
     failures = []
 
     def train(run, seed, steps, resume):
-        if not resume and os.path.isdir(run) and not ckpt(run, a.select_at):
-            shutil.rmtree(run)  # an interrupted restart starts again
+        if not resume and os.path.isdir(run):
+            shutil.rmtree(run)  # an interrupted restart with no checkpoint starts again
         gantry("train", "--preset", "infogan", "--data", a.data, "--seed", seed, "--device", a.device,
                "--out", run, "--quiet", "--set", "train.eval_every=0", "--set", "train.sample_every=0",
                "--steps", steps, *(["--resume"] if resume else []))
 
     def finish(s):
         runs = [os.path.join(a.out, "runs", f"restart-{10 * (s + 1) + j}") for j in range(a.restarts)]
-        sel_file = os.path.join(a.out, f"select-{s}.json")
+        sel_file = os.path.join(a.out, f"select-{s}-at{a.select_at}.json")
         if not os.path.exists(sel_file):
-            sel = gantry("select", "--runs", *runs, "--samples", a.samples, "--device", a.device)
+            sel = gantry("select", "--runs", *runs, "--step", a.select_at, "--samples", a.samples, "--device", a.device)
             for r in sel["runs"]:
-                r["code_accuracy"] = accuracy(r["run"], a.device)  # reported, not used to choose
+                r["code_accuracy"] = accuracy(r["run"], a.select_at, a.device)  # reported, not used to choose
             json.dump(sel, open(sel_file, "w"))
         sel = json.load(open(sel_file))
 
         def go_on():
             chosen = sel["selected"]
-            if not ckpt(chosen, a.steps):
-                train(chosen, 10 * (s + 1) + runs.index(chosen), a.steps, True)
+            # the chosen restart trains on in a copy, so every restart stays at its selection step
+            # and a later --select-at can continue them all
+            copy = os.path.join(a.out, "chosen", f"seed{s}-at{a.select_at}")
+            if not os.path.isdir(copy):
+                shutil.copytree(chosen, copy + ".part")
+                os.rename(copy + ".part", copy)
+            if not ckpt(copy, a.steps):
+                train(copy, 10 * (s + 1) + runs.index(chosen), a.steps, True)
             row = {"seed": s, "select_at": a.select_at, "steps": a.steps, "selected": chosen,
-                   "final_accuracy": accuracy(chosen, a.device), "restarts": sel["runs"]}
+                   "final_accuracy": accuracy(copy, a.steps, a.device), "restarts": sel["runs"]}
             with lock:
                 open(results, "a").write(json.dumps(row) + "\n")
             print(json.dumps({k: row[k] for k in ("seed", "selected", "final_accuracy")}), flush=True)
@@ -96,8 +111,13 @@ def run_protocol(a, results):
 
     def restart(s, j):
         run = os.path.join(a.out, "runs", f"restart-{10 * (s + 1) + j}")
+        kept = steps_kept(run)
         if not ckpt(run, a.select_at):
-            train(run, 10 * (s + 1) + j, a.select_at, False)
+            if kept and kept[-1] > a.select_at:
+                raise SystemExit(f"{run} has gone past step {a.select_at} without keeping its checkpoint; "
+                                 "remove it to train it again")
+            # an earlier selection's restart (or an interrupted one) continues from its checkpoint
+            train(run, 10 * (s + 1) + j, a.select_at, bool(kept))
         with lock:
             left[s] -= 1
             last = left[s] == 0
@@ -145,7 +165,8 @@ def run_protocol(a, results):
 
 
 def report_section(results, a):
-    rows = sorted((json.loads(line) for line in open(results)), key=lambda r: r["seed"]) if os.path.exists(results) else []
+    rows = [json.loads(line) for line in open(results)] if os.path.exists(results) else []
+    rows = sorted((r for r in rows if r["select_at"] == a.select_at and r["steps"] == a.steps), key=lambda r: r["seed"])
     lines = [f"## InfoGAN: restarts chosen without labels ({report.stamp()})", "",
              f"`python3 bench/infogan_select.py --out DIR --device {a.device} --seeds {a.seeds} --restarts {a.restarts} "
              f"--select-at {a.select_at} --steps {a.steps}` on {report.machine()}, MNIST-10k. For each seed, "
@@ -177,7 +198,7 @@ def report_section(results, a):
                 lines.append(f"| {r['seed']} | {os.path.basename(x['run'])}{mark} | {x['centrality']:.3f} | "
                              f"{x['code_entropy']:.3f} | {x['code_accuracy']:.3f} |")
     print("\n".join(lines))
-    report.write_section("infogan-select", "\n".join(lines))
+    report.write_section(f"infogan-select-{a.select_at}", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -162,6 +162,9 @@ struct SelectArgs {
     /// Unlabelled training images each run's Q reads.
     #[arg(long, default_value_t = 2000)]
     samples: i64,
+    /// Compare every run at its checkpoint of this step (default: each run's newest).
+    #[arg(long)]
+    step: Option<u64>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[arg(long, default_value = "auto")]
@@ -222,6 +225,9 @@ struct EvalArgs {
     seed: u64,
     #[arg(long, default_value = "auto")]
     device: String,
+    /// Score the run's checkpoint of this step (default: its newest).
+    #[arg(long)]
+    step: Option<u64>,
 }
 
 /// Turns `gantry train`'s flags into a configuration.
@@ -340,6 +346,9 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Eval(a) => {
             check_n("--samples", a.samples)?;
+            if a.step.is_some() && a.run.is_none() {
+                return Err(Error::Usage("--step picks a checkpoint of --run; --images and --real have none".into()));
+            }
             let features = match (a.features.as_str(), &a.weights, &a.classifier) {
                 ("inception", Some(w), _) => Features::Inception(w.clone()),
                 ("inception", None, _) => {
@@ -352,7 +361,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 _ => Features::CachedClassifier,
             };
             if let Some(run) = &a.run {
-                let t = sample::load_run(run, &a.device)?;
+                let t = sample::load_run_at(run, &a.device, a.step)?;
                 println!("{}", t.evaluate(a.samples, a.seed, &features, a.quiet)?);
             } else if let Some(reference) = &a.reference {
                 let device = config::parse_device(&a.device)?;
@@ -378,7 +387,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Select(a) => {
             check_n("--samples", a.samples)?;
-            let s = gantry::select::select(&a.runs, a.samples, a.seed, &a.device)?;
+            let s = gantry::select::select(&a.runs, a.samples, a.seed, &a.device, a.step)?;
             println!("{}", serde_json::to_string(&s).expect("a selection serialises"));
         }
         Command::Classifier(ClassifierCommand::Train(a)) => {

@@ -22,6 +22,11 @@ pub struct Trained {
 
 /// Loads the newest checkpoint of `run`.
 pub fn load_run(run: &Path, device: &str) -> Result<Trained> {
+    load_run_at(run, device, None)
+}
+
+/// Loads `run`'s checkpoint of `step`, or its newest one when `step` is None.
+pub fn load_run_at(run: &Path, device: &str, step: Option<u64>) -> Result<Trained> {
     let cfg_path = run.join("config.toml");
     if !cfg_path.is_file() {
         return Err(Error::Usage(format!(
@@ -32,8 +37,10 @@ pub fn load_run(run: &Path, device: &str) -> Result<Trained> {
     let mut cfg = Config::load(&cfg_path)?;
     cfg.device = device.to_string();
     let device = cfg.device()?;
-    let Some((path, state)) = checkpoint::latest(run)? else {
-        return Err(Error::Usage(format!("{} has no complete checkpoint yet; train it first", run.display())));
+    let (path, state) = match step {
+        Some(step) => checkpoint::at(run, step)?,
+        None => checkpoint::latest(run)?
+            .ok_or_else(|| Error::Usage(format!("{} has no complete checkpoint yet; train it first", run.display())))?,
     };
     let shape = state.data_shape();
     let mut method = method::build(&cfg, shape, state.classes, device)?;

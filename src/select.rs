@@ -88,8 +88,9 @@ fn read_codes(t: &Trained, x: &Tensor) -> (Vec<i64>, f64) {
 }
 
 /// Ranks `runs` (at least three restarts of one InfoGAN configuration, same data, same number of
-/// categories) on `n` training images drawn with `seed`.
-pub fn select(runs: &[PathBuf], n: i64, seed: u64, device: &str) -> Result<Selection> {
+/// categories) on `n` training images drawn with `seed`, each at its checkpoint of `step` (its
+/// newest when None).
+pub fn select(runs: &[PathBuf], n: i64, seed: u64, device: &str, step: Option<u64>) -> Result<Selection> {
     if runs.len() < 3 {
         return Err(Error::Usage(format!(
             "select needs at least 3 runs to compare (got {}): with two, each agrees with the other equally",
@@ -98,7 +99,7 @@ pub fn select(runs: &[PathBuf], n: i64, seed: u64, device: &str) -> Result<Selec
     }
     let mut loaded = Vec::new();
     for r in runs {
-        let t = sample::load_run(r, device)?;
+        let t = sample::load_run_at(r, device, step)?;
         let k = categories(&t, r)?;
         loaded.push((t, k));
     }

@@ -276,6 +276,14 @@ fn infogan_traverses_codes_and_reports_code_accuracy() {
     assert!(
         (0..3).all(|i| s["agreement"][i][i] == 1.0 && s["agreement"][i][(i + 1) % 3] == s["agreement"][(i + 1) % 3][i])
     );
+    let at = gantry(dir, &["select", "--runs", "i", "i2", "i3", "--samples", "30", "--step", "2"]).ok().json();
+    assert_eq!(at, s);
+    gantry(dir, &["select", "--runs", "i", "i2", "i3", "--step", "1"])
+        .fails_with("i has no checkpoint of step 1; it has 2");
+    let e2 = gantry(dir, &["eval", "--run", "i", "--step", "2", "--samples", "20", "--classifier", "c.safetensors"])
+        .ok()
+        .json();
+    assert_eq!(e2, e);
     gantry(dir, &["select", "--runs", "i", "i2"]).fails_with("at least 3 runs");
     gantry(dir, &["select", "--runs", "i", "i2", "u"]).fails_with("u is not an InfoGAN run");
     gantry(dir, &["select", "--runs", "i", "i2", "nowhere"]).fails_with("nowhere is not a gantry run folder");

@@ -143,11 +143,32 @@ pub fn latest(run: &Path) -> Result<Option<(PathBuf, State)>> {
     let Some((path, _)) = list(run)?.pop() else {
         return Ok(None);
     };
+    Ok(Some((path.clone(), read_state(&path)?)))
+}
+
+/// The complete checkpoint of `step` and its state; an error lists the steps `run` has.
+pub fn at(run: &Path, step: u64) -> Result<(PathBuf, State)> {
+    let all = list(run)?;
+    match all.iter().find(|(_, s)| *s == step) {
+        Some((path, _)) => Ok((path.clone(), read_state(path)?)),
+        None => Err(Error::Usage(format!(
+            "{} has no checkpoint of step {step}; it has {}",
+            run.display(),
+            if all.is_empty() {
+                "none".to_string()
+            } else {
+                all.iter().map(|(_, s)| s.to_string()).collect::<Vec<_>>().join(", ")
+            }
+        ))),
+    }
+}
+
+fn read_state(path: &Path) -> Result<State> {
     let sp = path.join("state.json");
     let text = std::fs::read_to_string(&sp).map_err(io_err(&sp))?;
     let state: State = serde_json::from_str(&text)
         .map_err(|e| Error::Checkpoint { path: sp.clone(), msg: format!("unreadable state ({e})") })?;
-    Ok(Some((path, state)))
+    Ok(state)
 }
 
 /// Loads a checkpoint folder into `method`.
