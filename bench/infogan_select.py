@@ -6,7 +6,7 @@ unlabelled training images; only that one trains on (in a copy under DIR/chosen)
 MNIST-10k test images, Hungarian-matched), at the selection and at the end, never to choose.
 
     python3 bench/infogan_select.py --out DIR [--device cpu] [--seeds 3] [--restarts 8]
-        [--select-at 1000] [--steps 4500] [--workers 2] [--data MNIST_DIR] [--report-only]
+        [--select-at 3000] [--steps 4500] [--workers 2] [--data MNIST_DIR] [--report-only]
 
 Interrupted, it resumes: finished restarts and selections are kept under DIR, and a later
 --select-at continues the same restarts from their checkpoints. Each protocol
@@ -23,7 +23,7 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--restarts", type=int, default=8)
-    ap.add_argument("--select-at", type=int, default=1000)
+    ap.add_argument("--select-at", type=int, default=3000)
     ap.add_argument("--steps", type=int, default=4500)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--samples", type=int, default=2000, help="unlabelled images `gantry select` reads")
