@@ -1,17 +1,21 @@
 """InfoGAN with restarts picked without labels. For each of --seeds seeds, --restarts runs of the
 `infogan` preset (restart j of seed s has seed 10*(s+1)+j) train to --select-at steps;
-`gantry select` names the restart whose categorical code agrees best with the others' on
-unlabelled training images; only that one trains on (in a copy under DIR/chosen) to the preset's
---steps. Labels are read only to report each restart's `code_accuracy` (Q's first code on the
-MNIST-10k test images, Hungarian-matched), at the selection and at the end, never to choose.
+`gantry select --by BY` names one restart from unlabelled training images (consistency: Q's
+categories agree most among nearest neighbours in deskewed pixel space; centrality: its categories
+agree most with the other restarts'); only that one trains on (in a copy under DIR/chosen) to the
+preset's --steps. Labels are read only to report each restart's `code_accuracy` (Q's first code on
+the MNIST-10k test images, Hungarian-matched), at the selection and at the end, never to choose.
 
     python3 bench/infogan_select.py --out DIR [--device cpu] [--seeds 3] [--restarts 8]
-        [--select-at 3000] [--steps 4500] [--workers 2] [--data MNIST_DIR] [--report-only]
+        [--select-at 2000] [--steps 4500] [--by consistency] [--workers 2] [--data MNIST_DIR]
+        [--report-only]
 
 Interrupted, it resumes: finished restarts and selections are kept under DIR, and a later
---select-at continues the same restarts from their checkpoints. Each protocol
-seed's line goes to DIR/infogan-select.jsonl; the section `infogan-select-N` (N = --select-at) of
-docs/benchmarks.md is written from that file.
+--select-at or --by continues the same restarts from their checkpoints. A chosen restart that an
+earlier pass already trained to --steps is read at that checkpoint instead of trained again (on
+one device, training resumed from a checkpoint repeats the straight run bit for bit). Each
+protocol seed's line goes to DIR/infogan-select.jsonl; the section `infogan-select-BY-N`
+(N = --select-at) of docs/benchmarks.md is written from that file.
 """
 import argparse, itertools, json, os, queue, shutil, statistics, subprocess, threading
 import report
@@ -23,8 +27,9 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--restarts", type=int, default=8)
-    ap.add_argument("--select-at", type=int, default=3000)
+    ap.add_argument("--select-at", type=int, default=2000)
     ap.add_argument("--steps", type=int, default=4500)
+    ap.add_argument("--by", choices=["consistency", "centrality"], default="consistency")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--samples", type=int, default=2000, help="unlabelled images `gantry select` reads")
     ap.add_argument("--data", default=os.path.join(report.ROOT, "..", "shared", "data", "mnist-10k"))
@@ -39,6 +44,11 @@ def main():
     if not a.report_only:
         run_protocol(a, results)
     report_section(results, a)
+
+
+def same(row, a):
+    """Whether a results line comes from this protocol (lines from before --by chose by centrality)."""
+    return (row["select_at"], row.get("by", "centrality"), row["steps"]) == (a.select_at, a.by, a.steps)
 
 
 def ckpt(run, step):
@@ -67,7 +77,7 @@ def accuracy(run, step, device):
 def run_protocol(a, results):
     done = set()
     if os.path.exists(results):
-        done = {r["seed"] for r in map(json.loads, open(results)) if r["select_at"] == a.select_at}
+        done = {r["seed"] for r in map(json.loads, open(results)) if same(r, a)}
     lock = threading.Lock()
     jobs = queue.PriorityQueue()  # (priority, order, fn): a selected run's continuation goes first
     order = itertools.count()
@@ -83,9 +93,10 @@ def run_protocol(a, results):
 
     def finish(s):
         runs = [os.path.join(a.out, "runs", f"restart-{10 * (s + 1) + j}") for j in range(a.restarts)]
-        sel_file = os.path.join(a.out, f"select-{s}-at{a.select_at}.json")
+        sel_file = os.path.join(a.out, f"select-{s}-{a.by}-at{a.select_at}.json")
         if not os.path.exists(sel_file):
-            sel = gantry("select", "--runs", *runs, "--step", a.select_at, "--samples", a.samples, "--device", a.device)
+            sel = gantry("select", "--runs", *runs, "--step", a.select_at, "--samples", a.samples, "--by", a.by,
+                         "--device", a.device)
             for r in sel["runs"]:
                 r["code_accuracy"] = accuracy(r["run"], a.select_at, a.device)  # reported, not used to choose
             json.dump(sel, open(sel_file, "w"))
@@ -93,15 +104,18 @@ def run_protocol(a, results):
 
         def go_on():
             chosen = sel["selected"]
-            # the chosen restart trains on in a copy, so every restart stays at its selection step
-            # and a later --select-at can continue them all
-            copy = os.path.join(a.out, "chosen", f"seed{s}-at{a.select_at}")
-            if not os.path.isdir(copy):
-                shutil.copytree(chosen, copy + ".part")
-                os.rename(copy + ".part", copy)
-            if not ckpt(copy, a.steps):
-                train(copy, 10 * (s + 1) + runs.index(chosen), a.steps, True)
-            row = {"seed": s, "select_at": a.select_at, "steps": a.steps, "selected": chosen,
+            if ckpt(chosen, a.steps):
+                copy = chosen  # trained to the end by an earlier pass
+            else:
+                # the chosen restart trains on in a copy, so every restart stays at its selection
+                # step and a later --select-at can continue them all
+                copy = os.path.join(a.out, "chosen", f"seed{s}-{a.by}-at{a.select_at}")
+                if not os.path.isdir(copy):
+                    shutil.copytree(chosen, copy + ".part")
+                    os.rename(copy + ".part", copy)
+                if not ckpt(copy, a.steps):
+                    train(copy, 10 * (s + 1) + runs.index(chosen), a.steps, True)
+            row = {"seed": s, "select_at": a.select_at, "by": a.by, "steps": a.steps, "selected": chosen,
                    "final_accuracy": accuracy(copy, a.steps, a.device), "restarts": sel["runs"]}
             with lock:
                 open(results, "a").write(json.dumps(row) + "\n")
@@ -166,13 +180,15 @@ def run_protocol(a, results):
 
 def report_section(results, a):
     rows = [json.loads(line) for line in open(results)] if os.path.exists(results) else []
-    rows = sorted((r for r in rows if r["select_at"] == a.select_at and r["steps"] == a.steps), key=lambda r: r["seed"])
-    lines = [f"## InfoGAN: restarts chosen without labels ({report.stamp()})", "",
+    rows = sorted((r for r in rows if same(r, a)), key=lambda r: r["seed"])
+    how = {"consistency": "whose categories agree most among each image's 10 nearest neighbours (deskewed "
+                          "pixels)",
+           "centrality": "whose categorical code agrees best with the others' (Hungarian-matched)"}[a.by]
+    lines = [f"## InfoGAN: restarts chosen without labels, by {a.by} ({report.stamp()})", "",
              f"`python3 bench/infogan_select.py --out DIR --device {a.device} --seeds {a.seeds} --restarts {a.restarts} "
-             f"--select-at {a.select_at} --steps {a.steps}` on {report.machine()}, MNIST-10k. For each seed, "
-             f"{a.restarts} restarts of the `infogan` preset train {a.select_at} steps; `gantry select` keeps the one "
-             "whose categorical code agrees best with the others' (Hungarian-matched, on "
-             f"{a.samples} unlabelled training images); only that one trains on to {a.steps} steps. "
+             f"--select-at {a.select_at} --steps {a.steps} --by {a.by}` on {report.machine()}, MNIST-10k. For each "
+             f"seed, {a.restarts} restarts of the `infogan` preset train {a.select_at} steps; `gantry select` keeps "
+             f"the one {how}, on {a.samples} unlabelled training images; only that one trains on to {a.steps} steps. "
              "`code_accuracy` (Q's first code on the 999 test images, Hungarian-matched to the labels) is read "
              "for the report only.", "",
              f"| seed | chosen restart | its accuracy at {a.select_at} | best restart at {a.select_at} | "
@@ -189,16 +205,18 @@ def report_section(results, a):
         sd = statistics.stdev(finals) if len(finals) > 1 else 0.0
         lines += ["", f"Chosen runs at {a.steps} steps: mean **{statistics.mean(finals):.3f}** ± {sd:.3f}, "
                   f"{sum(x >= 0.9 for x in finals)} of {len(finals)} at 0.90 or more."]
-        lines += ["", "Every restart at the selection (centrality: mean matched agreement with the other restarts; "
-                  "entropy: Q's mean entropy in nats; accuracy for the report only):", "",
-                  "| seed | restart | centrality | entropy | accuracy |", "|---|---|---|---|---|"]
+        lines += ["", "Every restart at the selection (consistency: share of neighbour pairs in one category; "
+                  "centrality: mean matched agreement with the other restarts; entropy: Q's mean entropy in nats; "
+                  "accuracy for the report only):", "",
+                  "| seed | restart | consistency | centrality | entropy | accuracy |", "|---|---|---|---|---|---|"]
         for r in rows:
-            for x in sorted(r["restarts"], key=lambda x: -x["centrality"]):
+            for x in sorted(r["restarts"], key=lambda x: -x.get(a.by, 0)):
                 mark = " (chosen)" if x["run"] == r["selected"] else ""
-                lines.append(f"| {r['seed']} | {os.path.basename(x['run'])}{mark} | {x['centrality']:.3f} | "
+                k = f"{x['consistency']:.3f}" if "consistency" in x else "–"
+                lines.append(f"| {r['seed']} | {os.path.basename(x['run'])}{mark} | {k} | {x['centrality']:.3f} | "
                              f"{x['code_entropy']:.3f} | {x['code_accuracy']:.3f} |")
     print("\n".join(lines))
-    report.write_section(f"infogan-select-{a.select_at}", "\n".join(lines))
+    report.write_section(f"infogan-select-{a.by}-{a.select_at}", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -165,6 +165,16 @@ struct SelectArgs {
     /// Compare every run at its checkpoint of this step (default: each run's newest).
     #[arg(long)]
     step: Option<u64>,
+    /// What picks the run: neighbourhood consistency of Q's categories, or agreement with the
+    /// other runs.
+    #[arg(long, value_enum, default_value_t = gantry::select::Criterion::Consistency)]
+    by: gantry::select::Criterion,
+    /// Where neighbours are found: deskewed pixels, or raw pixels.
+    #[arg(long, value_enum, default_value_t = gantry::select::Space::Deskewed)]
+    space: gantry::select::Space,
+    /// Nearest neighbours per image for consistency.
+    #[arg(long, default_value_t = 10)]
+    neighbours: i64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[arg(long, default_value = "auto")]
@@ -387,7 +397,16 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Select(a) => {
             check_n("--samples", a.samples)?;
-            let s = gantry::select::select(&a.runs, a.samples, a.seed, &a.device, a.step)?;
+            let o = gantry::select::Options {
+                samples: a.samples,
+                seed: a.seed,
+                device: a.device,
+                step: a.step,
+                by: a.by,
+                space: a.space,
+                neighbours: a.neighbours,
+            };
+            let s = gantry::select::select(&a.runs, &o)?;
             println!("{}", serde_json::to_string(&s).expect("a selection serialises"));
         }
         Command::Classifier(ClassifierCommand::Train(a)) => {

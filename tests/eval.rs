@@ -2,6 +2,7 @@
 //! evaluation during training, and the bad inputs of each.
 mod common;
 use common::*;
+use serde_json::json;
 use std::path::Path;
 
 const KEYS: [&str; 12] = [
@@ -261,21 +262,35 @@ fn infogan_traverses_codes_and_reports_code_accuracy() {
     gantry(dir, &["sample", "--run", "i", "--class", "10", "--out", "x.png"]).fails_with("categories 0 to 9");
     tiny_run(dir, "dcgan", data.to_str().unwrap(), "u", "1", &[]).ok();
     gantry(dir, &["traverse", "--run", "u", "--out", "t.png"]).fails_with("InfoGAN run");
-    // restarts ranked by agreement on unlabelled images: every run is scored, the chosen one is
-    // the most central, and a run agrees fully with itself
+    // restarts ranked on unlabelled images: every run is scored; by default the chosen one has
+    // the most consistent categories among nearest neighbours, with --by centrality the most
+    // central; a run agrees fully with itself
     for (out, seed) in [("i2", "5"), ("i3", "6")] {
         tiny_run(dir, "infogan", data.to_str().unwrap(), out, "2", &["--seed", seed]).ok();
     }
     let s = gantry(dir, &["select", "--runs", "i", "i2", "i3", "--samples", "30"]).ok().json();
     let runs = s["runs"].as_array().unwrap();
-    assert_eq!((runs.len(), &s["samples"]), (3, &serde_json::json!(30)), "{s}");
+    assert_eq!(
+        (runs.len(), &s["samples"], &s["by"], &s["space"]),
+        (3, &json!(30), &json!("consistency"), &json!("deskewed"))
+    );
+    let f = |r: &serde_json::Value, k: &str| r[k].as_f64().unwrap();
+    assert!(runs.iter().all(|r| (0.0..=1.0).contains(&f(r, "consistency"))), "{s}");
+    let top = |key: &dyn Fn(&serde_json::Value) -> (f64, f64, f64)| {
+        runs.iter().min_by(|a, b| key(a).partial_cmp(&key(b)).unwrap()).unwrap()["run"].clone()
+    };
+    assert_eq!(s["selected"], top(&|r| (-f(r, "consistency"), -f(r, "centrality"), f(r, "code_entropy"))), "{s}");
+    let c = gantry(dir, &["select", "--runs", "i", "i2", "i3", "--samples", "30", "--by", "centrality"]).ok().json();
     // highest centrality, ties broken by the lowest entropy
-    let key = |r: &serde_json::Value| (-r["centrality"].as_f64().unwrap(), r["code_entropy"].as_f64().unwrap());
-    let best = runs.iter().min_by(|a, b| key(a).partial_cmp(&key(b)).unwrap());
-    assert_eq!(s["selected"], best.unwrap()["run"], "{s}");
+    assert_eq!(c["selected"], top(&|r| (-f(r, "centrality"), f(r, "code_entropy"), 0.0)), "{c}");
     assert!(
         (0..3).all(|i| s["agreement"][i][i] == 1.0 && s["agreement"][i][(i + 1) % 3] == s["agreement"][(i + 1) % 3][i])
     );
+    // neighbours in raw pixels change consistency only
+    let p = gantry(dir, &["select", "--runs", "i", "i2", "i3", "--samples", "30", "--space", "pixels"]).ok().json();
+    assert_eq!((&p["agreement"], &p["space"]), (&s["agreement"], &json!("pixels")));
+    gantry(dir, &["select", "--runs", "i", "i2", "i3", "--samples", "30", "--neighbours", "30"])
+        .fails_with("--neighbours 30 must lie between 1 and 29");
     let at = gantry(dir, &["select", "--runs", "i", "i2", "i3", "--samples", "30", "--step", "2"]).ok().json();
     assert_eq!(at, s);
     gantry(dir, &["select", "--runs", "i", "i2", "i3", "--step", "1"])
