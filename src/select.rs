@@ -208,7 +208,7 @@ pub fn select(runs: &[PathBuf], o: &Options) -> Result<Selection> {
     }
     let (first, k) = (&loaded[0].0, loaded[0].1);
     for ((t, kt), r) in loaded.iter().zip(runs).skip(1) {
-        if t.cfg.data.source != first.cfg.data.source {
+        if !same_source(&t.cfg.data.source, &first.cfg.data.source) {
             return Err(Error::Usage(format!(
                 "{} was trained on `{}` but {} on `{}`; select compares restarts on the same data",
                 r.display(),
@@ -266,9 +266,32 @@ pub fn select(runs: &[PathBuf], o: &Options) -> Result<Selection> {
     })
 }
 
+/// Whether two `data.source` values name the same data: equal as written, or the same file or
+/// folder once resolved (`/a/b/../data` and `/a/data`). Synthetic sources are compared as written.
+fn same_source(a: &str, b: &str) -> bool {
+    a == b
+        || matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_folder_written_two_ways_is_the_same_source() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("code")).unwrap();
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        let plain = dir.path().join("data").display().to_string();
+        let dotted = dir.path().join("code").join("..").join("data").display().to_string();
+        assert!(same_source(&plain, &dotted));
+        assert!(!same_source(&plain, &dir.path().join("code").display().to_string()));
+        assert!(same_source("ring8", "ring8"));
+        assert!(!same_source("ring8", "grid25"));
+    }
 
     #[test]
     fn a_relabelled_copy_agrees_fully_and_the_odd_run_out_is_least_central() {
