@@ -53,13 +53,13 @@ mod tests {
     fn penalty_gradient_matches_finite_differences() {
         // Critic D(x) = tanh(x·w)·a; the penalty's gradient in w (a second derivative of D) is
         // compared with central differences of the penalty itself, in double precision, with
-        // x̂ fixed by reseeding before each evaluation.
+        // x̂ fixed by fixed mixing weights (not by reseeding libtorch's global generator, which
+        // tests running beside this one draw from).
         let real = Tensor::from_slice(&[0.3f64, -1.2, 0.8, 0.5, -0.4, 1.1]).view([3, 2]);
         let fake = Tensor::from_slice(&[-0.7f64, 0.2, 1.5, -0.3, 0.9, 0.1]).view([3, 2]);
         let a = 1.7;
         let pen = |w: &Tensor| {
-            tch::manual_seed(11);
-            let eps = Tensor::rand([3, 1], (Kind::Double, tch::Device::Cpu));
+            let eps = Tensor::from_slice(&[0.25f64, 0.6, 0.85]).view([3, 1]);
             let x_hat = (&eps * &real + (-&eps + 1.0) * &fake).set_requires_grad(true);
             let out = (x_hat.matmul(w)).tanh() * a;
             let g = Tensor::run_backward(&[out.sum(Kind::Double)], &[&x_hat], true, true).pop().unwrap();
