@@ -3,7 +3,32 @@
 //! against the same libtorch. torch-sys (links = "tch") exports the folder it linked against.
 use std::path::PathBuf;
 
+/// Writes `$OUT_DIR/presets.rs`: every `src/presets/*.toml`, sorted by name, embedded in the
+/// binary, so that a preset is added by adding its file.
+fn presets() {
+    println!("cargo:rerun-if-changed=src/presets");
+    let mut names: Vec<String> = std::fs::read_dir("src/presets")
+        .expect("src/presets exists")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(".toml").map(str::to_string))
+        .collect();
+    names.sort();
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let mut out = String::from("&[\n");
+    for n in &names {
+        println!("cargo:rerun-if-changed=src/presets/{n}.toml");
+        out += &format!(
+            "    Preset {{ name: {n:?}, toml: include_str!({:?}) }},\n",
+            format!("{manifest}/src/presets/{n}.toml")
+        );
+    }
+    out += "]\n";
+    let dest = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("presets.rs");
+    std::fs::write(dest, out).expect("OUT_DIR is writable");
+}
+
 fn main() {
+    presets();
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     println!("cargo:rerun-if-changed=csrc/ops.cpp");
     let lib = PathBuf::from(std::env::var("DEP_TCH_LIBTORCH_LIB").expect("torch-sys exports DEP_TCH_LIBTORCH_LIB"));

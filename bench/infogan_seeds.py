@@ -23,8 +23,8 @@ import report
 VARIANTS = {
     "preset": [],
     "authors": ["--set", "data.batch_size=128", "--set", "model.latent_prior=uniform",
-                "--set", "model.leaky_slope=0.01", "--set", "objective.info_continuous_weight=1.0"],
-    "cat2": ["--set", "objective.info_weight=2.0"],
+                "--set", "model.leaky_slope=0.01", "--set", "infogan.continuous_weight=1.0"],
+    "cat2": ["--set", "infogan.weight=2.0"],
 }
 
 

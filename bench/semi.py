@@ -1,7 +1,7 @@
 """Semi-supervised GAN (Salimans et al. 2016, §5, permutation-invariant model): test error with
 100 labels on MNIST-10k and Fashion-MNIST, several seeds (each seed draws its own labelled
 subset), beside the same discriminator architecture trained on the same labels alone
-(`objective.unlabeled_weight=0`: no generator, no unlabelled data).
+(`semi.unlabeled_weight=0`: no generator, no unlabelled data).
 
     python3 bench/semi.py [--mnist ../shared/data/mnist-10k] [--seeds 3] [--labels 100] [--workers 2] [--workdir DIR]
                           [--steps N] [--fashion-steps N] [--baseline-steps 5000]
@@ -32,7 +32,7 @@ def main():
     report.build()
     tmp = a.workdir or tempfile.mkdtemp(prefix="gantry-semi-")
     sets = [("MNIST-10k", os.path.abspath(a.mnist)), ("Fashion-MNIST", "fashion-mnist")]
-    kinds = [("semi-supervised GAN", []), ("same D, labels only", ["--set", "objective.unlabeled_weight=0"])]
+    kinds = [("semi-supervised GAN", []), ("same D, labels only", ["--set", "semi.unlabeled_weight=0"])]
 
     preset_steps = report.preset("improved-gan-semi")["steps"]
 
@@ -55,7 +55,7 @@ def main():
              f"{a.labels} labels, class-balanced, a different subset per seed; every training image also serves unlabelled "
              "(9,001 for MNIST-10k, 60,000 for Fashion-MNIST). Test error on the whole test split (999 / 10,000 images) "
              "from the discriminator without its noise. The baseline is the same discriminator trained on the same labels "
-             "with `objective.unlabeled_weight=0`.", "",
+             "with `semi.unlabeled_weight=0`.", "",
              f"Published: {PUBLISHED}. gantry's MNIST-10k has 15 % of the unlabelled images and a far shorter run.", "",
              "| data | model | steps | test error (mean ± sd) | per seed | minutes per run |", "|---|---|---|---|---|---|"]
     for name, _ in sets:

@@ -3,11 +3,12 @@
 //! caching one per data set, and embedding images. Its identity — a hash of its weights — is
 //! reported beside every metric computed with it, since Fréchet distances and the like are
 //! comparable only under one fixed feature network.
-use crate::config::{DataConfig, TrainConfig};
+use crate::data::DataConfig;
 use crate::data::{self, Dataset};
 use crate::error::{Error, Result, io_err};
 use crate::nets::classifier::Cnn;
 use crate::rng;
+use crate::train::TrainConfig;
 use crate::train::{checkpoint::named_variables, optim::Optimizer, schedule};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -127,7 +128,7 @@ impl Classifier {
             let logits = net.forward_t(&x, true);
             let loss = logits.cross_entropy_for_logits(&y);
             let grads = Tensor::run_backward(&[&loss], &opt.params(), false, false);
-            opt.step(&grads, schedule::lr(opts.lr, crate::config::Schedule::Linear, 0, step, total));
+            opt.step(&grads, schedule::lr(opts.lr, crate::train::Schedule::Linear, 0, step, total));
             if !opts.quiet && (step + 1) % per_epoch == 0 {
                 eprintln!(
                     "classifier: epoch {}/{} loss {:.4}",

@@ -3,6 +3,7 @@ use clap::{Args, Parser, Subcommand};
 use gantry::config::{self, Config, Sources};
 use gantry::error::{Error, Result};
 use gantry::evaluate::Features;
+use gantry::method;
 use gantry::sample;
 use gantry::train::run::{self, RunOptions};
 use std::path::PathBuf;
@@ -55,7 +56,7 @@ struct TrainArgs {
     steps: Option<u64>,
     #[arg(long)]
     seed: Option<u64>,
-    /// Semi-supervised GAN: size of the class-balanced labelled subset (data.labels).
+    /// Semi-supervised GAN: size of the class-balanced labelled subset (semi.labels).
     #[arg(long)]
     labels: Option<i64>,
     /// auto, cpu, cuda or cuda:N.
@@ -253,7 +254,7 @@ fn train_config(a: &TrainArgs) -> Result<Config> {
         sets.push(format!("seed={s}"));
     }
     if let Some(n) = a.labels {
-        sets.push(format!("data.labels={n}"));
+        sets.push(format!("semi.labels={n}"));
     }
     if let Some(d) = &a.device {
         sets.push(format!("device={}", toml::Value::String(d.clone())));
@@ -261,14 +262,13 @@ fn train_config(a: &TrainArgs) -> Result<Config> {
     // Resuming without naming a preset or file continues with the run's own configuration.
     let saved = a.out.join("config.toml");
     if a.resume && a.preset.is_none() && a.config.is_none() && saved.is_file() {
-        let mut cfg = Config::load(&saved)?;
+        let cfg = method::load_config(&saved)?;
         let src =
             Sources { preset: Some(cfg.preset.clone()), file: Some(saved), sets: [sets, a.sets.clone()].concat() };
-        cfg = Config::resolve(&src)?;
-        return Ok(cfg);
+        return method::resolve(&src);
     }
     sets.extend(a.sets.iter().cloned());
-    Config::resolve(&Sources { preset: a.preset.clone(), file: a.config.clone(), sets })
+    method::resolve(&Sources { preset: a.preset.clone(), file: a.config.clone(), sets })
 }
 
 fn check_n(flag: &str, n: i64) -> Result<()> {
@@ -300,9 +300,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sample(a) => {
             check_n("--n", a.n)?;
             let t = sample::load_run(&a.run, &a.device)?;
-            let classes = t.method.classes();
+            let s = t.sampler()?;
+            let classes = s.classes();
             // InfoGAN: --class fixes the first categorical code (a category, unlabelled)
-            let categories = t.method.codes().and_then(|(c, _)| c.categorical.first().copied()).unwrap_or(0);
+            let categories = s.codes().and_then(|(c, _)| c.categorical.first().copied()).unwrap_or(0);
             let (count, what) = if classes > 0 { (classes, "classes") } else { (categories, "categories") };
             match a.class {
                 Some(_) if count == 0 => {
@@ -319,7 +320,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 }
                 _ => {}
             }
-            let x = t.generate(&t.latents_of(a.n, a.seed, a.class));
+            let x = t.generate(&t.latents_of(a.n, a.seed, a.class)?)?;
             // a conditional grid without --class has one row per class
             let ncol = if classes > 0 && a.class.is_none() { (a.n / classes).max(1) } else { 0 };
             if let Some(out) = &a.out {
@@ -383,12 +384,12 @@ pub fn run(cli: Cli) -> Result<()> {
                 let fake = match (&a.images, &a.real) {
                     (Some(dir), _) => gantry::imagefolder::read(dir, channels)?,
                     (None, Some(real)) => {
-                        let cfg = gantry::config::DataConfig { source: real.clone(), ..Default::default() };
+                        let cfg = gantry::data::DataConfig { source: real.clone(), ..Default::default() };
                         gantry::data::Dataset::load(&cfg, device)?.reference(a.samples, a.seed + 1)
                     }
                     (None, None) => unreachable!("clap requires --run, --images or --real"),
                 };
-                let data = gantry::config::DataConfig { source: reference.clone(), ..Default::default() };
+                let data = gantry::data::DataConfig { source: reference.clone(), ..Default::default() };
                 let real = gantry::evaluate::reference_images(&data, fake.size()[0], a.seed, device)?;
                 let r = gantry::metrics::suite::Reference::new(&net, &real);
                 let m = gantry::metrics::suite::image_metrics(&net, &fake.to_device(device), &r, a.seed)?;
@@ -426,7 +427,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Presets => {
             for p in config::PRESETS {
-                println!("{:<16} {}", p.name, config::preset_description(p));
+                println!("{:<20} {}", p.name, config::preset_description(p));
             }
         }
     }

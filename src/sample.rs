@@ -4,7 +4,7 @@ use crate::config::Config;
 use crate::data::Shape;
 use crate::error::{Error, Result};
 use crate::evaluate::{Evaluator, Features};
-use crate::method::{self, Method};
+use crate::method::{self, DataInfo, Method, NoiseSampler};
 use crate::rng;
 use crate::train::checkpoint;
 use crate::viz;
@@ -34,7 +34,7 @@ pub fn load_run_at(run: &Path, device: &str, step: Option<u64>) -> Result<Traine
             run.display()
         )));
     }
-    let mut cfg = Config::load(&cfg_path)?;
+    let mut cfg = method::load_config(&cfg_path)?;
     cfg.device = device.to_string();
     let device = cfg.device()?;
     let (path, state) = match step {
@@ -43,25 +43,37 @@ pub fn load_run_at(run: &Path, device: &str, step: Option<u64>) -> Result<Traine
             .ok_or_else(|| Error::Usage(format!("{} has no complete checkpoint yet; train it first", run.display())))?,
     };
     let shape = state.data_shape();
-    let mut method = method::build(&cfg, shape, state.classes, device)?;
+    let info = DataInfo { shape, classes: state.classes };
+    let mut method = method::build(&cfg, info, device)?;
     checkpoint::load(&path, &state, method.as_mut())?;
     Ok(Trained { cfg, shape, step: state.step, method, device })
 }
 
 impl Trained {
+    /// The run's noise → sample generator; a clear error for a run that has none.
+    pub fn sampler(&self) -> Result<&dyn NoiseSampler> {
+        self.method.noise().ok_or_else(|| {
+            Error::Usage(format!(
+                "this run (method = \"{}\") translates images and has no noise to sample from; use `gantry translate --run RUN --input DIR --out DIR`",
+                self.cfg.method
+            ))
+        })
+    }
+
     /// Latents for `n` samples from `seed` (the same seed gives the same latents); for a
     /// conditional run, of `class`, or of every class in order when `class` is None.
-    pub fn latents(&self, n: i64, seed: u64) -> Tensor {
+    pub fn latents(&self, n: i64, seed: u64) -> Result<Tensor> {
         self.latents_of(n, seed, None)
     }
 
-    pub fn latents_of(&self, n: i64, seed: u64, class: Option<i64>) -> Tensor {
+    pub fn latents_of(&self, n: i64, seed: u64, class: Option<i64>) -> Result<Tensor> {
+        let s = self.sampler()?;
         rng::seed_torch(seed, rng::stream::SAMPLE, 0);
-        self.method.latents_for(n, class)
+        Ok(s.latents_for(n, class))
     }
 
-    pub fn generate(&self, z: &Tensor) -> Tensor {
-        self.method.generate(z)
+    pub fn generate(&self, z: &Tensor) -> Result<Tensor> {
+        Ok(self.sampler()?.generate(z))
     }
 
     fn need_images(&self, what: &str) -> Result<()> {
@@ -76,7 +88,7 @@ impl Trained {
     /// Rows of spherical interpolations between pairs of random latents.
     pub fn interpolate(&self, rows: i64, cols: i64, seed: u64) -> Result<Tensor> {
         self.need_images("interpolate")?;
-        let ends = self.latents(2 * rows, seed);
+        let ends = self.latents(2 * rows, seed)?;
         let mut zs = vec![];
         for r in 0..rows {
             let (a, b) = (ends.get(2 * r), ends.get(2 * r + 1));
@@ -85,14 +97,14 @@ impl Trained {
                 zs.push(slerp(&a, &b, t));
             }
         }
-        Ok(self.generate(&Tensor::stack(&zs, 0)))
+        self.generate(&Tensor::stack(&zs, 0))
     }
 
     /// InfoGAN's code traversal: one row per category of the first categorical code, columns
     /// sweeping continuous code `code` from −2 to 2, with z and the other codes fixed.
     pub fn traverse(&self, code: i64, cols: i64, seed: u64) -> Result<(Tensor, i64)> {
         self.need_images("traverse")?;
-        let Some((codes, z_dim)) = self.method.codes() else {
+        let Some((codes, z_dim)) = self.sampler()?.codes() else {
             return Err(Error::Usage("traverse needs an InfoGAN run (method = \"infogan\")".into()));
         };
         if code < 0 || code >= codes.continuous {
@@ -103,7 +115,7 @@ impl Trained {
             )));
         }
         let rows = codes.categorical.first().copied().unwrap_or(1);
-        let base = self.latents(1, seed); // [1, z + codes]
+        let base = self.latents(1, seed)?; // [1, z + codes]
         let cat_width: i64 = codes.categorical.iter().sum();
         let mut zs = vec![];
         for r in 0..rows {
@@ -120,7 +132,7 @@ impl Trained {
                 zs.push(z);
             }
         }
-        Ok((self.generate(&Tensor::cat(&zs, 0)), cols))
+        Ok((self.generate(&Tensor::cat(&zs, 0))?, cols))
     }
 
     /// DCGAN's latent vector arithmetic on the latents of `gantry sample --seed seed --n n`:
@@ -129,7 +141,7 @@ impl Trained {
     /// uniform noise of ±0.25 added to its latent, as in Radford et al.'s figure 7.
     pub fn arithmetic(&self, n: i64, seed: u64, groups: [&[i64]; 3]) -> Result<(Tensor, i64)> {
         self.need_images("arithmetic")?;
-        let z = self.latents(n, seed);
+        let z = self.latents(n, seed)?;
         let cols = 8;
         for g in groups {
             if g.is_empty() || g.len() as i64 > cols - 1 {
@@ -147,43 +159,36 @@ impl Trained {
         rng::seed_torch(seed, rng::stream::SAMPLE, 1);
         let noise = (Tensor::rand([cols - 1, z.size()[1]], (Kind::Float, z.device())) - 0.5) * 0.5;
         let variants = result.unsqueeze(0) + noise;
-        let blank = |k: i64| {
-            let x = self.generate(&z.narrow(0, 0, 1));
-            Tensor::full(
+        let blank = |k: i64| -> Result<Tensor> {
+            let x = self.generate(&z.narrow(0, 0, 1))?;
+            Ok(Tensor::full(
                 x.size().iter().skip(1).copied().collect::<Vec<_>>().as_slice(),
                 -1.0,
                 (Kind::Float, x.device()),
             )
             .unsqueeze(0)
-            .repeat([k, 1, 1, 1])
+            .repeat([k, 1, 1, 1]))
         };
         let mut rows = vec![];
         for (g, m) in groups.iter().zip(&means) {
-            let picked = self.generate(&z.index_select(0, &Tensor::from_slice(g).to(z.device())));
+            let picked = self.generate(&z.index_select(0, &Tensor::from_slice(g).to(z.device())))?;
             rows.push(picked);
-            rows.push(blank(cols - 1 - g.len() as i64));
-            rows.push(self.generate(&m.unsqueeze(0)));
+            rows.push(blank(cols - 1 - g.len() as i64)?);
+            rows.push(self.generate(&m.unsqueeze(0))?);
         }
-        rows.push(self.generate(&result.unsqueeze(0)));
-        rows.push(self.generate(&variants));
+        rows.push(self.generate(&result.unsqueeze(0))?);
+        rows.push(self.generate(&variants)?);
         Ok((Tensor::cat(&rows, 0), cols))
     }
 
     /// Scores `n` samples drawn with `seed` (see `evaluate::Evaluator`).
     pub fn evaluate(&self, n: i64, seed: u64, features: &Features, quiet: bool) -> Result<serde_json::Value> {
-        let ev = Evaluator::new(&self.cfg, self.shape, n, seed, features, self.device, quiet)?;
+        let info = DataInfo { shape: self.shape, classes: 0 };
+        let ev = Evaluator::new(&self.cfg, info, n, seed, features, self.device, quiet)?;
         let mut out = serde_json::json!({ "run_step": self.step });
         out.as_object_mut().expect("object").extend(ev.evaluate(self.method.as_ref(), n, seed)?);
         Ok(out)
     }
-}
-
-/// Rows of a `[n, d]` tensor as f64 vectors.
-pub fn to_rows(x: &Tensor) -> Result<Vec<Vec<f64>>> {
-    let d = x.size()[1] as usize;
-    let v: Vec<f64> = Vec::try_from(x.to_device(Device::Cpu).to_kind(Kind::Double).contiguous().flatten(0, -1))
-        .map_err(Error::Torch)?;
-    Ok(v.chunks(d).map(|c| c.to_vec()).collect())
 }
 
 /// Spherical interpolation between latents a and b (Shoemake 1985; White 2016 for GANs).
@@ -202,7 +207,7 @@ pub fn save_samples(x: &Tensor, shape: Shape, ncol: i64, path: &Path) -> Result<
     match shape {
         Shape::Image { .. } => viz::save_grid(x, ncol, path),
         Shape::Points { .. } if path.extension().is_some_and(|e| e == "csv") => {
-            let rows = to_rows(x)?;
+            let rows = viz::to_rows(x)?;
             let text: String =
                 rows.iter().map(|r| r.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",") + "\n").collect();
             std::fs::write(path, text).map_err(crate::error::io_err(path))

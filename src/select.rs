@@ -168,9 +168,9 @@ fn best(c: &[Candidate], by: Criterion) -> usize {
 }
 
 fn categories(t: &Trained, run: &Path) -> Result<i64> {
-    t.method.codes().and_then(|(c, _)| c.categorical.first().copied()).ok_or_else(|| {
+    t.method.noise().and_then(|s| s.codes()).and_then(|(c, _)| c.categorical.first().copied()).ok_or_else(|| {
         Error::Usage(format!(
-            "{} is not an InfoGAN run with a categorical code (its method is `{:?}`); select compares InfoGAN restarts",
+            "{} is not an InfoGAN run with a categorical code (its method is `{}`); select compares InfoGAN restarts",
             run.display(),
             t.cfg.method
         ))
@@ -183,7 +183,11 @@ fn read_codes(t: &Trained, x: &Tensor) -> (Vec<i64>, f64) {
     let mut pred = Vec::with_capacity(n as usize);
     let mut entropy = 0.0;
     for i in (0..n).step_by(1000) {
-        let logits = t.method.code_logits(&x.narrow(0, i, 1000.min(n - i))).expect("checked: a categorical code");
+        let logits = t
+            .method
+            .noise()
+            .and_then(|s| s.code_logits(&x.narrow(0, i, 1000.min(n - i))))
+            .expect("checked: a categorical code");
         let logp = logits.log_softmax(1, Kind::Float);
         entropy -= (logp.exp() * &logp).sum(Kind::Double).double_value(&[]);
         pred.extend(Vec::<i64>::try_from(logits.argmax(1, false).to_device(Device::Cpu)).expect("ints"));

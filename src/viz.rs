@@ -86,3 +86,12 @@ pub fn save_scatter(points: &Tensor, reference: Option<&Tensor>, path: &Path) ->
     }
     save_rgb(path, size, size, canvas)
 }
+
+/// Rows of a `[n, d]` tensor as f64 vectors.
+pub fn to_rows(x: &Tensor) -> crate::error::Result<Vec<Vec<f64>>> {
+    let d = x.size()[1] as usize;
+    let v: Vec<f64> =
+        Vec::try_from(x.to_device(tch::Device::Cpu).to_kind(tch::Kind::Double).contiguous().flatten(0, -1))
+            .map_err(crate::error::Error::Torch)?;
+    Ok(v.chunks(d).map(|c| c.to_vec()).collect())
+}

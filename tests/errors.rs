@@ -240,11 +240,12 @@ fn bad_labelled_subsets_are_refused() {
     };
     semi("15", "a").fails_with("does not divide into the 10 classes");
     semi("1000", "b").fails_with("larger than the data set");
-    gantry(dir, &["train", "--preset", "improved-gan-semi", "--set", "data.labels=-10", "--dry-run"])
-        .fails_with("data.labels");
+    gantry(dir, &["train", "--preset", "improved-gan-semi", "--set", "semi.labels=-10", "--dry-run"])
+        .fails_with("semi.labels");
     // no checkpoint was written, so nothing is lost and the folder can be reused
     assert!(!dir.join("a/checkpoints").join("step-0000001").exists());
-    gantry(dir, &["train", "--preset", "dcgan", "--labels", "100", "--dry-run"]).fails_with("method = \"semi\"");
+    gantry(dir, &["train", "--preset", "dcgan", "--labels", "100", "--dry-run"])
+        .fails_with("[semi] is a section of method = \"semi\"");
     gantry(dir, &["train", "--preset", "improved-gan-semi", "--data", "ring8", "--out", "d", "--steps", "1"])
         .fails_with("needs labelled images");
     gantry(dir, &["train", "--preset", "improved-gan-semi", "--set", "model.arch=\"dcgan\"", "--dry-run"])
@@ -256,12 +257,14 @@ fn misplaced_dense_layers_and_code_weights_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     gantry(dir, &["train", "--preset", "dcgan", "--set", "model.q_hidden=128", "--dry-run"])
-        .fails_with("method = \"infogan\"");
+        .fails_with("it is now `infogan.q_hidden`, a key of method = \"infogan\"");
+    gantry(dir, &["train", "--preset", "gan", "--set", "infogan.q_hidden=8", "--set", "method=infogan", "--dry-run"])
+        .fails_with("model.arch = \"dcgan\"");
     gantry(dir, &["train", "--preset", "gan", "--set", "model.d_fc=64", "--dry-run"])
         .fails_with("model.arch = \"dcgan\"");
     gantry(dir, &["train", "--preset", "infogan", "--set", "model.g_fc=-1", "--dry-run"]).fails_with("must be ≥ 0");
-    gantry(dir, &["train", "--preset", "infogan", "--set", "objective.info_continuous_weight=-0.1", "--dry-run"])
-        .fails_with("objective.info_continuous_weight");
+    gantry(dir, &["train", "--preset", "infogan", "--set", "infogan.continuous_weight=-0.1", "--dry-run"])
+        .fails_with("infogan.continuous_weight");
     gantry(dir, &["train", "--preset", "infogan", "--set", "model.leaky_slope=1.5", "--dry-run"])
         .fails_with("model.leaky_slope");
     gantry(dir, &["train", "--preset", "infogan", "--set", "model.latent_prior=cauchy", "--dry-run"])

@@ -152,7 +152,7 @@ fn stacked_mnist_channels_match_their_labels() {
     let images: Vec<u8> = labels.iter().flat_map(|&l| std::iter::repeat_n(l * 20, 28 * 28)).collect();
     write(&d, "train-images-idx3-ubyte", &gantry::data::idx::encode(&[n, 28, 28], &images), false);
     write(&d, "train-labels-idx1-ubyte", &gantry::data::idx::encode(&[n], &labels), false);
-    let cfg = gantry::config::DataConfig { source: format!("stacked:{}", d.display()), ..Default::default() };
+    let cfg = gantry::data::DataConfig { source: format!("stacked:{}", d.display()), ..Default::default() };
     let set = gantry::data::Dataset::load(&cfg, tch::Device::Cpu).unwrap();
     assert_eq!(set.shape, gantry::data::Shape::Image { channels: 3, size: 28 });
     let (x, y) = set.tensors().unwrap();
@@ -302,6 +302,6 @@ fn infogan_traverses_codes_and_reports_code_accuracy() {
     gantry(dir, &["select", "--runs", "i", "i2"]).fails_with("at least 3 runs");
     gantry(dir, &["select", "--runs", "i", "i2", "u"]).fails_with("u is not an InfoGAN run");
     gantry(dir, &["select", "--runs", "i", "i2", "nowhere"]).fails_with("nowhere is not a gantry run folder");
-    tiny_run(dir, "infogan", data.to_str().unwrap(), "i4", "1", &["--set", "model.categorical_codes=[4]"]).ok();
+    tiny_run(dir, "infogan", data.to_str().unwrap(), "i4", "1", &["--set", "infogan.categorical_codes=[4]"]).ok();
     gantry(dir, &["select", "--runs", "i", "i2", "i4"]).fails_with("i4 has 4 categories but i has 10");
 }

@@ -5,13 +5,50 @@ pub mod idx;
 pub mod points;
 pub mod synthetic;
 
-use crate::config::DataConfig;
 use crate::error::{Error, Result};
 use crate::rng;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use synthetic::Synthetic;
 use tch::{Device, Kind, Tensor};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// A built-in set (`ring8`, `grid25`, `gaussians8`, `gaussians25`, `swissroll`,
+    /// `fashion-mnist`), a folder of MNIST-format IDX files, or a `.csv` / `.npy` file of points.
+    pub source: String,
+    /// Examples per discriminator batch (and noise vectors per generator batch).
+    pub batch_size: i64,
+    /// Side of the square images the networks see; 0 keeps the data's own size.
+    pub image_size: i64,
+    /// Channels the networks see (1 or 3); 0 keeps the data's own.
+    pub channels: i64,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig { source: "fashion-mnist".into(), batch_size: 64, image_size: 0, channels: 0 }
+    }
+}
+
+impl DataConfig {
+    /// Checks values the types alone do not.
+    pub fn check(&self) -> Result<()> {
+        let bad = |key: &str, why: &str| Err(Error::Config(format!("`data.{key}` {why}")));
+        if self.batch_size < 1 {
+            return bad("batch_size", "must be at least 1");
+        }
+        if ![0, 1, 3].contains(&self.channels) {
+            return bad("channels", "must be 0 (the data's own), 1 or 3");
+        }
+        if self.image_size < 0 {
+            return bad("image_size", "must be 0 (the data's own) or a positive size");
+        }
+        Ok(())
+    }
+}
 
 /// Where the Debian package `dataset-fashion-mnist` installs Fashion-MNIST.
 pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
@@ -36,6 +73,36 @@ impl Shape {
         match *self {
             Shape::Image { channels, size } => vec![n, channels, size, size],
             Shape::Points { dim } => vec![n, dim],
+        }
+    }
+}
+
+/// The training data of a run, of the kind its method consumes (`method::Batch`).
+pub enum Data {
+    /// One set of images or points (with labels when it has them).
+    One(Dataset),
+}
+
+impl Data {
+    /// The one set of a single-set method. Methods call only the accessor of the kind of batch
+    /// they declared, which is what the loop loaded.
+    pub fn one(&self) -> &Dataset {
+        match self {
+            Data::One(d) => d,
+        }
+    }
+
+    /// The shape of one example.
+    pub fn shape(&self) -> Shape {
+        match self {
+            Data::One(d) => d.shape,
+        }
+    }
+
+    /// Number of classes of the training labels (0 without labels).
+    pub fn classes(&self) -> i64 {
+        match self {
+            Data::One(d) => d.classes(),
         }
     }
 }

@@ -1,70 +1,76 @@
-//! Class conditioning of the GAN step, for the conditional GAN and AC-GAN.
-//!
-//! Both feed the class to G as a one-hot vector appended to z, so a "latent" of a conditional
-//! run is [z; onehot(y)]. The conditional GAN (Mirza & Osindero 2014) also feeds it to D, as K
-//! constant planes appended to the image's channels (or K values appended to a point). AC-GAN
-//! (Odena et al. 2017, eqs. 2–3) gives D K class logits beside its source logit: with
-//! L_S the adversarial loss and L_C = CE(class | real) + CE(class | fake), D minimises
-//! L_S + L_C and G minimises its adversarial loss + CE(class | fake).
-use crate::config::MethodKind;
-use crate::data::Shape;
-use tch::{Kind, Tensor};
+//! Class conditioning shared by the conditional GAN and AC-GAN: both feed the class to G as a
+//! one-hot vector appended to z, so a "latent" of a conditional run is [z; onehot(y)], and both
+//! are judged by whether the evaluation classifier sees the class they were asked for.
+use super::{FigureContext, Figures, NoiseSampler};
+use crate::classifier::Classifier;
+use crate::rng;
+use serde_json::json;
+use tch::{Device, Kind, Tensor};
 
+/// K classes of a conditional generator.
 #[derive(Debug, Clone, Copy)]
-pub struct Condition {
-    pub kind: MethodKind,
-    pub classes: i64,
-}
+pub struct Classes(pub i64);
 
-impl Condition {
-    /// The shape D sees: the data's, with the class planes for the conditional GAN.
-    pub fn d_shape(&self, shape: Shape) -> Shape {
-        match (self.kind, shape) {
-            (MethodKind::Cgan, Shape::Image { channels, size }) => {
-                Shape::Image { channels: channels + self.classes, size }
-            }
-            (MethodKind::Cgan, Shape::Points { dim }) => Shape::Points { dim: dim + self.classes },
-            _ => shape,
-        }
-    }
-
-    /// D's outputs per example: the source logit, plus the class logits for AC-GAN.
-    pub fn d_outputs(&self) -> i64 {
-        if self.kind == MethodKind::Acgan { 1 + self.classes } else { 1 }
-    }
-
+impl Classes {
     pub fn onehot(&self, y: &Tensor) -> Tensor {
-        y.onehot(self.classes).to_kind(Kind::Float)
+        y.onehot(self.0).to_kind(Kind::Float)
     }
 
     /// The classes of latents [z; onehot(y)].
     pub fn labels(&self, latents: &Tensor) -> Tensor {
         let l = latents.size()[1];
-        latents.narrow(1, l - self.classes, self.classes).argmax(1, false)
+        latents.narrow(1, l - self.0, self.0).argmax(1, false)
     }
 
-    /// D's input for examples `x` of classes `y`.
-    pub fn d_input(&self, x: &Tensor, y: &Tensor) -> Tensor {
-        if self.kind != MethodKind::Cgan {
-            return x.shallow_clone();
+    /// The one-hot part of `n` latents: random classes; or all of `class`; or, `in_order`, the
+    /// classes in order, one row of n / K samples each.
+    pub fn latent_part(&self, n: i64, class: Option<i64>, in_order: bool, device: Device) -> Tensor {
+        if class.is_none() && !in_order {
+            let y = Tensor::randint(self.0, [n], (Kind::Int64, device));
+            return self.onehot(&y);
         }
+        let y: Vec<i64> = (0..n).map(|i| class.unwrap_or(i * self.0 / n)).collect();
+        self.onehot(&Tensor::from_slice(&y).to(device))
+    }
+
+    /// The conditional GAN's D input: K constant planes appended to an image's channels (or K
+    /// values appended to a point).
+    pub fn planes(&self, x: &Tensor, y: &Tensor) -> Tensor {
         let h = self.onehot(y); // [n, K]
         if x.dim() == 4 {
             let (n, _, hh, ww) = x.size4().expect("images");
-            Tensor::cat(&[x, &h.view([n, self.classes, 1, 1]).expand([n, self.classes, hh, ww], false)], 1)
+            Tensor::cat(&[x, &h.view([n, self.0, 1, 1]).expand([n, self.0, hh, ww], false)], 1)
         } else {
             Tensor::cat(&[x, &h], 1)
         }
     }
 
-    /// (source logits [n], class logits [n, K] for AC-GAN) of D's output.
-    pub fn split(&self, out: &Tensor) -> (Tensor, Option<Tensor>) {
-        if self.kind == MethodKind::Acgan {
-            (out.select(1, 0), Some(out.narrow(1, 1, self.classes)))
-        } else {
-            (out.shallow_clone(), None)
-        }
+    /// `class_accuracy` (and per class) of a conditional generator, when the images are scored
+    /// with a classifier.
+    pub fn figures(&self, s: &dyn NoiseSampler, ctx: &FigureContext) -> Figures {
+        let Some(c) = ctx.classifier else { return vec![] };
+        let (all, per) = class_accuracy(s, c, ctx.samples, self.0, ctx.seed);
+        vec![("class_accuracy".into(), json!(all)), ("class_accuracy_per_class".into(), json!(per))]
     }
+}
+
+/// The fraction of a conditional generator's samples that the classifier assigns to the class
+/// they were asked for (`n` samples, the classes in order): overall, then for each class.
+pub fn class_accuracy(s: &dyn NoiseSampler, c: &Classifier, n: i64, classes: i64, seed: u64) -> (f64, Vec<f64>) {
+    rng::seed_torch(seed, rng::stream::SAMPLE, 2);
+    let z = s.latents_for(n, None);
+    let parts: Vec<Tensor> = (0..n).step_by(500).map(|i| s.generate(&z.narrow(0, i, 500.min(n - i)))).collect();
+    let (_, logits) = c.embed(&Tensor::cat(&parts, 0));
+    let want: Vec<i64> = (0..n).map(|i| i * classes / n).collect();
+    let hits = logits.argmax(1, false).eq_tensor(&Tensor::from_slice(&want).to(logits.device()));
+    let hits = Vec::<bool>::try_from(hits.to_device(Device::Cpu)).expect("a vector of hits");
+    let mut per = vec![(0.0, 0.0); classes as usize];
+    for (&w, &h) in want.iter().zip(&hits) {
+        per[w as usize].0 += f64::from(u8::from(h));
+        per[w as usize].1 += 1.0;
+    }
+    let all = hits.iter().filter(|&&h| h).count() as f64 / n.max(1) as f64;
+    (all, per.into_iter().map(|(h, t)| if t > 0.0 { h / t } else { 0.0 }).collect())
 }
 
 #[cfg(test)]
@@ -73,17 +79,19 @@ mod tests {
 
     #[test]
     fn class_planes_and_labels() {
-        let c = Condition { kind: MethodKind::Cgan, classes: 3 };
-        let x = Tensor::zeros([2, 1, 4, 4], (Kind::Float, tch::Device::Cpu));
+        let c = Classes(3);
+        let x = Tensor::zeros([2, 1, 4, 4], (Kind::Float, Device::Cpu));
         let y = Tensor::from_slice(&[2i64, 0]);
-        let d = c.d_input(&x, &y);
+        let d = c.planes(&x, &y);
         assert_eq!(d.size(), vec![2, 4, 4, 4]);
         // example 0 is class 2: plane 1 + 2 is ones, the others zero
         assert_eq!(d.double_value(&[0, 3, 1, 2]), 1.0);
         assert_eq!(d.double_value(&[0, 1, 1, 2]), 0.0);
         assert_eq!(d.double_value(&[1, 1, 0, 0]), 1.0);
-        let z = Tensor::cat(&[Tensor::zeros([2, 5], (Kind::Float, tch::Device::Cpu)), c.onehot(&y)], 1);
+        let z = Tensor::cat(&[Tensor::zeros([2, 5], (Kind::Float, Device::Cpu)), c.onehot(&y)], 1);
         assert_eq!(Vec::<i64>::try_from(c.labels(&z)).unwrap(), vec![2, 0]);
-        assert_eq!(c.d_shape(Shape::Image { channels: 1, size: 28 }), Shape::Image { channels: 4, size: 28 });
+        // six latents in order: two rows of each class
+        let ordered = c.labels(&c.latent_part(6, None, true, Device::Cpu));
+        assert_eq!(Vec::<i64>::try_from(ordered).unwrap(), vec![0, 0, 1, 1, 2, 2]);
     }
 }

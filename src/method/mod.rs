@@ -1,28 +1,112 @@
-//! Training methods: each owns its networks and optimisers and performs one generator step
-//! (with its discriminator steps) as the paper states it. The loop in `train::run` drives any
-//! method through this trait and never knows which GAN it trains.
+//! Training methods. Each method is one file: its config sections and their checks, its
+//! networks and optimisers, its training step, the samplers it offers and the figures only it
+//! can compute. The loop in `train::run`, the evaluator and the checkpoint drive any method
+//! through the `Method` trait and the registry below, and never branch on a particular one.
+//!
+//! Adding a method: a file in this folder with a `SPEC`, its name in `methods!` below, and a
+//! preset in `src/presets/`.
 pub mod codes;
 pub mod condition;
-pub mod gan;
-pub mod semi;
 
-use crate::config::Config;
-use crate::data::{Dataset, Shape};
-use crate::error::Result;
-use crate::train::optim::Optimizer;
-use tch::nn::VarStore;
+use crate::classifier::Classifier;
+use crate::config::{Config, Registry, Sources};
+use crate::data::{Data, DataConfig, Shape};
+use crate::error::{Error, Result};
+use crate::train::checkpoint::Saved;
+use std::path::Path;
 use tch::{Device, Tensor};
+use toml::Table;
+
+/// Every method, by the name `method = "…"` gives it.
+macro_rules! methods {
+    ($($m:ident),* $(,)?) => {
+        $(pub mod $m;)*
+        /// The registry: every method's specification.
+        pub const METHODS: &[&Spec] = &[$(&$m::SPEC),*];
+    };
+}
+
+methods!(gan, cgan, acgan, infogan, semi);
 
 /// Metric key and a scalar tensor, read from the device only at logging steps.
 pub type Metrics = Vec<(&'static str, Tensor)>;
 
-pub trait Method {
+/// The kind of batch a method consumes; the loop loads the training data accordingly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Batch {
+    /// Images or points of one set (labels are used when the set has them).
+    Examples,
+    /// Images with their class labels: the data must have labels.
+    Labelled,
+}
+
+/// What a method is built for: the shape of one example and the data's number of classes.
+/// Checkpoints record it, so a run is rebuilt without its data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataInfo {
+    pub shape: Shape,
+    /// 0 without labels.
+    pub classes: i64,
+}
+
+/// What the registry knows of a method before building it.
+pub struct Spec {
+    /// `method = "…"`.
+    pub name: &'static str,
+    /// One line for `gantry presets` and error messages.
+    pub about: &'static str,
+    pub batch: Batch,
+    /// The method's config sections (beside `[data]` and `[train]`) with their defaults.
+    pub sections: fn() -> Table,
+    /// Checks the method's sections and the shared keys it reads.
+    pub check: fn(&Config) -> Result<()>,
+    pub build: fn(&Config, DataInfo, Device) -> Result<Box<dyn Method>>,
+}
+
+/// Where a method's own figures come from in `gantry eval` and at evaluation steps.
+pub struct FigureContext<'a> {
+    pub data: &'a DataConfig,
+    pub device: Device,
+    /// The evaluation classifier of the data, when images are scored with one.
+    pub classifier: Option<&'a Classifier>,
+    /// Samples to draw for sample-based figures, and their seed.
+    pub samples: i64,
+    pub seed: u64,
+}
+
+/// Figures a method reports, by key.
+pub type Figures = Vec<(String, serde_json::Value)>;
+
+pub trait Method: Saved {
     /// One generator update at 0-based `step`, with its discriminator updates.
-    fn train_step(&mut self, step: u64, data: &Dataset) -> Metrics;
-    /// Networks saved in checkpoints, by file name.
-    fn stores(&self) -> Vec<(&'static str, &VarStore)>;
-    /// Optimisers saved in checkpoints, by file name.
-    fn optimizers(&mut self) -> Vec<(&'static str, &mut Optimizer)>;
+    fn train_step(&mut self, step: u64, data: &Data) -> Metrics;
+    /// Called once before training with the training data; `fresh` is false on resume.
+    fn prepare(&mut self, data: &Data, fresh: bool) -> Result<()> {
+        let _ = (data, fresh);
+        Ok(())
+    }
+    /// The fixed inputs of the run's progress grids (`n` of them); the loop seeds libtorch's
+    /// generator before calling this once.
+    fn grid_inputs(&self, data: &Data, n: i64) -> Tensor;
+    /// Writes the progress grid of `inputs` to `path`.
+    fn write_grid(&self, inputs: &Tensor, data: &Data, path: &Path, seed: u64) -> Result<()>;
+    /// The noise → sample sampler, for methods that have one.
+    fn noise(&self) -> Option<&dyn NoiseSampler> {
+        None
+    }
+    /// The image → image sampler, for translation methods.
+    fn translator(&self) -> Option<&dyn Translator> {
+        None
+    }
+    /// Figures only this method computes (a classifier's test error, a code's accuracy).
+    fn figures(&self, ctx: &FigureContext) -> Result<Figures> {
+        let _ = ctx;
+        Ok(vec![])
+    }
+}
+
+/// Sampling from noise: the generator of a GAN-family method.
+pub trait NoiseSampler {
     /// Samples for latents `z`, from the averaged generator when there is one, in eval mode.
     fn generate(&self, z: &Tensor) -> Tensor;
     /// Generator inputs for `n` samples (noise, and random classes for conditional methods).
@@ -38,6 +122,12 @@ pub trait Method {
     }
     /// The discriminator's raw output for `x`, in eval mode.
     fn critic(&self, x: &Tensor) -> Tensor;
+    /// The divergence or distance the critic estimates between `real` and `fake` (its metric
+    /// key and value), for objectives that have one.
+    fn critic_estimate(&self, real: &Tensor, fake: &Tensor) -> Option<(&'static str, Tensor)> {
+        let _ = (real, fake);
+        None
+    }
     /// InfoGAN: its codes and the width of z in front of them.
     fn codes(&self) -> Option<(&codes::Codes, i64)> {
         None
@@ -47,25 +137,184 @@ pub trait Method {
         let _ = x;
         None
     }
-    /// Called once before training with the training data; `fresh` is false on resume.
-    /// The semi-supervised GAN picks its labelled subset here and, when fresh, initialises its
-    /// discriminator from data.
-    fn prepare(&mut self, data: &Dataset, fresh: bool) -> Result<()> {
-        let _ = (data, fresh);
-        Ok(())
+}
+
+/// Which way a translator maps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    AtoB,
+    BtoA,
+}
+
+impl Direction {
+    pub fn parse(s: &str) -> Result<Direction> {
+        match s {
+            "a2b" => Ok(Direction::AtoB),
+            "b2a" => Ok(Direction::BtoA),
+            _ => Err(Error::Usage(format!("--direction `{s}` is not one of a2b, b2a"))),
+        }
     }
-    /// Semi-supervised GAN: the discriminator's class logits for images `x`, in eval mode.
-    fn classify(&self, x: &Tensor) -> Option<Tensor> {
-        let _ = x;
-        None
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::AtoB => "a2b",
+            Direction::BtoA => "b2a",
+        }
+    }
+    pub fn reverse(self) -> Direction {
+        match self {
+            Direction::AtoB => Direction::BtoA,
+            Direction::BtoA => Direction::AtoB,
+        }
     }
 }
 
-/// Builds the method a configuration asks for; `classes` is the data's number of classes (0
-/// without labels).
-pub fn build(cfg: &Config, shape: Shape, classes: i64, device: Device) -> Result<Box<dyn Method>> {
-    match cfg.method {
-        crate::config::MethodKind::Semi => Ok(Box::new(semi::Semi::new(cfg, shape, classes, device)?)),
-        _ => Ok(Box::new(gan::Gan::new(cfg, shape, classes, device)?)),
+/// Sampling from an image: a translation method's generators.
+pub trait Translator {
+    /// `x` ([n, c, h, w] in [−1, 1]) mapped into the other domain, in eval mode.
+    fn translate(&self, x: &Tensor, dir: Direction) -> Tensor;
+    /// Channels of the images `dir` reads and writes.
+    fn channels(&self, dir: Direction) -> (i64, i64);
+    /// Sides of an image the networks take must be a multiple of this, and at least `min_side`.
+    fn side_multiple(&self) -> i64;
+    fn min_side(&self) -> i64;
+}
+
+/// The specification of `name`.
+pub fn spec(name: &str) -> Result<&'static Spec> {
+    METHODS.iter().copied().find(|s| s.name == name).ok_or_else(|| {
+        let names: Vec<_> = METHODS.iter().map(|s| s.name).collect();
+        Error::Config(format!("unknown method `{name}`; the methods are: {}", names.join(", ")))
+    })
+}
+
+/// What `config` needs of the registry.
+pub const REGISTRY: Registry = Registry {
+    sections: |name| Ok((spec(name)?.sections)()),
+    owner: |section| METHODS.iter().find(|s| (s.sections)().contains_key(section)).map(|s| s.name),
+};
+
+/// Resolves and checks a configuration from its sources.
+pub fn resolve(src: &Sources) -> Result<Config> {
+    let cfg = Config::resolve_with(src, &REGISTRY)?;
+    check(&cfg)?;
+    Ok(cfg)
+}
+
+/// Reads and checks a run's `config.toml` (an older gantry's too).
+pub fn load_config(path: &Path) -> Result<Config> {
+    let cfg = Config::load_with(path, &REGISTRY)?;
+    check(&cfg)?;
+    Ok(cfg)
+}
+
+/// Checks the keys every run has, then the method's own.
+pub fn check(cfg: &Config) -> Result<()> {
+    let s = spec(&cfg.method)?;
+    cfg.check_common()?;
+    (s.check)(cfg)
+}
+
+/// Builds the method a configuration asks for, for data described by `info`.
+pub fn build(cfg: &Config, info: DataInfo, device: Device) -> Result<Box<dyn Method>> {
+    let s = spec(&cfg.method)?;
+    if s.batch == Batch::Labelled && info.classes < 2 {
+        return Err(Error::Config(format!(
+            "method = \"{}\" needs labelled images (an MNIST-format folder with its labels file); the data `{}` has none",
+            s.name, cfg.data.source
+        )));
+    }
+    (s.build)(cfg, info, device)
+}
+
+/// A section's defaults as a TOML table entry.
+pub fn section<T: serde::Serialize>(name: &str, defaults: &T) -> (String, toml::Value) {
+    (name.to_string(), toml::Value::try_from(defaults).expect("defaults serialise"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sources(preset: &str, sets: &[&str]) -> Sources {
+        Sources { preset: Some(preset.into()), file: None, sets: sets.iter().map(|s| s.to_string()).collect() }
+    }
+
+    #[test]
+    fn every_preset_resolves_to_a_registered_method() {
+        for p in crate::config::PRESETS {
+            let cfg = resolve(&sources(p.name, &[])).unwrap();
+            assert_eq!(cfg.preset, p.name);
+            assert!(!cfg.description.is_empty(), "{} lacks a description", p.name);
+            assert!(spec(&cfg.method).is_ok());
+        }
+    }
+
+    #[test]
+    fn set_overrides_and_int_to_float() {
+        let cfg = resolve(&sources("dcgan", &["train.g_lr=1", "data.source=ring8"])).unwrap();
+        assert_eq!(cfg.train.g_lr, 1.0);
+        assert_eq!(cfg.data.source, "ring8");
+    }
+
+    #[test]
+    fn unknown_key_lists_valid_ones() {
+        let e = resolve(&sources("dcgan", &["train.lr=1"])).unwrap_err().to_string();
+        assert!(e.contains("unknown key `train.lr`"), "{e}");
+        assert!(e.contains("g_lr"), "{e}");
+    }
+
+    #[test]
+    fn another_methods_section_and_moved_keys_are_named() {
+        let e = resolve(&sources("dcgan", &["infogan.q_hidden=128"])).unwrap_err().to_string();
+        assert!(e.contains("[infogan] is a section of method = \"infogan\""), "{e}");
+        let e = resolve(&sources("dcgan", &["model.q_hidden=128"])).unwrap_err().to_string();
+        assert!(e.contains("it is now `infogan.q_hidden`"), "{e}");
+        let e = resolve(&sources("dcgan", &["method=bogus"])).unwrap_err().to_string();
+        assert!(e.contains("unknown method `bogus`") && e.contains("infogan"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let e = resolve(&sources("dcgan", &["train.critic_steps=\"five\""])).unwrap_err();
+        assert!(e.to_string().contains("train.critic_steps"), "{e}");
+    }
+
+    #[test]
+    fn unknown_variant_is_refused() {
+        let e = resolve(&sources("dcgan", &["objective.loss=bogus"])).unwrap_err();
+        assert!(e.to_string().contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn hash_ignores_cadence_only() {
+        let a = resolve(&sources("dcgan", &[])).unwrap();
+        let b = resolve(&sources("dcgan", &["steps=7", "train.log_every=3"])).unwrap();
+        let c = resolve(&sources("dcgan", &["train.g_lr=0.1"])).unwrap();
+        // CUDA's deterministic kernels give the same updates up to rounding: a run may resume
+        // with the other setting
+        let d = resolve(&sources("dcgan", &["train.deterministic=false"])).unwrap();
+        assert!(a.train.deterministic && !d.train.deterministic);
+        assert_eq!(a.hash(), d.hash());
+        assert_eq!(a.hash(), b.hash());
+        assert_ne!(a.hash(), c.hash());
+        assert_eq!(a.differences(&c).len(), 1);
+    }
+
+    #[test]
+    fn an_older_config_file_loads_with_its_moved_keys() {
+        // config.toml of an InfoGAN run written before [infogan] existed
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.toml");
+        std::fs::write(
+            &p,
+            "preset = \"infogan\"\nmethod = \"infogan\"\n[data]\nsource = \"x\"\nlabels = 0\n[model]\nlatent_dim = 62\ncategorical_codes = [4]\nq_hidden = 128\nd_input_noise = 0.3\n[objective]\ninfo_weight = 2.0\nunlabeled_weight = 1.0\n",
+        )
+        .unwrap();
+        let cfg = load_config(&p).unwrap();
+        let info: infogan::InfoConfig = cfg.section("infogan").unwrap();
+        assert_eq!(info.categorical_codes, vec![4]);
+        assert_eq!(info.q_hidden, 128);
+        assert_eq!(info.weight, 2.0);
+        assert!(!cfg.sections.contains_key("semi"), "the semi-supervised keys of an InfoGAN run are dropped");
     }
 }

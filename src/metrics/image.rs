@@ -11,6 +11,9 @@
 use crate::rng;
 use tch::{Device, Kind, Tensor};
 
+/// Fewest samples (and reference images) the feature metrics accept.
+pub const MIN_SAMPLES: i64 = 10;
+
 /// Mean `[d]` and covariance `[d, d]` (unbiased, as numpy.cov) of features `[n, d]`.
 pub fn moments(x: &Tensor) -> (Tensor, Tensor) {
     let x = x.to_kind(Kind::Double);

@@ -83,7 +83,7 @@ impl FeatureNet {
 }
 
 /// Fewest samples per set for which every metric is defined (k = 3 neighbours, KID subsets).
-pub const MIN_SAMPLES: i64 = 10;
+pub use super::image::MIN_SAMPLES;
 
 /// Reference images embedded once, so repeated evaluations (during training) pay only for the
 /// samples.

@@ -3,7 +3,7 @@
 //! conv-BN-ReLU blocks (32, 64, 128 channels, 3×3) each followed by 2×2 max pooling, then a
 //! 256-unit hidden layer (the features) with dropout, then the class logits.
 use super::NormLayer;
-use crate::config::Norm;
+use crate::nets::Norm;
 use tch::Tensor;
 use tch::nn::{self, ModuleT};
 

@@ -9,9 +9,9 @@
 //! FC 1024 → logit, Q = FC 128 → codes on D's FC 1024.
 use super::minibatch::MinibatchDiscrimination;
 use super::{Critic, NormLayer, maybe};
-use crate::config::{ModelConfig, Norm};
 use crate::data::Shape;
 use crate::error::{Error, Result};
+use crate::nets::{ModelConfig, Norm};
 use crate::ops::leaky_relu;
 use tch::Tensor;
 use tch::nn::{self, ModuleT};
@@ -133,9 +133,16 @@ impl QHead {
 }
 
 impl Discriminator {
-    /// `outputs` values per example, the last `q_outputs` of them from the Q head when
-    /// `cfg.q_hidden > 0` (else all from the read-out).
-    pub fn new(cfg: &ModelConfig, shape: Shape, outputs: i64, q_outputs: i64, p: nn::Path) -> Result<Discriminator> {
+    /// `outputs` values per example, the last `q_outputs` of them from a Q head with a hidden
+    /// layer of `q_hidden` when `q_hidden > 0` (else all from the read-out).
+    pub fn new(
+        cfg: &ModelConfig,
+        shape: Shape,
+        outputs: i64,
+        q_outputs: i64,
+        q_hidden: i64,
+        p: nn::Path,
+    ) -> Result<Discriminator> {
         let (channels, size) = image_shape(shape)?;
         let (l, s0) = plan(size)?;
         let has_norm = cfg.d_norm != Norm::None;
@@ -161,11 +168,11 @@ impl Discriminator {
         if cfg.d_fc > 0 {
             read = cfg.d_fc;
         }
-        let q_outputs = if cfg.q_hidden > 0 { q_outputs } else { 0 };
+        let q_outputs = if q_hidden > 0 { q_outputs } else { 0 };
         let q = (q_outputs > 0).then(|| QHead {
-            hidden: dense("q_hidden", read, cfg.q_hidden),
-            norm: NormLayer::new(&p / "q" / "norm", cfg.d_norm, &[cfg.q_hidden]),
-            out: nn::linear(&p / "q_out", cfg.q_hidden, q_outputs, Default::default()),
+            hidden: dense("q_hidden", read, q_hidden),
+            norm: NormLayer::new(&p / "q" / "norm", cfg.d_norm, &[q_hidden]),
+            out: nn::linear(&p / "q_out", q_hidden, q_outputs, Default::default()),
         });
         let out = nn::linear(&p / "out", read, outputs - q_outputs, Default::default());
         Ok(Discriminator { first, downs, minibatch, hidden, out, squeeze: outputs == 1, q, slope: cfg.leaky_slope })
@@ -210,7 +217,7 @@ mod tests {
 
     #[test]
     fn shapes_for_every_size_and_channel_count() {
-        use crate::config::ModelConfig;
+        use crate::nets::ModelConfig;
         use tch::nn::ModuleT;
         for size in [28, 32, 64] {
             for channels in [1, 3] {
@@ -218,7 +225,7 @@ mod tests {
                 let shape = Shape::Image { channels, size };
                 let vs = nn::VarStore::new(tch::Device::Cpu);
                 let g = Generator::new(&cfg, shape, vs.root()).unwrap();
-                let d = Discriminator::new(&cfg, shape, 1, 0, vs.root() / "d").unwrap();
+                let d = Discriminator::new(&cfg, shape, 1, 0, 0, vs.root() / "d").unwrap();
                 let x = g.forward_t(&Tensor::randn([2, cfg.latent_dim], tch::kind::FLOAT_CPU), true);
                 assert_eq!(x.size(), vec![2, channels, size, size]);
                 assert_eq!(d.forward_t(&x, true).size(), vec![2]);
@@ -228,14 +235,13 @@ mod tests {
 
     #[test]
     fn infogan_dense_layers_and_q_head() {
-        use crate::config::ModelConfig;
-        let cfg =
-            ModelConfig { base_channels: 8, latent_dim: 6, g_fc: 32, d_fc: 16, q_hidden: 8, ..Default::default() };
+        use crate::nets::ModelConfig;
+        let cfg = ModelConfig { base_channels: 8, latent_dim: 6, g_fc: 32, d_fc: 16, ..Default::default() };
         let shape = Shape::Image { channels: 1, size: 28 };
         let vs = nn::VarStore::new(tch::Device::Cpu);
         let g = Generator::new(&cfg, shape, vs.root() / "g").unwrap();
         // 1 logit + 12 code outputs, the 12 from the Q head
-        let d = Discriminator::new(&cfg, shape, 13, 12, vs.root() / "d").unwrap();
+        let d = Discriminator::new(&cfg, shape, 13, 12, 8, vs.root() / "d").unwrap();
         let x = g.forward_t(&Tensor::randn([4, 6], tch::kind::FLOAT_CPU), true);
         let (y, features) = d.forward_features(&x, true);
         assert_eq!(y.size(), vec![4, 13]);
@@ -250,8 +256,7 @@ mod tests {
         assert_eq!(shapes["d.q_out.weight"], vec![12, 8]);
         // without q_hidden every output comes from the read-out
         let vs = nn::VarStore::new(tch::Device::Cpu);
-        let flat = ModelConfig { q_hidden: 0, ..cfg };
-        let _ = Discriminator::new(&flat, shape, 13, 12, vs.root()).unwrap();
+        let _ = Discriminator::new(&cfg, shape, 13, 12, 0, vs.root()).unwrap();
         assert_eq!(vs.variables()["out.weight"].size(), vec![13, 16]);
     }
 }

@@ -3,8 +3,8 @@
 //! A discriminator may put minibatch discrimination before its read-out.
 use super::minibatch::MinibatchDiscrimination;
 use super::{Critic, NormLayer, maybe};
-use crate::config::{Activation, ModelConfig, Norm};
 use crate::data::Shape;
+use crate::nets::{Activation, ModelConfig, Norm};
 use tch::Tensor;
 use tch::nn::{self, ModuleT};
 

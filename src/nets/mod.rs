@@ -7,11 +7,141 @@ pub mod minibatch;
 pub mod mlp;
 pub mod semi;
 
-use crate::config::{Arch, GeneratorKind, Init, LatentPrior, ModelConfig, Norm};
 use crate::data::Shape;
 use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
 use tch::nn::{self, ModuleT};
 use tch::{Device, Kind, Tensor};
+
+/// The `[model]` section: the GAN family's generator and discriminator (noise-fed methods).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arch {
+    /// Fully connected networks (the 2014 GAN, the 2-D toys).
+    Mlp,
+    /// Strided convolutions with DCGAN's rules.
+    Dcgan,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GeneratorKind {
+    /// A trained network of `arch`.
+    Net,
+    /// A fixed Gaussian `mean + std * z` with no parameters: the critic then estimates a
+    /// divergence between the data and this known distribution.
+    Gaussian,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    Relu,
+    LeakyRelu,
+    Softplus,
+    Tanh,
+    /// Maxout over `maxout_pieces` linear pieces (discriminator MLPs).
+    Maxout,
+}
+
+/// The distribution of the noise vector z.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LatentPrior {
+    /// N(0, I).
+    Normal,
+    /// U(−1, 1) in each dimension (the InfoGAN authors' code).
+    Uniform,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Norm {
+    None,
+    Batch,
+    Layer,
+    /// Virtual batch normalisation (Salimans et al. 2016, §3.5), generators only: each example
+    /// is normalised with the statistics of a fixed reference batch plus itself.
+    Virtual,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Init {
+    /// PyTorch's default (Kaiming-uniform) initialisation.
+    Pytorch,
+    /// DCGAN's N(0, 0.02) weights, N(1, 0.02) norm scales, zero biases.
+    Dcgan,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    pub arch: Arch,
+    pub generator: GeneratorKind,
+    /// Dimension of the noise vector z.
+    pub latent_dim: i64,
+    /// Distribution of z.
+    pub latent_prior: LatentPrior,
+    /// Hidden widths of the MLP generator.
+    pub g_hidden: Vec<i64>,
+    /// Hidden widths of the MLP discriminator.
+    pub d_hidden: Vec<i64>,
+    pub g_activation: Activation,
+    pub d_activation: Activation,
+    pub maxout_pieces: i64,
+    /// Slope of LeakyReLU for x < 0 (DCGAN's 0.2; the InfoGAN authors' code uses 0.01).
+    pub leaky_slope: f64,
+    /// Normalisation in the generator's hidden layers.
+    pub g_norm: Norm,
+    /// Normalisation in the discriminator's hidden layers (no batch norm with a gradient
+    /// penalty: it makes each sample's gradient depend on the others).
+    pub d_norm: Norm,
+    /// Channels of DCGAN's widest-resolution layer; deeper layers double it.
+    pub base_channels: i64,
+    /// Minibatch discrimination kernels B before the discriminator's read-out; 0 turns it off.
+    pub minibatch_kernels: i64,
+    /// Dimension C of each minibatch-discrimination kernel.
+    pub minibatch_dims: i64,
+    pub init: Init,
+    /// Mean of the fixed Gaussian generator (`generator = "gaussian"`), one per data dimension.
+    pub gaussian_mean: Vec<f64>,
+    /// Standard deviation of the fixed Gaussian generator.
+    pub gaussian_std: f64,
+    /// DCGAN generator: width of a dense layer (norm + ReLU) between z and the first
+    /// projection (InfoGAN's FC 1024); 0 leaves it out.
+    pub g_fc: i64,
+    /// DCGAN discriminator: width of a dense layer (norm + LeakyReLU) after the convolutions,
+    /// before the read-out (InfoGAN's FC 1024); 0 leaves it out.
+    pub d_fc: i64,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            arch: Arch::Dcgan,
+            generator: GeneratorKind::Net,
+            latent_dim: 100,
+            latent_prior: LatentPrior::Normal,
+            g_hidden: vec![256, 256],
+            d_hidden: vec![256, 256],
+            g_activation: Activation::Relu,
+            d_activation: Activation::LeakyRelu,
+            maxout_pieces: 5,
+            leaky_slope: 0.2,
+            g_norm: Norm::Batch,
+            d_norm: Norm::Batch,
+            base_channels: 64,
+            minibatch_kernels: 0,
+            minibatch_dims: 5,
+            init: Init::Dcgan,
+            gaussian_mean: vec![],
+            gaussian_std: 1.0,
+            g_fc: 0,
+            d_fc: 0,
+        }
+    }
+}
 
 /// A network: `forward_t(x, train)`; `train` selects batch statistics in batch norm.
 pub type Net = Box<dyn ModuleT>;
@@ -201,11 +331,18 @@ pub fn generator(cfg: &ModelConfig, shape: Shape, p: nn::Path) -> Result<Net> {
 }
 
 /// Builds a discriminator with `outputs` logits per example under `p`, the last `q_outputs` of
-/// them from InfoGAN's Q head when `cfg.q_hidden > 0`.
-pub fn discriminator(cfg: &ModelConfig, shape: Shape, outputs: i64, q_outputs: i64, p: nn::Path) -> Result<CriticNet> {
+/// them from InfoGAN's Q head (a hidden layer of `q_hidden` on D's body) when `q_hidden > 0`.
+pub fn discriminator(
+    cfg: &ModelConfig,
+    shape: Shape,
+    outputs: i64,
+    q_outputs: i64,
+    q_hidden: i64,
+    p: nn::Path,
+) -> Result<CriticNet> {
     match cfg.arch {
         Arch::Mlp => Ok(Box::new(mlp::Mlp::discriminator(cfg, shape, outputs, p))),
-        Arch::Dcgan => Ok(Box::new(dcgan::Discriminator::new(cfg, shape, outputs, q_outputs, p)?)),
+        Arch::Dcgan => Ok(Box::new(dcgan::Discriminator::new(cfg, shape, outputs, q_outputs, q_hidden, p)?)),
     }
 }
 

@@ -9,8 +9,8 @@
 //! unit variance: g = 1/σ, b = −μ/σ); afterwards the hidden layers train v and b, and only the
 //! read-out layer also trains its scale g.
 use super::Critic;
-use crate::config::ModelConfig;
 use crate::data::Shape;
+use crate::nets::ModelConfig;
 use tch::nn::{self, Init, ModuleT};
 use tch::{Kind, Tensor};
 
@@ -114,7 +114,9 @@ fn noisy(x: Tensor, std: f64, train: bool) -> Tensor {
 }
 
 impl SemiDiscriminator {
-    pub fn new(cfg: &ModelConfig, shape: Shape, classes: i64, p: nn::Path) -> SemiDiscriminator {
+    /// `noise`: the standard deviations of the Gaussian noise on the input (in [0, 1] pixel
+    /// units) and on each hidden layer's output during training.
+    pub fn new(cfg: &ModelConfig, shape: Shape, classes: i64, noise: (f64, f64), p: nn::Path) -> SemiDiscriminator {
         let mut prev = shape.numel();
         let mut hidden = vec![];
         for (i, &w) in cfg.d_hidden.iter().enumerate() {
@@ -124,8 +126,8 @@ impl SemiDiscriminator {
         SemiDiscriminator {
             hidden,
             out: WnDense::new(&p / "out", prev, classes, true),
-            input_noise: cfg.d_input_noise,
-            hidden_noise: cfg.d_hidden_noise,
+            input_noise: noise.0,
+            hidden_noise: noise.1,
         }
     }
 
@@ -201,7 +203,7 @@ mod tests {
     fn noise_only_while_training() {
         let cfg = ModelConfig { d_hidden: vec![8, 8], ..Default::default() };
         let vs = VarStore::new(Device::Cpu);
-        let d = SemiDiscriminator::new(&cfg, Shape::Image { channels: 1, size: 4 }, 3, vs.root());
+        let d = SemiDiscriminator::new(&cfg, Shape::Image { channels: 1, size: 4 }, 3, (0.3, 0.5), vs.root());
         let x = Tensor::rand([5, 1, 4, 4], (Kind::Float, Device::Cpu));
         let (a, f) = d.forward_features(&x, false);
         assert_eq!(a.size(), [5, 3]);

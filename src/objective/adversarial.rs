@@ -11,7 +11,7 @@
 //! - hinge: D min E relu(1 − v) + E relu(1 + u); G max E u
 //! - f-GAN (Nowozin et al. 2016, eq. 6): D max E g_f(v) − E f*(g_f(u)); G max E g_f(u) or min −E f*(g_f(u))
 use super::fdiv;
-use crate::config::{FGanGenerator, LossKind, ObjectiveConfig};
+use super::{FGanGenerator, LossKind, ObjectiveConfig};
 use tch::Tensor;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -21,7 +21,7 @@ pub enum Adversarial {
     LeastSquares { a: f64, b: f64, c: f64 },
     Wasserstein,
     Hinge,
-    FGan { divergence: crate::config::DivergenceKind, generator: FGanGenerator },
+    FGan { divergence: super::DivergenceKind, generator: FGanGenerator },
 }
 
 impl Adversarial {
@@ -105,7 +105,7 @@ impl Adversarial {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DivergenceKind;
+    use crate::objective::DivergenceKind;
     use tch::Kind;
 
     fn t(v: &[f64]) -> Tensor {

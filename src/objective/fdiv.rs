@@ -3,7 +3,7 @@
 //! f*, and f* itself. The critic maximises F = E_P[g_f(V(x))] − E_Q[f*(g_f(V(x)))], which at its
 //! optimum equals D_f(P‖Q). `conjugate_of_activation` is f*(g_f(v)) simplified by hand so that
 //! it stays finite where composing the two would overflow.
-use crate::config::DivergenceKind;
+use super::DivergenceKind;
 use std::f64::consts::LN_2;
 use tch::Tensor;
 

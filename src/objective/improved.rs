@@ -2,7 +2,7 @@
 //! 2016) that are pure functions: feature matching (§3.1) and historical averaging (§3.3).
 //! Minibatch discrimination is a layer (`nets::minibatch`); one-sided label smoothing is
 //! `Adversarial::d_loss_smoothed`.
-use crate::config::FeatureDistance;
+use super::FeatureDistance;
 use tch::{Kind, Tensor};
 
 /// The gap between the batch means of a discriminator layer's activations on real (`real`,

@@ -1,15 +1,34 @@
 //! Checkpoints: `checkpoints/step-NNNNNNN/` holding each network's variables and each
 //! optimiser's state as safetensors, and `state.json` (step, seed, configuration hash, data
-//! shape). A checkpoint is written under a temporary name and renamed when complete, so a crash
+//! shape), plus `state.safetensors` for a method's other training state (an image pool, a
+//! controller's value). A checkpoint is written under a temporary name and renamed when complete, so a crash
 //! never leaves a half-written folder that looks complete; the newest `keep` are kept.
 use crate::data::Shape;
 use crate::error::{Error, Result, io_err};
-use crate::method::Method;
+use crate::train::optim::Optimizer;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tch::Tensor;
 use tch::nn::VarStore;
+
+/// What a checkpoint holds of a method: networks, optimisers and any other state that must
+/// survive a resume.
+pub trait Saved {
+    /// Networks saved in checkpoints, by file name.
+    fn stores(&self) -> Vec<(&'static str, &VarStore)>;
+    /// Optimisers saved in checkpoints, by file name.
+    fn optimizers(&mut self) -> Vec<(&'static str, &mut Optimizer)>;
+    /// Other training state, by tensor name (empty for most methods).
+    fn state(&self) -> Vec<(String, Tensor)> {
+        vec![]
+    }
+    /// Restores what `state` returned; `saved` is empty for a checkpoint without state.
+    fn load_state(&mut self, saved: &BTreeMap<String, Tensor>) -> Result<()> {
+        let _ = saved;
+        Ok(())
+    }
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct State {
@@ -88,7 +107,7 @@ fn write(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
 }
 
 /// Writes a checkpoint of `method` at `state.step` and deletes all but the newest `keep`.
-pub fn save(run: &Path, method: &mut dyn Method, mut state: State, keep: u64) -> Result<PathBuf> {
+pub fn save(run: &Path, method: &mut dyn Saved, mut state: State, keep: u64) -> Result<PathBuf> {
     let root = dir(run);
     std::fs::create_dir_all(&root).map_err(io_err(&root))?;
     let name = format!("step-{:07}", state.step);
@@ -104,6 +123,10 @@ pub fn save(run: &Path, method: &mut dyn Method, mut state: State, keep: u64) ->
     for (name, opt) in method.optimizers() {
         write(&tmp.join(format!("opt_{name}.safetensors")), &opt.state_tensors())?;
         state.optimizer_steps.insert(name.to_string(), opt.steps);
+    }
+    let extra = method.state();
+    if !extra.is_empty() {
+        write(&tmp.join("state.safetensors"), &extra)?;
     }
     let json = serde_json::to_string_pretty(&state).expect("state serialises");
     std::fs::write(tmp.join("state.json"), json).map_err(io_err(tmp.join("state.json")))?;
@@ -172,7 +195,7 @@ fn read_state(path: &Path) -> Result<State> {
 }
 
 /// Loads a checkpoint folder into `method`.
-pub fn load(path: &Path, state: &State, method: &mut dyn Method) -> Result<()> {
+pub fn load(path: &Path, state: &State, method: &mut dyn Saved) -> Result<()> {
     for (net, vs) in method.stores() {
         load_store(vs, &path.join(format!("{net}.safetensors")))?;
     }
@@ -183,5 +206,14 @@ pub fn load(path: &Path, state: &State, method: &mut dyn Method) -> Result<()> {
         let steps = *state.optimizer_steps.get(name).unwrap_or(&0);
         opt.load_state(&saved, steps, &p)?;
     }
-    Ok(())
+    let p = path.join("state.safetensors");
+    let extra: BTreeMap<String, Tensor> = if p.is_file() {
+        Tensor::read_safetensors(&p)
+            .map_err(|e| Error::Checkpoint { path: p.clone(), msg: e.to_string() })?
+            .into_iter()
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
+    method.load_state(&extra).map_err(|e| Error::Checkpoint { path: p, msg: e.to_string() })
 }

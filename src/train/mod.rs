@@ -5,3 +5,125 @@ pub mod ema;
 pub mod optim;
 pub mod run;
 pub mod schedule;
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    Adam,
+    Rmsprop,
+    Sgd,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    Constant,
+    /// Constant until `decay_start`, then linear to 0 at the last step.
+    Linear,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Discriminator (critic) updates before each generator update.
+    pub critic_steps: i64,
+    pub optimizer: OptimizerKind,
+    pub g_lr: f64,
+    pub d_lr: f64,
+    /// Adam's β1 (also SGD's and RMSProp's momentum when non-zero).
+    pub beta1: f64,
+    /// Adam's β2.
+    pub beta2: f64,
+    pub eps: f64,
+    /// RMSProp's smoothing constant α.
+    pub rmsprop_alpha: f64,
+    pub lr_schedule: Schedule,
+    /// Generator step at which the linear schedule starts decaying.
+    pub decay_start: u64,
+    /// Decay of an exponential moving average of the generator's weights, used for sampling and
+    /// evaluation (for method = "semi": of the discriminator's weights, which classify); 0 turns
+    /// it off.
+    pub ema: f64,
+    pub log_every: u64,
+    pub sample_every: u64,
+    pub checkpoint_every: u64,
+    /// Checkpoints kept; older ones are deleted.
+    pub keep_checkpoints: u64,
+    /// Images in each progress grid under `samples/`.
+    pub grid_samples: i64,
+    /// Evaluate every this many steps, logged as `eval/...` in metrics.jsonl; 0 turns it off.
+    pub eval_every: u64,
+    /// Samples per evaluation during training.
+    pub eval_samples: i64,
+    /// Classifier file for image metrics during training; empty uses the cached one for the data.
+    pub classifier: String,
+    /// On CUDA, only deterministic kernels (cuDNN's deterministic algorithms, no autotuning,
+    /// ATen's deterministic mode), so a seed gives the same weights to the bit on the same GPU.
+    /// `false` lets libtorch pick faster nondeterministic kernels. No effect on CPU, whose
+    /// kernels are deterministic; not part of the configuration's hash.
+    pub deterministic: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            critic_steps: 1,
+            optimizer: OptimizerKind::Adam,
+            g_lr: 2e-4,
+            d_lr: 2e-4,
+            beta1: 0.5,
+            beta2: 0.999,
+            eps: 1e-8,
+            rmsprop_alpha: 0.99,
+            lr_schedule: Schedule::Constant,
+            decay_start: 0,
+            ema: 0.0,
+            log_every: 50,
+            sample_every: 500,
+            checkpoint_every: 1000,
+            keep_checkpoints: 3,
+            deterministic: true,
+            grid_samples: 64,
+            eval_every: 0,
+            eval_samples: 1000,
+            classifier: String::new(),
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks values the types alone do not.
+    pub fn check(&self) -> Result<()> {
+        let bad = |key: &str, why: &str| Err(Error::Config(format!("`train.{key}` {why}")));
+        if self.critic_steps < 1 {
+            return bad("critic_steps", "must be at least 1");
+        }
+        for (key, v) in [("g_lr", self.g_lr), ("d_lr", self.d_lr), ("eps", self.eps)] {
+            if !v.is_finite() || v < 0.0 {
+                return bad(key, &format!("must be a finite number ≥ 0, not {v}"));
+            }
+        }
+        if !(0.0..1.0).contains(&self.beta1) || !(0.0..1.0).contains(&self.beta2) {
+            return bad("beta1 / train.beta2", "must lie in [0, 1)");
+        }
+        if !(0.0..1.0).contains(&self.ema) {
+            return bad("ema", "must lie in [0, 1) (0 turns the average off)");
+        }
+        if self.log_every == 0 {
+            return bad("log_every", "must be at least 1");
+        }
+        if self.keep_checkpoints == 0 {
+            return bad("keep_checkpoints", "must be at least 1");
+        }
+        if self.eval_every > 0 && self.eval_samples < crate::metrics::image::MIN_SAMPLES {
+            return bad("eval_samples", &format!("must be at least {}", crate::metrics::image::MIN_SAMPLES));
+        }
+        if self.grid_samples < 1 {
+            return bad("grid_samples", "must be at least 1");
+        }
+        Ok(())
+    }
+}

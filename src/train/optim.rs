@@ -2,7 +2,7 @@
 //! kernel, RMSProp and SGD as torch.optim's single-tensor paths),
 //! owning an explicit list of variables — a generator's optimiser never touches the
 //! discriminator — and with state that is saved and restored exactly.
-use crate::config::{OptimizerKind, TrainConfig};
+use super::{OptimizerKind, TrainConfig};
 use crate::error::{Error, Result};
 use tch::Tensor;
 

@@ -5,13 +5,12 @@
 //! Costs: reading a loss from the device is a synchronisation point, so metrics are read only
 //! at logging and checkpoint steps; in between, the loop only queues work.
 use super::checkpoint::{self, State};
-use crate::config::{Config, MethodKind};
-use crate::data::{Dataset, Shape};
+use crate::config::Config;
+use crate::data::{Data, Dataset};
 use crate::error::{Error, Result, io_err};
-use crate::evaluate::{self, Evaluator, Features};
-use crate::method::{self, Method, Metrics};
+use crate::evaluate::{Evaluator, Features};
+use crate::method::{self, Batch, DataInfo, FigureContext, Metrics};
 use crate::rng;
-use crate::viz;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -33,9 +32,9 @@ pub struct Summary {
     pub seconds: f64,
     pub steps_per_s: f64,
     pub checkpoint: Option<PathBuf>,
-    /// Semi-supervised runs: the error of D's classes on the data's test split at the end.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub test_error: Option<f64>,
+    /// The method's own figures at the end (a semi-supervised run's `test_error`, …).
+    #[serde(flatten)]
+    pub figures: serde_json::Map<String, serde_json::Value>,
 }
 
 fn write_atomic(path: &Path, text: &str) -> Result<()> {
@@ -73,19 +72,10 @@ fn read_metrics(m: &Metrics) -> Vec<(&'static str, f64)> {
     m.iter().map(|(k, _)| *k).zip(values).collect()
 }
 
-/// Writes `samples/step-NNNNNNN.png` from the fixed latents.
-pub fn write_samples(
-    method: &dyn Method,
-    z: &Tensor,
-    shape: Shape,
-    data: &Dataset,
-    path: &Path,
-    seed: u64,
-) -> Result<()> {
-    let x = method.generate(z);
-    match shape {
-        Shape::Image { .. } => viz::save_grid(&x, 0, path),
-        Shape::Points { .. } => viz::save_scatter(&x, Some(&data.reference(x.size()[0], seed)), path),
+/// Loads the training data of the kind a method consumes.
+pub fn load_data(cfg: &Config, batch: Batch, device: tch::Device) -> Result<Data> {
+    match batch {
+        Batch::Examples | Batch::Labelled => Ok(Data::One(Dataset::load(&cfg.data, device)?)),
     }
 }
 
@@ -113,8 +103,10 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         )));
     }
 
-    let data = Dataset::load(&cfg.data, device)?;
-    let mut method = method::build(cfg, data.shape, data.classes(), device)?;
+    let spec = method::spec(&cfg.method)?;
+    let data = load_data(cfg, spec.batch, device)?;
+    let info = DataInfo { shape: data.shape(), classes: data.classes() };
+    let mut method = method::build(cfg, info, device)?;
 
     let mut start = 0;
     if opts.resume {
@@ -126,7 +118,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         };
         // The run's config.toml, read with today's defaults for keys added since it was written,
         // vouches for a checkpoint whose hash an older gantry computed over fewer keys.
-        let saved = Config::load(&out.join("config.toml")).ok();
+        let saved = method::load_config(&out.join("config.toml")).ok();
         if state.config_hash != cfg.hash() && saved.as_ref().is_none_or(|old| old.hash() != cfg.hash()) {
             let diff = saved.map(|old| old.differences(cfg).join(", ")).unwrap_or_default();
             return Err(Error::Checkpoint {
@@ -146,18 +138,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         let _ = std::fs::remove_file(out.join("metrics.jsonl"));
     }
     method.prepare(&data, !opts.resume)?;
-    // a classifying method (the semi-supervised GAN) reports its error on the test split
-    let test = match cfg.method {
-        MethodKind::Semi => match evaluate::test_split(&cfg.data, device) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                eprintln!("note: no test error will be reported ({e})");
-                None
-            }
-        },
-        _ => None,
-    };
-    let mut test_error = None;
+    let mut figures = serde_json::Map::new();
     write_atomic(&out.join("config.toml"), &cfg.to_toml())?;
     let samples_dir = out.join("samples");
     std::fs::create_dir_all(&samples_dir).map_err(io_err(&samples_dir))?;
@@ -168,13 +149,13 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         } else {
             Features::Classifier(cfg.train.classifier.clone().into())
         };
-        Some(Evaluator::new(cfg, data.shape, cfg.train.eval_samples, cfg.seed, &features, device, opts.quiet)?)
+        Some(Evaluator::new(cfg, info, cfg.train.eval_samples, cfg.seed, &features, device, opts.quiet)?)
     } else {
         None
     };
 
     rng::seed_torch(cfg.seed, rng::stream::FIXED_LATENTS, 0);
-    let fixed_z = method.latents_for(cfg.train.grid_samples, None);
+    let fixed = method.grid_inputs(&data, cfg.train.grid_samples);
 
     let metrics_path = out.join("metrics.jsonl");
     let mut log =
@@ -190,8 +171,6 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     bar.set_prefix(cfg.preset.clone());
     bar.set_position(start);
 
-    // the data's classes, which `method::build` needs again to rebuild the networks
-    let method_classes = data.classes();
     let mut last_ckpt: Option<PathBuf> = checkpoint::list(out)?.pop().map(|(p, _)| p);
     let t0 = Instant::now();
     let (mut t_log, mut step_log) = (Instant::now(), start);
@@ -199,10 +178,10 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         step,
         seed: cfg.seed,
         config_hash: cfg.hash(),
-        shape: checkpoint::shape_vec(data.shape),
+        shape: checkpoint::shape_vec(info.shape),
         optimizer_steps: Default::default(),
         gantry_version: env!("CARGO_PKG_VERSION").into(),
-        classes: method_classes,
+        classes: info.classes,
     };
     let t = &cfg.train;
     for step in start..total {
@@ -238,27 +217,29 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
             bar.set_message(shown.join(" "));
         }
         if t.sample_every > 0 && (done % t.sample_every == 0 || is_last) {
-            write_samples(
-                method.as_ref(),
-                &fixed_z,
-                data.shape,
-                &data,
-                &samples_dir.join(format!("step-{done:07}.png")),
-                cfg.seed,
-            )?;
+            method.write_grid(&fixed, &data, &samples_dir.join(format!("step-{done:07}.png")), cfg.seed)?;
         }
         let eval_now = is_last || (t.eval_every > 0 && done % t.eval_every == 0);
-        if let Some((x, y)) = test.as_ref().filter(|_| eval_now) {
-            test_error = evaluate::test_error(method.as_ref(), x, y);
-            if let Some(e) = test_error {
-                let line = serde_json::json!({ "step": done, "eval/test_error": e });
-                writeln!(log, "{line}").map_err(io_err(&metrics_path))?;
-            }
-        }
-        if let Some(ev) = evaluator.as_ref().filter(|_| eval_now) {
+        if eval_now {
             // Evaluation seeds its own draws and uses eval mode; the next step reseeds, so a
-            // resumed run is unaffected by where evaluations fell.
-            let m = ev.evaluate(method.as_ref(), t.eval_samples, cfg.seed)?;
+            // resumed run is unaffected by where evaluations fell. Without a feature network
+            // only the method's own figures (a classifier's test error) are computed.
+            let m = match evaluator.as_ref() {
+                Some(ev) => ev.evaluate(method.as_ref(), t.eval_samples, cfg.seed)?,
+                None => {
+                    let ctx = FigureContext {
+                        data: &cfg.data,
+                        device,
+                        classifier: None,
+                        samples: t.eval_samples,
+                        seed: cfg.seed,
+                    };
+                    method.figures(&ctx)?.into_iter().collect()
+                }
+            };
+            if is_last {
+                figures = m.clone();
+            }
             let mut obj = serde_json::Map::new();
             obj.insert("step".into(), done.into());
             for (k, v) in m {
@@ -266,7 +247,9 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                     obj.insert(format!("eval/{k}"), v);
                 }
             }
-            writeln!(log, "{}", serde_json::Value::Object(obj)).map_err(io_err(&metrics_path))?;
+            if obj.len() > 1 {
+                writeln!(log, "{}", serde_json::Value::Object(obj)).map_err(io_err(&metrics_path))?;
+            }
         }
         if want_ckpt {
             last_ckpt = Some(checkpoint::save(out, method.as_mut(), state_for(done), t.keep_checkpoints)?);
@@ -283,6 +266,6 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         seconds,
         steps_per_s: steps as f64 / seconds.max(1e-9),
         checkpoint: last_ckpt,
-        test_error,
+        figures,
     })
 }

@@ -1,5 +1,5 @@
 //! Learning-rate schedules as functions of the generator step.
-use crate::config::Schedule;
+use super::Schedule;
 
 /// The learning rate at generator step `step` (0-based) of a `total`-step run.
 pub fn lr(base: f64, schedule: Schedule, decay_start: u64, step: u64, total: u64) -> f64 {
