@@ -29,6 +29,9 @@ enum Command {
     Traverse(TraverseArgs),
     /// Score a trained run's samples, or a folder of images; prints one JSON object.
     Eval(EvalArgs),
+    /// Data sets gantry makes from what is on the machine.
+    #[command(subcommand)]
+    Data(DataCommand),
     /// InfoGAN restarts: name the run whose categorical code agrees best with the others' on
     /// unlabelled training images (no labels used); prints one JSON object.
     Select(SelectArgs),
@@ -180,6 +183,29 @@ struct SelectArgs {
     seed: u64,
     #[arg(long, default_value = "auto")]
     device: String,
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Write a built-in two-domain set in the trainA/ trainB/ testA/ testB/ layout.
+    Make(DataMakeArgs),
+}
+
+#[derive(Args)]
+struct DataMakeArgs {
+    /// One of: digits-edges, digits-negative, fashion-edges, digits-typeset, modes5-modes10.
+    name: String,
+    #[arg(long)]
+    out: PathBuf,
+    /// MNIST-format folder the digit sets are made from (default: ../shared/data/mnist-10k, or
+    /// $GANTRY_MNIST).
+    #[arg(long)]
+    mnist: Option<PathBuf>,
+    /// Images per domain and split at most (0: all the source has).
+    #[arg(long, default_value_t = 0)]
+    limit: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
 }
 
 #[derive(Subcommand)]
@@ -354,6 +380,11 @@ pub fn run(cli: Cli) -> Result<()> {
             let t = sample::load_run(&a.run, &a.device)?;
             let (x, cols) = t.arithmetic(a.n, a.seed, [&a.a, &a.b, &a.c])?;
             sample::save_samples(&x, t.shape, cols, &a.out)?;
+        }
+        Command::Data(DataCommand::Make(a)) => {
+            let o = gantry::datamake::Options { mnist: a.mnist, limit: a.limit, seed: a.seed };
+            let made = gantry::datamake::make(&a.name, &a.out, &o)?;
+            println!("{}", serde_json::to_string(&made).expect("a summary serialises"));
         }
         Command::Eval(a) => {
             check_n("--samples", a.samples)?;

@@ -194,9 +194,10 @@ impl Config {
         toml::to_string(self).expect("config serialises")
     }
 
-    /// Checks the keys every run has; the method's own sections are checked by the method.
-    pub fn check_common(&self) -> Result<()> {
-        self.data.check()?;
+    /// Checks the keys every run has; `two_domains` says whether the method reads a two-domain
+    /// folder. The method's own sections are checked by the method.
+    pub fn check_common(&self, two_domains: bool) -> Result<()> {
+        self.data.check(two_domains)?;
         self.train.check()?;
         self.device()?;
         Ok(())

@@ -8,6 +8,7 @@
 pub mod classifier;
 pub mod config;
 pub mod data;
+pub mod datamake;
 pub mod error;
 pub mod evaluate;
 pub mod imagefolder;

@@ -11,6 +11,7 @@ pub mod stream {
     pub const EVAL: u64 = 5;
     pub const SAMPLE: u64 = 6;
     pub const LABELS: u64 = 7;
+    pub const AUGMENT: u64 = 8;
 }
 
 /// SplitMix64's finaliser.

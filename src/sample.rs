@@ -43,7 +43,7 @@ pub fn load_run_at(run: &Path, device: &str, step: Option<u64>) -> Result<Traine
             .ok_or_else(|| Error::Usage(format!("{} has no complete checkpoint yet; train it first", run.display())))?,
     };
     let shape = state.data_shape();
-    let info = DataInfo { shape, classes: state.classes };
+    let info = DataInfo { shape, classes: state.classes, shape_b: state.data_shape_b() };
     let mut method = method::build(&cfg, info, device)?;
     checkpoint::load(&path, &state, method.as_mut())?;
     Ok(Trained { cfg, shape, step: state.step, method, device })
@@ -183,7 +183,7 @@ impl Trained {
 
     /// Scores `n` samples drawn with `seed` (see `evaluate::Evaluator`).
     pub fn evaluate(&self, n: i64, seed: u64, features: &Features, quiet: bool) -> Result<serde_json::Value> {
-        let info = DataInfo { shape: self.shape, classes: 0 };
+        let info = DataInfo { shape: self.shape, classes: 0, shape_b: None };
         let ev = Evaluator::new(&self.cfg, info, n, seed, features, self.device, quiet)?;
         let mut out = serde_json::json!({ "run_step": self.step });
         out.as_object_mut().expect("object").extend(ev.evaluate(self.method.as_ref(), n, seed)?);

@@ -4,6 +4,7 @@
 pub mod idx;
 pub mod points;
 pub mod synthetic;
+pub mod unpaired;
 
 use crate::error::{Error, Result};
 use crate::rng;
@@ -25,17 +26,33 @@ pub struct DataConfig {
     pub image_size: i64,
     /// Channels the networks see (1 or 3); 0 keeps the data's own.
     pub channels: i64,
+    /// Two-domain folders: each image is resized to `load_size` × `load_size` (0 keeps its own
+    /// size), then a random `crop_size` square is cut (0 crops nothing; the images must then
+    /// share one size), as the CycleGAN reference's resize-and-crop.
+    pub load_size: i64,
+    pub crop_size: i64,
+    /// Two-domain folders: flip each training image left–right with probability ½.
+    pub flip: bool,
 }
 
 impl Default for DataConfig {
     fn default() -> Self {
-        DataConfig { source: "fashion-mnist".into(), batch_size: 64, image_size: 0, channels: 0 }
+        DataConfig {
+            source: "fashion-mnist".into(),
+            batch_size: 64,
+            image_size: 0,
+            channels: 0,
+            load_size: 0,
+            crop_size: 0,
+            flip: false,
+        }
     }
 }
 
 impl DataConfig {
-    /// Checks values the types alone do not.
-    pub fn check(&self) -> Result<()> {
+    /// Checks values the types alone do not; `two_domains` says whether the method reads a
+    /// two-domain folder (whose keys are `load_size`, `crop_size` and `flip`).
+    pub fn check(&self, two_domains: bool) -> Result<()> {
         let bad = |key: &str, why: &str| Err(Error::Config(format!("`data.{key}` {why}")));
         if self.batch_size < 1 {
             return bad("batch_size", "must be at least 1");
@@ -43,8 +60,27 @@ impl DataConfig {
         if ![0, 1, 3].contains(&self.channels) {
             return bad("channels", "must be 0 (the data's own), 1 or 3");
         }
-        if self.image_size < 0 {
-            return bad("image_size", "must be 0 (the data's own) or a positive size");
+        if self.image_size < 0 || self.load_size < 0 || self.crop_size < 0 {
+            return bad("image_size / load_size / crop_size", "must be 0 (the data's own) or a positive size");
+        }
+        if two_domains {
+            if self.image_size != 0 {
+                return bad(
+                    "image_size",
+                    "does not apply to a two-domain folder; its images are resized by data.load_size and cropped by data.crop_size",
+                );
+            }
+            if self.load_size > 0 && self.crop_size > self.load_size {
+                return bad(
+                    "crop_size",
+                    &format!("({}) must not exceed data.load_size ({})", self.crop_size, self.load_size),
+                );
+            }
+        } else if self.load_size != 0 || self.crop_size != 0 || self.flip {
+            return bad(
+                "load_size / crop_size / flip",
+                "apply to two-domain folders (trainA/, trainB/) of translation methods only; use data.image_size for this method",
+            );
         }
         Ok(())
     }
@@ -81,6 +117,8 @@ impl Shape {
 pub enum Data {
     /// One set of images or points (with labels when it has them).
     One(Dataset),
+    /// Two unpaired image domains (translation methods).
+    Two(unpaired::Unpaired),
 }
 
 impl Data {
@@ -89,13 +127,31 @@ impl Data {
     pub fn one(&self) -> &Dataset {
         match self {
             Data::One(d) => d,
+            Data::Two(_) => panic!("a single-set method was given two-domain data"),
         }
     }
 
-    /// The shape of one example.
+    /// The two domains of a translation method.
+    pub fn two(&self) -> &unpaired::Unpaired {
+        match self {
+            Data::Two(d) => d,
+            Data::One(_) => panic!("a translation method was given one data set"),
+        }
+    }
+
+    /// The shape of one example (of domain A for two-domain data).
     pub fn shape(&self) -> Shape {
         match self {
             Data::One(d) => d.shape,
+            Data::Two(d) => Shape::Image { channels: d.channels(unpaired::Side::A), size: d.side },
+        }
+    }
+
+    /// Domain B's shape, for two-domain data.
+    pub fn shape_b(&self) -> Option<Shape> {
+        match self {
+            Data::One(_) => None,
+            Data::Two(d) => Some(Shape::Image { channels: d.channels(unpaired::Side::B), size: d.side }),
         }
     }
 
@@ -103,6 +159,7 @@ impl Data {
     pub fn classes(&self) -> i64 {
         match self {
             Data::One(d) => d.classes(),
+            Data::Two(_) => 0,
         }
     }
 }
@@ -213,6 +270,17 @@ impl Dataset {
             });
         };
         Ok(Dataset { name, shape, store, device, epoch_perm: Mutex::new(None) })
+    }
+
+    /// A finite set of images (or points) held as tensors, with optional labels.
+    pub fn from_tensors(name: &str, x: Tensor, labels: Option<Tensor>) -> Dataset {
+        let shape = match x.size()[..] {
+            [_, channels, size, _] => Shape::Image { channels, size },
+            [_, dim] => Shape::Points { dim },
+            _ => Shape::Points { dim: 0 },
+        };
+        let device = x.device();
+        Dataset { name: name.into(), shape, store: Store::Tensor { x, labels }, device, epoch_perm: Mutex::new(None) }
     }
 
     /// Number of examples, or `None` for an endless synthetic set.

@@ -38,15 +38,20 @@ pub enum Batch {
     Examples,
     /// Images with their class labels: the data must have labels.
     Labelled,
+    /// Two unpaired image domains (a folder with trainA/ and trainB/).
+    Unpaired,
 }
 
 /// What a method is built for: the shape of one example and the data's number of classes.
 /// Checkpoints record it, so a run is rebuilt without its data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DataInfo {
+    /// One example's shape (domain A's for two domains).
     pub shape: Shape,
     /// 0 without labels.
     pub classes: i64,
+    /// Domain B's shape, for two domains.
+    pub shape_b: Option<Shape>,
 }
 
 /// What the registry knows of a method before building it.
@@ -210,7 +215,7 @@ pub fn load_config(path: &Path) -> Result<Config> {
 /// Checks the keys every run has, then the method's own.
 pub fn check(cfg: &Config) -> Result<()> {
     let s = spec(&cfg.method)?;
-    cfg.check_common()?;
+    cfg.check_common(s.batch == Batch::Unpaired)?;
     (s.check)(cfg)
 }
 

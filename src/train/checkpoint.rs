@@ -43,15 +43,27 @@ pub struct State {
     /// semi-supervised methods are rebuilt with it.
     #[serde(default)]
     pub classes: i64,
+    /// Domain B's shape, for translation runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape_b: Option<Vec<i64>>,
+}
+
+fn shape_of(v: &[i64]) -> Shape {
+    match *v {
+        [channels, size] => Shape::Image { channels, size },
+        [dim] => Shape::Points { dim },
+        _ => Shape::Points { dim: 0 },
+    }
 }
 
 impl State {
     pub fn data_shape(&self) -> Shape {
-        match self.shape[..] {
-            [channels, size] => Shape::Image { channels, size },
-            [dim] => Shape::Points { dim },
-            _ => Shape::Points { dim: 0 },
-        }
+        shape_of(&self.shape)
+    }
+
+    /// Domain B's shape, for translation runs.
+    pub fn data_shape_b(&self) -> Option<Shape> {
+        self.shape_b.as_deref().map(shape_of)
     }
 }
 

@@ -6,7 +6,7 @@
 //! at logging and checkpoint steps; in between, the loop only queues work.
 use super::checkpoint::{self, State};
 use crate::config::Config;
-use crate::data::{Data, Dataset};
+use crate::data::{Data, Dataset, unpaired::Unpaired};
 use crate::error::{Error, Result, io_err};
 use crate::evaluate::{Evaluator, Features};
 use crate::method::{self, Batch, DataInfo, FigureContext, Metrics};
@@ -76,6 +76,7 @@ fn read_metrics(m: &Metrics) -> Vec<(&'static str, f64)> {
 pub fn load_data(cfg: &Config, batch: Batch, device: tch::Device) -> Result<Data> {
     match batch {
         Batch::Examples | Batch::Labelled => Ok(Data::One(Dataset::load(&cfg.data, device)?)),
+        Batch::Unpaired => Ok(Data::Two(Unpaired::load(&cfg.data, device)?)),
     }
 }
 
@@ -105,7 +106,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
 
     let spec = method::spec(&cfg.method)?;
     let data = load_data(cfg, spec.batch, device)?;
-    let info = DataInfo { shape: data.shape(), classes: data.classes() };
+    let info = DataInfo { shape: data.shape(), classes: data.classes(), shape_b: data.shape_b() };
     let mut method = method::build(cfg, info, device)?;
 
     let mut start = 0;
@@ -182,6 +183,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         optimizer_steps: Default::default(),
         gantry_version: env!("CARGO_PKG_VERSION").into(),
         classes: info.classes,
+        shape_b: info.shape_b.map(checkpoint::shape_vec),
     };
     let t = &cfg.train;
     for step in start..total {

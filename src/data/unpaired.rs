@@ -1,0 +1,581 @@
+//! Two unpaired image domains in the layout of the public CycleGAN datasets: a folder with
+//! `trainA/` and `trainB/` (and optionally `testA/`, `testB/`) of PNG or JPEG files of any size,
+//! grey or colour. Optional beside them: `truthB/` (for each `testA` file, its true translation
+//! under the same file name) and `truthA/` (likewise for `testB`), and `labelsA.csv` /
+//! `labelsB.csv` (`file,label` lines; `file` is `trainA/NAME`, `testA/NAME` or a bare NAME that
+//! both folders' files of that name share).
+//!
+//! Preprocessing is the reference's: resize to `data.load_size` (0 keeps the size), a random
+//! `data.crop_size` square (0: none), a left–right flip with probability ½ (`data.flip`), and
+//! 1 or 3 channels (`data.channels`, 0: the domain's own). An epoch is max(|A|, |B|) pairs: A in
+//! order, B through a permutation drawn from (seed, epoch); crops and flips are drawn from
+//! (seed, position), so a resumed run sees the same batches as a straight one.
+//!
+//! Every image is decoded once when the set is opened (in parallel), so an unreadable or
+//! truncated file is named before training starts. The resized images are kept as bytes when the
+//! whole set takes at most `CACHE_BYTES`; a larger set is decoded again for each batch.
+use super::DataConfig;
+use crate::error::{Error, Result};
+use crate::rng;
+use image::imageops::FilterType;
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tch::{Device, Kind, Tensor};
+
+/// Decoded training images kept in memory at most (bytes, both domains).
+pub const CACHE_BYTES: usize = 1 << 30;
+
+/// Which domain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    A,
+    B,
+}
+
+impl Side {
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::A => "A",
+            Side::B => "B",
+        }
+    }
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+}
+
+/// The image files of a folder, sorted by name.
+pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).map_err(crate::error::io_err(dir))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Decodes `path` with `channels` (1 or 3) as bytes, height-major, channels last.
+pub fn decode(path: &Path, channels: i64) -> Result<(Vec<u8>, u32, u32)> {
+    let img = image::ImageReader::open(path)
+        .map_err(crate::error::io_err(path))?
+        .with_guessed_format()
+        .map_err(crate::error::io_err(path))?
+        .decode()
+        .map_err(|e| Error::Data {
+            path: path.into(),
+            msg: format!("is not a readable PNG or JPEG image ({e}); remove or replace it"),
+        })?;
+    let (w, h) = (img.width(), img.height());
+    let raw = if channels == 1 { img.to_luma8().into_raw() } else { img.to_rgb8().into_raw() };
+    Ok((raw, w, h))
+}
+
+/// Whether an image file is grey (one channel, with or without alpha).
+fn is_grey(path: &Path) -> Result<bool> {
+    let img = image::ImageReader::open(path)
+        .map_err(crate::error::io_err(path))?
+        .with_guessed_format()
+        .map_err(crate::error::io_err(path))?
+        .decode()
+        .map_err(|e| Error::Data {
+            path: path.into(),
+            msg: format!("is not a readable PNG or JPEG image ({e}); remove or replace it"),
+        })?;
+    Ok(!img.color().has_color())
+}
+
+/// Resizes bytes `(w, h, c)` to `side` × `side` (bicubic, as the reference's PIL resize).
+fn resize(raw: Vec<u8>, w: u32, h: u32, channels: i64, side: u32) -> Vec<u8> {
+    if w == side && h == side {
+        return raw;
+    }
+    if channels == 1 {
+        let img = image::GrayImage::from_raw(w, h, raw).expect("decoded size");
+        image::imageops::resize(&img, side, side, FilterType::CatmullRom).into_raw()
+    } else {
+        let img = image::RgbImage::from_raw(w, h, raw).expect("decoded size");
+        image::imageops::resize(&img, side, side, FilterType::CatmullRom).into_raw()
+    }
+}
+
+/// Bytes `[side, side, c]` to `[c, side, side]` floats in [−1, 1].
+pub fn to_tensor(raw: &[u8], side: i64, channels: i64) -> Tensor {
+    Tensor::from_slice(raw).view([side, side, channels]).permute([2, 0, 1]).to_kind(Kind::Float) / 127.5 - 1.0
+}
+
+/// One domain's training images.
+struct Domain {
+    files: Vec<PathBuf>,
+    channels: i64,
+    /// Side after resizing (the load size, or the images' own).
+    loaded: u32,
+    /// Resized images, when the set fits in memory.
+    cache: Option<Vec<Vec<u8>>>,
+}
+
+impl Domain {
+    fn open(dir: &Path, cfg: &DataConfig, channels: i64, keep: bool) -> Result<Domain> {
+        let files = image_files(dir)?;
+        if files.is_empty() {
+            return Err(Error::Data {
+                path: dir.into(),
+                msg: "holds no .png or .jpg images; each domain needs at least one training image".into(),
+            });
+        }
+        let load = cfg.load_size as u32;
+        let decoded: Vec<(Vec<u8>, u32)> = files
+            .par_iter()
+            .map(|f| {
+                let (raw, w, h) = decode(f, channels)?;
+                if load == 0 && w != h {
+                    return Err(Error::Data {
+                        path: f.clone(),
+                        msg: format!("is {w}x{h}; without data.load_size every image must be square (set data.load_size to resize them)"),
+                    });
+                }
+                let side = if load > 0 { load } else { w };
+                Ok((if keep { resize(raw, w, h, channels, side) } else { vec![] }, side))
+            })
+            .collect::<Result<_>>()?;
+        let loaded = decoded[0].1;
+        if let Some((i, (_, s))) = decoded.iter().enumerate().find(|(_, (_, s))| *s != loaded) {
+            return Err(Error::Data {
+                path: files[i].clone(),
+                msg: format!(
+                    "is {s}x{s} but {} is {loaded}x{loaded}; set data.load_size to bring the images to one size",
+                    files[0].display()
+                ),
+            });
+        }
+        let cache = keep.then(|| decoded.into_iter().map(|(raw, _)| raw).collect());
+        Ok(Domain { files, channels, loaded, cache })
+    }
+
+    fn image(&self, i: usize) -> Vec<u8> {
+        match &self.cache {
+            Some(c) => c[i].clone(),
+            None => {
+                // checked when the set was opened; a file changed since is a user's error too, but
+                // training cannot stop cleanly mid-batch, so it says which file
+                let (raw, w, h) = decode(&self.files[i], self.channels)
+                    .unwrap_or_else(|e| panic!("{e} (it was readable when training started)"));
+                resize(raw, w, h, self.channels, self.loaded)
+            }
+        }
+    }
+}
+
+/// Labels of a domain's files by name, from `labelsX.csv`.
+fn read_labels(path: &Path) -> Result<Option<BTreeMap<String, i64>>> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).map_err(crate::error::io_err(path))?;
+    let mut out = BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || (n == 0 && line.starts_with("file,")) {
+            continue;
+        }
+        let parsed =
+            line.split_once(',').and_then(|(f, l)| Some((f.trim().to_string(), l.trim().parse::<i64>().ok()?)));
+        match parsed {
+            Some((f, l)) if l >= 0 => {
+                out.insert(f.trim_start_matches("./").to_string(), l);
+            }
+            _ => {
+                return Err(Error::Data {
+                    path: path.into(),
+                    msg: format!("line {} (`{line}`) is not `file,label` with a label ≥ 0", n + 1),
+                });
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+/// A test split of one domain: file names and images at the training side.
+pub struct Split {
+    pub names: Vec<String>,
+    pub x: Tensor,
+    /// Labels when the domain has a labels file (every file must be listed).
+    pub labels: Option<Tensor>,
+}
+
+/// Two unpaired domains, ready to serve batches.
+pub struct Unpaired {
+    pub root: PathBuf,
+    a: Domain,
+    b: Domain,
+    /// Side of the images the networks see.
+    pub side: i64,
+    crop: i64,
+    flip: bool,
+    device: Device,
+    labels: [Option<BTreeMap<String, i64>>; 2],
+}
+
+impl Unpaired {
+    /// Opens `cfg.source` as a two-domain folder.
+    pub fn load(cfg: &DataConfig, device: Device) -> Result<Unpaired> {
+        let root = PathBuf::from(&cfg.source);
+        if !root.is_dir() {
+            return Err(Error::Data {
+                path: root,
+                msg: "is not a folder; a translation method reads a folder with trainA/ and trainB/ of images (`gantry data make digits-edges --out DIR` writes one)".into(),
+            });
+        }
+        for d in ["trainA", "trainB"] {
+            if !root.join(d).is_dir() {
+                return Err(Error::Data {
+                    path: root.clone(),
+                    msg: format!(
+                        "has no {d}/ folder; a two-domain folder holds trainA/ and trainB/ of images (and optionally testA/, testB/)"
+                    ),
+                });
+            }
+        }
+        let channels = |d: &str| -> Result<i64> {
+            if cfg.channels > 0 {
+                return Ok(cfg.channels);
+            }
+            let dir = root.join(d);
+            let first = image_files(&dir)?.into_iter().next();
+            match first {
+                Some(f) => Ok(if is_grey(&f)? { 1 } else { 3 }),
+                None => Err(Error::Data {
+                    path: dir,
+                    msg: "holds no .png or .jpg images; each domain needs at least one training image".into(),
+                }),
+            }
+        };
+        let (ca, cb) = (channels("trainA")?, channels("trainB")?);
+        // estimate the resized size of both domains to decide whether to keep them
+        let count = image_files(&root.join("trainA"))?.len() + image_files(&root.join("trainB"))?.len();
+        let side_guess = if cfg.load_size > 0 { cfg.load_size as usize } else { 256 };
+        let keep = count * side_guess * side_guess * 3 <= CACHE_BYTES;
+        let a = Domain::open(&root.join("trainA"), cfg, ca, keep)?;
+        let b = Domain::open(&root.join("trainB"), cfg, cb, keep)?;
+        if a.loaded != b.loaded {
+            return Err(Error::Data {
+                path: root,
+                msg: format!(
+                    "trainA's images are {0}x{0} but trainB's {1}x{1}; set data.load_size to bring both to one size",
+                    a.loaded, b.loaded
+                ),
+            });
+        }
+        let loaded = a.loaded as i64;
+        let side = if cfg.crop_size > 0 { cfg.crop_size } else { loaded };
+        if side > loaded {
+            return Err(Error::Data {
+                path: root,
+                msg: format!(
+                    "data.crop_size {side} is larger than the images ({loaded}x{loaded} after data.load_size); lower data.crop_size or raise data.load_size"
+                ),
+            });
+        }
+        let labels = [read_labels(&root.join("labelsA.csv"))?, read_labels(&root.join("labelsB.csv"))?];
+        Ok(Unpaired { root, a, b, side, crop: cfg.crop_size, flip: cfg.flip, device, labels })
+    }
+
+    fn domain(&self, s: Side) -> &Domain {
+        match s {
+            Side::A => &self.a,
+            Side::B => &self.b,
+        }
+    }
+
+    /// Channels of a domain's images as the networks see them.
+    pub fn channels(&self, s: Side) -> i64 {
+        self.domain(s).channels
+    }
+
+    /// Training images of a domain.
+    pub fn len(&self, s: Side) -> usize {
+        self.domain(s).files.len()
+    }
+
+    /// Pairs per epoch: max(|A|, |B|).
+    pub fn epoch_len(&self) -> u64 {
+        self.a.files.len().max(self.b.files.len()) as u64
+    }
+
+    /// Whether the domain has a labels file.
+    pub fn has_labels(&self, s: Side) -> bool {
+        self.labels[s as usize].is_some()
+    }
+
+    /// An example at `pos` of the run: crop and flip drawn from (seed, pos, side).
+    fn example(&self, s: Side, i: usize, pos: u64, seed: u64) -> Vec<u8> {
+        let d = self.domain(s);
+        let raw = d.image(i);
+        let (l, c, side) = (d.loaded as usize, d.channels as usize, self.side as usize);
+        let mut r = rng::SplitMix::new(rng::derive(seed, rng::stream::AUGMENT, 2 * pos + s as u64));
+        let (x0, y0) = if self.crop > 0 && l > side {
+            (r.below((l - side + 1) as u64) as usize, r.below((l - side + 1) as u64) as usize)
+        } else {
+            (0, 0)
+        };
+        let flip = self.flip && r.next_f64() < 0.5;
+        let mut out = Vec::with_capacity(side * side * c);
+        for y in 0..side {
+            for x in 0..side {
+                let sx = if flip { x0 + side - 1 - x } else { x0 + x };
+                let at = ((y0 + y) * l + sx) * c;
+                out.extend_from_slice(&raw[at..at + c]);
+            }
+        }
+        out
+    }
+
+    /// Batch number `index` of the run: `n` images of A and `n` of B, each `[n, c, side, side]`
+    /// in [−1, 1] on the device.
+    pub fn batch(&self, index: u64, n: i64, seed: u64) -> (Tensor, Tensor) {
+        let len = self.epoch_len();
+        let (na, nb) = (self.a.files.len() as u64, self.b.files.len() as u64);
+        let positions: Vec<u64> = (index * n as u64..(index + 1) * n as u64).collect();
+        let pairs: Vec<(usize, usize, u64)> = positions
+            .iter()
+            .map(|&pos| {
+                let (epoch, k) = (pos / len, pos % len);
+                // B walks a fresh permutation of its images each time round
+                let round = epoch * len.div_ceil(nb) + k / nb;
+                let perm = rng::permutation(nb as usize, rng::derive(seed, rng::stream::EPOCH, round));
+                ((k % na) as usize, perm[(k % nb) as usize] as usize, pos)
+            })
+            .collect();
+        let (a, b): (Vec<Vec<u8>>, Vec<Vec<u8>>) = pairs
+            .par_iter()
+            .map(|&(i, j, pos)| (self.example(Side::A, i, pos, seed), self.example(Side::B, j, pos, seed)))
+            .unzip();
+        let stack = |v: Vec<Vec<u8>>, s: Side| {
+            let c = self.channels(s);
+            let t: Vec<Tensor> = v.iter().map(|raw| to_tensor(raw, self.side, c)).collect();
+            Tensor::stack(&t, 0).to(self.device)
+        };
+        (stack(a, Side::A), stack(b, Side::B))
+    }
+
+    /// The first `n` training images of a domain (no crop offset, no flip) at the training side:
+    /// fixed inputs of progress grids.
+    pub fn fixed(&self, s: Side, n: i64) -> Tensor {
+        let d = self.domain(s);
+        let t: Vec<Tensor> = (0..(n as usize).min(d.files.len()))
+            .map(|i| {
+                let raw = d.image(i);
+                let l = d.loaded as i64;
+                let off = (l - self.side) / 2;
+                to_tensor(&raw, l, d.channels).narrow(1, off, self.side).narrow(2, off, self.side)
+            })
+            .collect();
+        Tensor::stack(&t, 0).to(self.device)
+    }
+
+    /// A domain's test split (`testA/` or `testB/`), resized to the load size and centre-cropped
+    /// to the training side; None when the folder is absent.
+    pub fn test(&self, s: Side) -> Result<Option<Split>> {
+        self.folder(&format!("test{}", s.name()), s, true)
+    }
+
+    /// The true translations of the other domain's test split (`truthB/` holds testA's), in
+    /// testA's order; None when absent. Every test file must have its truth.
+    pub fn truth(&self, of: Side) -> Result<Option<Tensor>> {
+        let dir = self.root.join(format!("truth{}", of.other().name()));
+        if !dir.is_dir() {
+            return Ok(None);
+        }
+        let test_dir = self.root.join(format!("test{}", of.name()));
+        let names: Vec<String> = image_files(&test_dir)?
+            .iter()
+            .map(|f| f.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default())
+            .collect();
+        let files: Vec<PathBuf> = names.iter().map(|n| dir.join(n)).collect();
+        if let Some(missing) = files.iter().find(|f| !f.is_file()) {
+            return Err(Error::Data {
+                path: dir.clone(),
+                msg: format!(
+                    "has no {} for test{}'s file of that name; truth{} must hold one file per test{} file, under the same name",
+                    missing.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default(),
+                    of.name(),
+                    of.other().name(),
+                    of.name()
+                ),
+            });
+        }
+        Ok(Some(self.images(&files, of.other())?))
+    }
+
+    /// Training images of a domain with their labels (for the domain's classifier); None
+    /// without a labels file.
+    pub fn labelled_train(&self, s: Side) -> Result<Option<Split>> {
+        if !self.has_labels(s) {
+            return Ok(None);
+        }
+        self.folder(&format!("train{}", s.name()), s, true)
+    }
+
+    fn folder(&self, name: &str, s: Side, with_labels: bool) -> Result<Option<Split>> {
+        let dir = self.root.join(name);
+        if !dir.is_dir() {
+            return Ok(None);
+        }
+        let files = image_files(&dir)?;
+        if files.is_empty() {
+            return Err(Error::Data { path: dir, msg: "holds no .png or .jpg images".into() });
+        }
+        let names: Vec<String> =
+            files.iter().map(|f| f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()).collect();
+        let labels = match (&self.labels[s as usize], with_labels) {
+            (Some(map), true) => {
+                let mut v = Vec::with_capacity(names.len());
+                for n in &names {
+                    v.push(*map.get(&format!("{name}/{n}")).or_else(|| map.get(n)).ok_or_else(|| Error::Data {
+                        path: self.root.join(format!("labels{}.csv", s.name())),
+                        msg: format!("has no label for {name}/{n}; list every file of train{0} and test{0}", s.name()),
+                    })?);
+                }
+                Some(Tensor::from_slice(&v).to(self.device))
+            }
+            _ => None,
+        };
+        Ok(Some(Split { names, x: self.images(&files, s)?, labels }))
+    }
+
+    /// Files decoded with domain `s`'s channels, resized to the load side and centre-cropped.
+    fn images(&self, files: &[PathBuf], s: Side) -> Result<Tensor> {
+        let d = self.domain(s);
+        let (l, c) = (d.loaded, d.channels);
+        let t: Vec<Tensor> = files
+            .par_iter()
+            .map(|f| {
+                let (raw, w, h) = decode(f, c)?;
+                Ok(resize(raw, w, h, c, l))
+            })
+            .collect::<Result<Vec<_>>>()?
+            .iter()
+            .map(|raw| {
+                let off = (l as i64 - self.side) / 2;
+                to_tensor(raw, l as i64, c).narrow(1, off, self.side).narrow(2, off, self.side)
+            })
+            .collect();
+        Ok(Tensor::stack(&t, 0).to(self.device))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, side: u32, value: impl Fn(u32, u32) -> u8) {
+        std::fs::create_dir_all(dir).unwrap();
+        let img = image::GrayImage::from_fn(side, side, |x, y| image::Luma([value(x, y)]));
+        img.save(dir.join(name)).unwrap();
+    }
+
+    fn cfg(root: &Path) -> DataConfig {
+        DataConfig { source: root.display().to_string(), ..Default::default() }
+    }
+
+    #[test]
+    fn an_epoch_walks_a_in_order_and_every_b_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = tmp.path();
+        // A: 3 images of values 0, 1, 2; B: 5 images of values 10..14
+        for i in 0..3u8 {
+            write(&r.join("trainA"), &format!("{i}.png"), 4, move |_, _| i);
+        }
+        for i in 0..5u8 {
+            write(&r.join("trainB"), &format!("{i}.png"), 4, move |_, _| 10 + i);
+        }
+        let d = Unpaired::load(&cfg(r), Device::Cpu).unwrap();
+        assert_eq!(d.epoch_len(), 5);
+        let value = |t: &Tensor| -> Vec<i64> {
+            let v: Vec<f32> =
+                Vec::try_from(((t.select(1, 0).select(1, 0).select(1, 0) + 1.0) * 127.5).round()).unwrap();
+            v.into_iter().map(|x| x as i64).collect()
+        };
+        let (a, b) = d.batch(0, 5, 7);
+        assert_eq!(value(&a), vec![0, 1, 2, 0, 1], "A in order, wrapping");
+        let mut bs = value(&b);
+        bs.sort();
+        assert_eq!(bs, vec![10, 11, 12, 13, 14], "B: each image once per epoch");
+        let (_, b2) = d.batch(0, 5, 7);
+        assert_eq!(value(&b), value(&b2), "the same seed draws the same order");
+        let (_, b3) = d.batch(0, 5, 8);
+        assert_ne!(value(&b), value(&b3), "another seed, another order");
+    }
+
+    #[test]
+    fn crop_and_flip_follow_the_seed_and_stay_inside() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = tmp.path();
+        // pixel value = 10·y + x on an 8×8 image
+        write(&r.join("trainA"), "a.png", 8, |x, y| (10 * y + x) as u8);
+        write(&r.join("trainB"), "b.png", 8, |x, y| (10 * y + x) as u8);
+        let c = DataConfig { crop_size: 4, flip: true, ..cfg(r) };
+        let d = Unpaired::load(&c, Device::Cpu).unwrap();
+        let (a, _) = d.batch(0, 16, 1);
+        assert_eq!(a.size(), vec![16, 1, 4, 4]);
+        let px = ((a + 1.0) * 127.5).round();
+        let mut flipped = 0;
+        for i in 0..16 {
+            let row: Vec<f32> = Vec::try_from(px.get(i).get(0).get(0)).unwrap();
+            // a row of a crop: consecutive x, rising or (flipped) falling
+            let step = row[1] - row[0];
+            assert!(step == 1.0 || step == -1.0, "{row:?}");
+            assert!(row.iter().all(|&v| (0.0..=77.0).contains(&v)));
+            flipped += i64::from(step < 0.0);
+        }
+        assert!((2..=14).contains(&flipped), "flips about half the time: {flipped} of 16");
+        let again = d.batch(0, 16, 1).0;
+        assert!(again.equal(&d.batch(0, 16, 1).0));
+    }
+
+    #[test]
+    fn bad_folders_are_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = tmp.path();
+        let e = Unpaired::load(&cfg(r), Device::Cpu).err().unwrap().to_string();
+        assert!(e.contains("has no trainA/ folder"), "{e}");
+        write(&r.join("trainA"), "a.png", 4, |_, _| 0);
+        std::fs::create_dir_all(r.join("trainB")).unwrap();
+        let e = Unpaired::load(&cfg(r), Device::Cpu).err().unwrap().to_string();
+        assert!(e.contains("trainB") && e.contains("holds no .png"), "{e}");
+        std::fs::write(r.join("trainB/broken.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
+        let e = Unpaired::load(&cfg(r), Device::Cpu).err().unwrap().to_string();
+        assert!(e.contains("broken.png") && e.contains("not a readable"), "{e}");
+    }
+
+    #[test]
+    fn labels_and_truth_are_read_by_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = tmp.path();
+        for n in ["x.png", "y.png"] {
+            write(&r.join("trainA"), n, 4, |_, _| 0);
+            write(&r.join("trainB"), n, 4, |_, _| 0);
+            write(&r.join("testA"), n, 4, |_, _| 50);
+        }
+        write(&r.join("truthB"), "x.png", 4, |_, _| 255);
+        std::fs::write(r.join("labelsA.csv"), "file,label\nx.png,3\ny.png,1\n").unwrap();
+        let d = Unpaired::load(&cfg(r), Device::Cpu).unwrap();
+        let t = d.test(Side::A).unwrap().unwrap();
+        assert_eq!(t.names, ["x.png", "y.png"]);
+        assert_eq!(Vec::<i64>::try_from(t.labels.unwrap()).unwrap(), vec![3, 1]);
+        let e = d.truth(Side::A).err().unwrap().to_string();
+        assert!(e.contains("has no y.png"), "{e}");
+        write(&r.join("truthB"), "y.png", 4, |_, _| 255);
+        assert_eq!(d.truth(Side::A).unwrap().unwrap().size(), vec![2, 1, 4, 4]);
+        assert!(d.test(Side::B).unwrap().is_none());
+    }
+}
