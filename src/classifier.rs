@@ -95,14 +95,30 @@ impl Classifier {
             msg: "a classifier needs labelled images: an MNIST-format folder with train and t10k images and labels"
                 .into(),
         };
-        let (Some((_, Some(train_labels))), Some((test_x, Some(test_labels)))) = (train.tensors(), test.tensors())
-        else {
+        let Some((test_x, Some(test_labels))) = test.tensors() else { return Err(no_labels()) };
+        if !matches!(train.tensors(), Some((_, Some(_)))) {
             return Err(no_labels());
-        };
+        }
+        Classifier::train_on(&train, (test_x, test_labels), source, &data::identity(source)?, opts)
+    }
+
+    /// Trains on the labelled set `train` and measures accuracy on `test`; `name` and `hash`
+    /// say what the data was in the classifier's provenance.
+    pub fn train_on(
+        train: &Dataset,
+        test: (&Tensor, &Tensor),
+        name: &str,
+        hash: &str,
+        opts: &TrainOptions,
+    ) -> Result<Classifier> {
+        let device = train.device();
+        let (test_x, test_labels) = test;
+        let no_labels = || Error::Data { path: PathBuf::from(name), msg: "a classifier needs labelled images".into() };
+        let Some((_, Some(train_labels))) = train.tensors() else { return Err(no_labels()) };
         let crate::data::Shape::Image { channels, size } = train.shape else { return Err(no_labels()) };
         if size % 8 != 0 && size != 28 {
             return Err(Error::Data {
-                path: source.into(),
+                path: name.into(),
                 msg: format!("images of side {size}: the classifier needs a side of 28 or a multiple of 8"),
             });
         }
@@ -147,8 +163,8 @@ impl Classifier {
                 channels,
                 size,
                 classes,
-                data: source.to_string(),
-                data_hash: data::identity(source)?,
+                data: name.to_string(),
+                data_hash: hash.to_string(),
                 test_accuracy: 0.0,
                 epochs: opts.epochs,
                 seed: opts.seed,
@@ -261,4 +277,27 @@ pub fn for_data(source: &str, device: Device, quiet: bool) -> Result<(Classifier
     let c = Classifier::train(source, &TrainOptions { quiet, ..Default::default() }, device)?;
     c.save(&path)?;
     Ok((c, path))
+}
+
+/// The cached classifier of a labelled image set known by content hash `hash` (a translation
+/// domain's training images), trained on `train` on first use and tested on `test`.
+pub fn for_images(
+    name: &str,
+    hash: &str,
+    train: (&Tensor, &Tensor),
+    test: (&Tensor, &Tensor),
+    quiet: bool,
+) -> Result<Classifier> {
+    let device = train.0.device();
+    let path = cache_dir().join("classifiers").join(format!("{ARCH}-{hash}.safetensors"));
+    if path.is_file() {
+        return Classifier::load(&path, device);
+    }
+    if !quiet {
+        eprintln!("training the evaluation classifier for {name} (first use; cached in {})", path.display());
+    }
+    let set = Dataset::from_tensors(name, train.0.shallow_clone(), Some(train.1.shallow_clone()));
+    let c = Classifier::train_on(&set, test, name, hash, &TrainOptions { quiet, ..Default::default() })?;
+    c.save(&path)?;
+    Ok(c)
 }

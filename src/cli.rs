@@ -27,7 +27,11 @@ enum Command {
     Arithmetic(ArithmeticArgs),
     /// InfoGAN: rows = categories, columns = a sweep of one continuous code from −2 to 2.
     Traverse(TraverseArgs),
-    /// Score a trained run's samples, or a folder of images; prints one JSON object.
+    /// Translate images with a translation run (CycleGAN, DiscoGAN, …): one PNG per input, at
+    /// the input's own size, and an index.html of the pairs.
+    Translate(TranslateArgs),
+    /// Score a trained run's samples (or, for a translation run, its translations of the test
+    /// folders), or a folder of images; prints one JSON object.
     Eval(EvalArgs),
     /// Data sets gantry makes from what is on the machine.
     #[command(subcommand)]
@@ -181,6 +185,26 @@ struct SelectArgs {
     neighbours: i64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    #[arg(long, default_value = "auto")]
+    device: String,
+}
+
+#[derive(Args)]
+struct TranslateArgs {
+    #[arg(long)]
+    run: PathBuf,
+    /// An image file or a folder of PNG/JPEG images.
+    #[arg(long)]
+    input: PathBuf,
+    /// Folder for the translations and index.html.
+    #[arg(long)]
+    out: PathBuf,
+    /// a2b (domain A to B) or b2a.
+    #[arg(long, default_value = "a2b")]
+    direction: String,
+    /// Use the run's checkpoint of this step (default: its newest).
+    #[arg(long)]
+    step: Option<u64>,
     #[arg(long, default_value = "auto")]
     device: String,
 }
@@ -380,6 +404,12 @@ pub fn run(cli: Cli) -> Result<()> {
             let t = sample::load_run(&a.run, &a.device)?;
             let (x, cols) = t.arithmetic(a.n, a.seed, [&a.a, &a.b, &a.c])?;
             sample::save_samples(&x, t.shape, cols, &a.out)?;
+        }
+        Command::Translate(a) => {
+            let dir = gantry::method::Direction::parse(&a.direction)?;
+            let t = sample::load_run_at(&a.run, &a.device, a.step)?;
+            let w = gantry::translate::translate_files(t.translator()?, &a.input, &a.out, dir, t.device)?;
+            println!("{}", serde_json::to_string(&w).expect("a summary serialises"));
         }
         Command::Data(DataCommand::Make(a)) => {
             let o = gantry::datamake::Options { mnist: a.mnist, limit: a.limit, seed: a.seed };

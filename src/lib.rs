@@ -21,6 +21,7 @@ pub mod rng;
 pub mod sample;
 pub mod select;
 pub mod train;
+pub mod translate;
 pub mod viz;
 
 pub use config::Config;

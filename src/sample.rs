@@ -4,7 +4,7 @@ use crate::config::Config;
 use crate::data::Shape;
 use crate::error::{Error, Result};
 use crate::evaluate::{Evaluator, Features};
-use crate::method::{self, DataInfo, Method, NoiseSampler};
+use crate::method::{self, DataInfo, Method, NoiseSampler, Translator};
 use crate::rng;
 use crate::train::checkpoint;
 use crate::viz;
@@ -55,6 +55,16 @@ impl Trained {
         self.method.noise().ok_or_else(|| {
             Error::Usage(format!(
                 "this run (method = \"{}\") translates images and has no noise to sample from; use `gantry translate --run RUN --input DIR --out DIR`",
+                self.cfg.method
+            ))
+        })
+    }
+
+    /// The run's image → image translator; a clear error for a run that has none.
+    pub fn translator(&self) -> Result<&dyn Translator> {
+        self.method.translator().ok_or_else(|| {
+            Error::Usage(format!(
+                "this run (method = \"{}\") generates from noise and does not translate images; use `gantry sample --run RUN`",
                 self.cfg.method
             ))
         })
@@ -181,8 +191,33 @@ impl Trained {
         Ok((Tensor::cat(&rows, 0), cols))
     }
 
+    /// Scores a translation run's translations of its data's test folders (see `translate`),
+    /// on Inception's features when `features` names its weights.
+    pub fn evaluate_translation(&self, features: &Features, quiet: bool) -> Result<serde_json::Value> {
+        let t = self.translator()?;
+        let data = crate::data::unpaired::Unpaired::load(&self.cfg.data, self.device)?;
+        let inception = match features {
+            Features::Inception(p) => Some(crate::metrics::suite::FeatureNet::Inception(Box::new(
+                crate::metrics::suite::Inception::load(p, self.device)?,
+            ))),
+            Features::Classifier(p) => {
+                return Err(Error::Usage(format!(
+                    "--classifier {}: a translation run's classifier is trained on the target domain's labelled images (labelsA.csv / labelsB.csv); drop --classifier",
+                    p.display()
+                )));
+            }
+            Features::CachedClassifier => None,
+        };
+        let mut out = serde_json::json!({ "run_step": self.step });
+        out.as_object_mut().expect("object").extend(crate::translate::evaluate(t, &data, inception.as_ref(), quiet)?);
+        Ok(out)
+    }
+
     /// Scores `n` samples drawn with `seed` (see `evaluate::Evaluator`).
     pub fn evaluate(&self, n: i64, seed: u64, features: &Features, quiet: bool) -> Result<serde_json::Value> {
+        if self.method.translator().is_some() {
+            return self.evaluate_translation(features, quiet);
+        }
         let info = DataInfo { shape: self.shape, classes: 0, shape_b: None };
         let ev = Evaluator::new(&self.cfg, info, n, seed, features, self.device, quiet)?;
         let mut out = serde_json::json!({ "run_step": self.step });

@@ -24,6 +24,17 @@ pub enum Adversarial {
     FGan { divergence: super::DivergenceKind, generator: FGanGenerator },
 }
 
+/// The target of `Adversarial::target_loss`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The discriminator on real data.
+    Real,
+    /// The discriminator on generated data.
+    Fake,
+    /// The generator on its own samples.
+    Generator,
+}
+
 impl Adversarial {
     pub fn from_config(cfg: &ObjectiveConfig) -> Adversarial {
         match cfg.loss {
@@ -76,6 +87,32 @@ impl Adversarial {
             Adversarial::FGan { divergence, generator: FGanGenerator::Saddle } => {
                 -fdiv::conjugate_of_activation(*divergence, u).mean(None)
             }
+        }
+    }
+
+    /// The loss of outputs `x` against one target, as the CycleGAN reference's `GANLoss(x,
+    /// target)`: two-player objectives written per side, so a method can weigh and sum them its
+    /// own way (CycleGAN's D minimises ½[ℓ(D(real), Real) + ℓ(D(fake), Fake)] and its G
+    /// ℓ(D(G(x)), Generator)). Least squares: mean (x − t)² with t = b, a, c; cross-entropy:
+    /// −log σ(x) for Real and Generator, −log(1 − σ(x)) for Fake (the minimax generator's
+    /// saturating loss for Generator); hinge: mean relu(1 ∓ x), the generator −mean x;
+    /// Wasserstein: ∓mean x; f-GAN: −mean g_f(x), mean f*(g_f(x)), and the generator's own.
+    pub fn target_loss(&self, x: &Tensor, target: Target) -> Tensor {
+        match (self, target) {
+            (Adversarial::LeastSquares { b, .. }, Target::Real) => (x - *b).square().mean(None),
+            (Adversarial::LeastSquares { a, .. }, Target::Fake) => (x - *a).square().mean(None),
+            (Adversarial::LeastSquares { c, .. }, Target::Generator) => (x - *c).square().mean(None),
+            (Adversarial::Minimax | Adversarial::NonSaturating, Target::Real) => (-x).softplus().mean(None),
+            (Adversarial::Minimax | Adversarial::NonSaturating, Target::Fake) => x.softplus().mean(None),
+            (Adversarial::Hinge, Target::Real) => (-x + 1.0).relu().mean(None),
+            (Adversarial::Hinge, Target::Fake) => (x + 1.0).relu().mean(None),
+            (Adversarial::Wasserstein, Target::Real) => -x.mean(None),
+            (Adversarial::Wasserstein, Target::Fake) => x.mean(None),
+            (Adversarial::FGan { divergence, .. }, Target::Real) => -fdiv::activation(*divergence, x).mean(None),
+            (Adversarial::FGan { divergence, .. }, Target::Fake) => {
+                fdiv::conjugate_of_activation(*divergence, x).mean(None)
+            }
+            (_, Target::Generator) => self.g_loss(x),
         }
     }
 
@@ -180,5 +217,28 @@ mod tests {
         assert!((val(f.d_loss(&v, &u)) - val(Adversarial::Minimax.d_loss(&v, &u))).abs() < 1e-12);
         // and its alternative generator loss is the non-saturating one.
         assert!((val(f.g_loss(&u)) - val(Adversarial::NonSaturating.g_loss(&u))).abs() < 1e-12);
+    }
+
+    #[test]
+    fn target_losses_by_hand() {
+        // outputs [0, 2]: least squares with (a, b, c) = (0, 1, 1): real (1 + 1)/2 = 1, fake
+        // (0 + 4)/2 = 2, generator 1 (the full mean square: CycleGAN's G, not LSGAN's half)
+        let x = Tensor::from_slice(&[0.0f32, 2.0]);
+        let ls = Adversarial::LeastSquares { a: 0.0, b: 1.0, c: 1.0 };
+        let close = |t: Tensor, want: f64| assert!((t.double_value(&[]) - want).abs() < 1e-6, "{t} vs {want}");
+        close(ls.target_loss(&x, Target::Real), 1.0);
+        close(ls.target_loss(&x, Target::Fake), 2.0);
+        close(ls.target_loss(&x, Target::Generator), 1.0);
+        // ½(real + fake) is LSGAN's D loss
+        close(ls.d_loss(&x, &x), 1.5);
+        // cross-entropy: −log σ(0) = ln 2, −log σ(2) = ln(1 + e⁻²); fake: ln 2, ln(1 + e²)
+        let ce = Adversarial::NonSaturating;
+        close(ce.target_loss(&x, Target::Real), (2f64.ln() + (1.0 + (-2f64).exp()).ln()) / 2.0);
+        close(ce.target_loss(&x, Target::Fake), (2f64.ln() + (1.0 + 2f64.exp()).ln()) / 2.0);
+        close(ce.target_loss(&x, Target::Generator), (2f64.ln() + (1.0 + (-2f64).exp()).ln()) / 2.0);
+        // hinge: relu(1 − x) = [1, 0], relu(1 + x) = [1, 3]
+        close(Adversarial::Hinge.target_loss(&x, Target::Real), 0.5);
+        close(Adversarial::Hinge.target_loss(&x, Target::Fake), 2.0);
+        close(Adversarial::Wasserstein.target_loss(&x, Target::Real), -1.0);
     }
 }

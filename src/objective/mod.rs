@@ -5,7 +5,7 @@ pub mod fdiv;
 pub mod improved;
 pub mod penalty;
 
-pub use adversarial::Adversarial;
+pub use adversarial::{Adversarial, Target};
 use serde::{Deserialize, Serialize};
 
 /// The `[objective]` section: the GAN family's adversarial loss and its regularisers.
