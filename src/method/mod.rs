@@ -26,7 +26,7 @@ macro_rules! methods {
     };
 }
 
-methods!(gan, cgan, acgan, infogan, semi);
+methods!(gan, cgan, acgan, infogan, semi, cyclegan);
 
 /// Metric key and a scalar tensor, read from the device only at logging steps.
 pub type Metrics = Vec<(&'static str, Tensor)>;

@@ -5,6 +5,8 @@ pub mod dcgan;
 pub mod inception;
 pub mod minibatch;
 pub mod mlp;
+pub mod patchgan;
+pub mod resnet;
 pub mod semi;
 
 use crate::data::Shape;
