@@ -57,6 +57,7 @@ pub fn fused_adam(
     lr: f64,
     beta1: f64,
     beta2: f64,
+    weight_decay: f64,
     eps: f64,
 ) {
     let ptrs = |ts: &[Tensor]| ts.iter().map(|t| t.as_ptr() as *mut C_tensor).collect::<Vec<_>>();
@@ -73,7 +74,7 @@ pub fn fused_adam(
             lr,
             beta1,
             beta2,
-            0.0,
+            weight_decay,
             eps,
         )
     };

@@ -12,6 +12,7 @@ pub struct Optimizer {
     beta2: f64,
     eps: f64,
     alpha: f64,
+    weight_decay: f64,
     params: Vec<(String, Tensor)>,
     /// Per parameter: Adam's (exp_avg, exp_avg_sq); RMSProp's (square_avg, momentum buffer);
     /// SGD's (momentum buffer, unused).
@@ -32,6 +33,7 @@ impl Optimizer {
             beta2: cfg.beta2,
             eps: cfg.eps,
             alpha: cfg.rmsprop_alpha,
+            weight_decay: cfg.weight_decay,
             params,
             state,
             steps: 0,
@@ -77,6 +79,7 @@ impl Optimizer {
                     lr,
                     self.beta1,
                     self.beta2,
+                    self.weight_decay,
                     self.eps,
                 )
             });
@@ -85,6 +88,14 @@ impl Optimizer {
         tch::no_grad(|| {
             for (((_, p), [s0, s1]), g) in self.params.iter().zip(&mut self.state).zip(grads) {
                 let mut p = p.shallow_clone();
+                // torch.optim's L2 weight decay: the gradient gains λθ
+                let decayed;
+                let g = if self.weight_decay > 0.0 {
+                    decayed = g + &p * self.weight_decay;
+                    &decayed
+                } else {
+                    g
+                };
                 match self.kind {
                     OptimizerKind::Adam => unreachable!("Adam takes the fused path"),
                     OptimizerKind::Rmsprop => {
@@ -180,8 +191,13 @@ mod tests {
 
     /// Three updates of p = [1, −2, 3] with gradients g_k = [0.1k, −0.2, 0.3/k], k = 1..3.
     fn run(kind: OptimizerKind, beta1: f64, lr: f64) -> Vec<f64> {
+        run_decayed(kind, beta1, lr, 0.0)
+    }
+
+    fn run_decayed(kind: OptimizerKind, beta1: f64, lr: f64, weight_decay: f64) -> Vec<f64> {
         let p = Tensor::from_slice(&[1.0f64, -2.0, 3.0]).set_requires_grad(true);
-        let mut o = Optimizer::new(&cfg(kind, beta1), vec![("p".into(), p.shallow_clone())]);
+        let mut o =
+            Optimizer::new(&TrainConfig { weight_decay, ..cfg(kind, beta1) }, vec![("p".into(), p.shallow_clone())]);
         for k in 1..=3 {
             let kf = k as f64;
             let g = Tensor::from_slice(&[0.1 * kf, -0.2, 0.3 / kf]).to_kind(Kind::Double);
@@ -218,6 +234,24 @@ mod tests {
     fn sgd_matches_pytorch() {
         close(&run(OptimizerKind::Sgd, 0.0, 0.1), &SGD);
         close(&run(OptimizerKind::Sgd, 0.9, 0.1), &SGD_MOMENTUM);
+    }
+
+    // The same protocol with weight_decay=0.01 in each optimiser (PyTorch 2.11.0, float64;
+    // Adam fused=True, RMSprop momentum 0, SGD momentum 0.9).
+    #[test]
+    fn weight_decay_matches_pytorch() {
+        close(
+            &run_decayed(OptimizerKind::Adam, 0.5, 0.1, 0.01),
+            &[0.6824594475238671, -1.7002720902108415, 2.738691388390794],
+        );
+        close(
+            &run_decayed(OptimizerKind::Rmsprop, 0.0, 0.01, 0.01),
+            &[0.7318674667597477, -1.7714598438187685, 2.8194874953942524],
+        );
+        close(
+            &run_decayed(OptimizerKind::Sgd, 0.9, 0.1, 0.01),
+            &[0.8993527889999999, -1.8766855779999998, 2.863513367],
+        );
     }
 
     include!("optim_reference.rs");
