@@ -10,7 +10,11 @@
 //! - `fashion-edges`: Fashion-MNIST items ↔ their edge maps (an edges2shoes analogue);
 //! - `digits-typeset`: MNIST handwriting ↔ digits rendered from the TrueType fonts installed
 //!   under /usr/share/fonts (jittered size, position, rotation and stroke), labels both sides,
-//!   no truth (a handwritten digit has no one true typeset form).
+//!   no truth (a handwritten digit has no one true typeset form);
+//! - `modes5-modes10`: DiscoGAN's toy, point sets in `trainA.csv` / `trainB.csv` (and test
+//!   files): A a mixture of 5 Gaussians and B of 10, σ = 0.1, their means at multiples of 30° on
+//!   circles of radius 2 about (−2, −2) for A (240°…360°) and (2, 2) for B (90°…360°), as the
+//!   DiscoGAN-pytorch notebook places its modes, with `modes.json` naming the means.
 use crate::data::{FASHION_MNIST_DIR, idx};
 use crate::error::{Error, Result};
 use crate::rng;
@@ -19,7 +23,7 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 /// The sets `make` knows.
-pub const NAMES: &[&str] = &["digits-edges", "digits-negative", "fashion-edges", "digits-typeset"];
+pub const NAMES: &[&str] = &["digits-edges", "digits-negative", "fashion-edges", "digits-typeset", "modes5-modes10"];
 
 pub struct Options {
     /// MNIST-format folder of the digit sets (default: `$GANTRY_MNIST`, else
@@ -150,6 +154,7 @@ fn write_set(
 /// Makes set `name` in `out`.
 pub fn make(name: &str, out: &Path, o: &Options) -> Result<Made> {
     let source = match name {
+        "modes5-modes10" => return make_modes(out, o),
         "fashion-edges" => PathBuf::from(FASHION_MNIST_DIR),
         n if NAMES.contains(&n) => o.mnist.clone().unwrap_or_else(default_mnist),
         _ => {
@@ -207,6 +212,53 @@ pub fn make(name: &str, out: &Path, o: &Options) -> Result<Made> {
         }
     };
     Ok(Made { name: name.into(), out: out.into(), counts, source: source.display().to_string(), fonts })
+}
+
+/// The toy's mixture means: the points at k·30° on the circle of radius 2 about `centre`, for
+/// k = `first`…12.
+pub fn circle_modes(first: usize, centre: f64) -> Vec<Vec<f64>> {
+    (first..=12)
+        .map(|k| {
+            let t = k as f64 * std::f64::consts::PI / 6.0;
+            vec![centre + 2.0 * t.cos(), centre + 2.0 * t.sin()]
+        })
+        .collect()
+}
+
+/// Training points per domain of `modes5-modes10` (test: a fifth), before `--limit`.
+const MODE_POINTS: usize = 10_000;
+
+fn make_modes(out: &Path, o: &Options) -> Result<Made> {
+    if out.join("trainA.csv").exists() {
+        return Err(Error::Usage(format!(
+            "{} already holds trainA.csv; choose another --out or remove it",
+            out.display()
+        )));
+    }
+    std::fs::create_dir_all(out).map_err(crate::error::io_err(out))?;
+    let (a, b, std) = (circle_modes(8, -2.0), circle_modes(3, 2.0), 0.1);
+    let n = if o.limit > 0 { o.limit } else { MODE_POINTS };
+    let mut counts = [0; 4];
+    for (i, (file, modes, count)) in
+        [("trainA.csv", &a, n), ("trainB.csv", &b, n), ("testA.csv", &a, n / 5), ("testB.csv", &b, n / 5)]
+            .into_iter()
+            .enumerate()
+    {
+        let mut r = rng::SplitMix::new(rng::derive(o.seed, rng::stream::AUGMENT, i as u64));
+        let mut text = String::from("x,y\n");
+        for _ in 0..count {
+            let m = &modes[r.below(modes.len() as u64) as usize];
+            text += &format!("{:.6},{:.6}\n", m[0] + std * r.normal(), m[1] + std * r.normal());
+        }
+        let p = out.join(file);
+        std::fs::write(&p, text).map_err(crate::error::io_err(&p))?;
+        counts[i] = count;
+    }
+    let modes = crate::data::unpaired::Modes { a, b, std };
+    let p = out.join("modes.json");
+    std::fs::write(&p, serde_json::to_string_pretty(&modes).expect("modes serialise"))
+        .map_err(crate::error::io_err(&p))?;
+    Ok(Made { name: "modes5-modes10".into(), out: out.into(), counts, source: "generated".into(), fonts: vec![] })
 }
 
 /// TrueType and OpenType fonts under /usr/share/fonts that have all ten digits, sorted by path;
@@ -389,6 +441,16 @@ mod tests {
         let e = edges(&x, 3);
         assert_eq!(e, vec![200, 200, 200, 200, 0, 200, 200, 200, 200]);
         assert_eq!(negative(&[0, 255, 10]), vec![255, 0, 245]);
+    }
+
+    #[test]
+    fn the_toy_modes_are_the_notebooks() {
+        let a = circle_modes(8, -2.0);
+        assert_eq!(a.len(), 5);
+        assert_eq!(circle_modes(3, 2.0).len(), 10);
+        // 240° and 360° on the circle of radius 2 about (−2, −2)
+        assert!((a[0][0] + 3.0).abs() < 1e-12 && (a[0][1] + 2.0 + 3f64.sqrt()).abs() < 1e-12);
+        assert!(a[4][0].abs() < 1e-12 && (a[4][1] + 2.0).abs() < 1e-12);
     }
 
     #[test]

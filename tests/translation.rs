@@ -135,10 +135,126 @@ fn translation_input_errors_name_the_file_key_or_value() {
 }
 
 #[test]
+fn every_translation_preset_trains_a_few_steps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let images = domains(dir);
+    gantry(dir, &["data", "make", "modes5-modes10", "--out", "toy", "--limit", "100"]).ok();
+    let listing = gantry(dir, &["presets"]).ok().stdout();
+    let presets: Vec<&str> = listing
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .filter(|p| p.starts_with("cyclegan") || p.starts_with("discogan"))
+        .collect();
+    assert!(presets.len() >= 6, "{listing}");
+    for p in presets {
+        let (data, narrow): (&str, &[&str]) = match p {
+            _ if p.ends_with("-toy") => ("toy", &["--set", "data.batch_size=16"]),
+            _ if p.starts_with("cyclegan") => (
+                &images,
+                &[
+                    "--set",
+                    "cyclegan.ngf=2",
+                    "--set",
+                    "cyclegan.ndf=2",
+                    "--set",
+                    "cyclegan.blocks=1",
+                    "--set",
+                    "data.batch_size=1",
+                ],
+            ),
+            _ => (&images, &["--set", "discogan.ngf=2", "--set", "discogan.ndf=2", "--set", "data.batch_size=2"]),
+        };
+        let out = format!("run-{p}");
+        let mut a = vec!["train", "--preset", p, "--data", data, "--out", &out, "--steps", "2", "--quiet"];
+        a.extend_from_slice(&["--set", "train.sample_every=2", "--set", "train.checkpoint_every=2"]);
+        a.extend_from_slice(narrow);
+        let s = gantry(dir, &a).ok().json();
+        assert_eq!(s["steps"], 2, "{p}");
+        assert!(dir.join(&out).join("samples/step-0000002.png").is_file(), "{p}");
+        assert!(dir.join(&out).join("checkpoints/step-0000002/g.safetensors").is_file(), "{p}");
+    }
+}
+
+#[test]
 fn the_reference_preset_resolves_with_its_sizes() {
     let tmp = tempfile::tempdir().unwrap();
     let out = gantry(tmp.path(), &["train", "--preset", "cyclegan", "--dry-run"]).ok().stdout();
     for line in ["method = \"cyclegan\"", "load_size = 286", "crop_size = 256", "blocks = 9", "pool_size = 50"] {
         assert!(out.contains(line), "{line} in\n{out}");
     }
+}
+
+#[test]
+fn discogan_trains_resumes_bit_exactly_and_its_toy_reports_mode_mapping() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let data = domains(dir);
+    let run = |out: &str, steps: &str, extra: &[&str]| {
+        let mut a =
+            vec!["train", "--preset", "discogan-digits", "--data", &data, "--out", out, "--steps", steps, "--quiet"];
+        a.extend_from_slice(&[
+            "--set",
+            "discogan.ngf=4",
+            "--set",
+            "discogan.ndf=4",
+            "--set",
+            "data.batch_size=4",
+            "--set",
+            "discogan.curriculum=4",
+            "--set",
+            "train.checkpoint_every=3",
+            "--set",
+            "train.sample_every=3",
+        ]);
+        a.extend_from_slice(extra);
+        gantry(dir, &a)
+    };
+    // six iterations cross the r schedule's switch and both kinds of update
+    run("straight", "6", &[]).ok();
+    run("resumed", "3", &[]).ok();
+    run("resumed", "6", &["--resume"]).ok();
+    for f in ["g", "d", "opt_g", "opt_d"] {
+        let name = format!("checkpoints/step-0000006/{f}.safetensors");
+        assert_eq!(bytes(&dir.join("straight").join(&name)), bytes(&dir.join("resumed").join(&name)), "{f}");
+    }
+    let m = common::metrics(&dir.join("straight"));
+    let rates: Vec<f64> = m.iter().filter_map(|l| l["g/rate"].as_f64()).collect();
+    assert_eq!(rates.first(), Some(&0.01));
+    assert_eq!(rates.last(), Some(&0.5));
+    // images resized to 32 for the three stride-2 levels; too few levels for the size is refused
+    run("deep", "1", &["--set", "discogan.depth=5"]).fails_with("discogan.depth = 5 needs images");
+    let e = gantry(dir, &["eval", "--run", "straight", "--quiet"]).ok().json();
+    assert!(e["a2b"]["translation_accuracy"].is_number() && e["b2a"]["l1_to_truth"].is_number(), "{e}");
+    // the 2-D toy: point domains, its baselines, the mode figures
+    gantry(dir, &["data", "make", "modes5-modes10", "--out", "toy", "--limit", "200"]).ok();
+    for arch in ["discogan", "gan"] {
+        let out = format!("toy-{arch}");
+        gantry(
+            dir,
+            &[
+                "train",
+                "--preset",
+                "discogan-toy",
+                "--data",
+                "toy",
+                "--out",
+                &out,
+                "--steps",
+                "4",
+                "--quiet",
+                "--set",
+                &format!("discogan.arch=\"{arch}\""),
+            ],
+        )
+        .ok();
+        let e = gantry(dir, &["eval", "--run", &out, "--quiet"]).ok().json();
+        let hit = e["a2b"]["modes_hit"].as_u64().unwrap();
+        assert!((1..=5).contains(&hit), "{e}");
+        assert_eq!(e["a2b"]["mapping"].as_array().unwrap().len(), 5);
+        assert!(e["b2a"]["mapping_purity"].is_number());
+    }
+    gantry(dir, &["train", "--preset", "cyclegan-toy", "--data", "toy", "--out", "toy-cg", "--steps", "2", "--quiet"])
+        .ok();
+    assert!(dir.join("toy-cg/samples/step-0000002.png").is_file());
 }

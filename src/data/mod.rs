@@ -143,6 +143,7 @@ impl Data {
     pub fn shape(&self) -> Shape {
         match self {
             Data::One(d) => d.shape,
+            Data::Two(d) if d.is_points() => Shape::Points { dim: d.channels(unpaired::Side::A) },
             Data::Two(d) => Shape::Image { channels: d.channels(unpaired::Side::A), size: d.side },
         }
     }
@@ -151,6 +152,7 @@ impl Data {
     pub fn shape_b(&self) -> Option<Shape> {
         match self {
             Data::One(_) => None,
+            Data::Two(d) if d.is_points() => Some(Shape::Points { dim: d.channels(unpaired::Side::B) }),
             Data::Two(d) => Some(Shape::Image { channels: d.channels(unpaired::Side::B), size: d.side }),
         }
     }

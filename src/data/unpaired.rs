@@ -11,6 +11,11 @@
 //! order, B through a permutation drawn from (seed, epoch); crops and flips are drawn from
 //! (seed, position), so a resumed run sees the same batches as a straight one.
 //!
+//! Point domains (the DiscoGAN toy) are `trainA.csv` and `trainB.csv` (optionally `testA.csv`,
+//! `testB.csv`) of one point per row instead of the image folders, with an optional
+//! `modes.json` (`{"a": [[x, y], …], "b": […], "std": σ}`) naming each domain's mixture
+//! components for the mode-mapping figures.
+//!
 //! Every image is decoded once when the set is opened (in parallel), so an unreadable or
 //! truncated file is named before training starts. The resized images are kept as bytes when the
 //! whole set takes at most `CACHE_BYTES`; a larger set is decoded again for each batch.
@@ -212,11 +217,44 @@ pub struct Split {
     pub labels: Option<Tensor>,
 }
 
+/// The training crop and flip.
+#[derive(Clone, Copy)]
+struct Augment {
+    side: i64,
+    crop: i64,
+    flip: bool,
+}
+
+/// The mixture components of the two point domains, from `modes.json`.
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
+pub struct Modes {
+    pub a: Vec<Vec<f64>>,
+    pub b: Vec<Vec<f64>>,
+    /// Standard deviation of each component.
+    pub std: f64,
+}
+
+/// Point domains: training points of A and B, test points when present.
+struct PointSets {
+    train: [Tensor; 2],
+    test: [Option<Tensor>; 2],
+    modes: Option<Modes>,
+}
+
+fn read_points(path: &Path, device: Device) -> Result<Tensor> {
+    let p = super::points::read(path)?;
+    if p.n == 0 {
+        return Err(Error::Data { path: path.into(), msg: "holds no points; each domain needs at least one".into() });
+    }
+    Ok(Tensor::from_slice(&p.values).view([p.n as i64, p.dim as i64]).to(device))
+}
+
 /// Two unpaired domains, ready to serve batches.
 pub struct Unpaired {
     pub root: PathBuf,
     a: Domain,
     b: Domain,
+    points: Option<PointSets>,
     /// Side of the images the networks see.
     pub side: i64,
     crop: i64,
@@ -234,6 +272,9 @@ impl Unpaired {
                 path: root,
                 msg: "is not a folder; a translation method reads a folder with trainA/ and trainB/ of images (`gantry data make digits-edges --out DIR` writes one)".into(),
             });
+        }
+        if root.join("trainA.csv").is_file() || root.join("trainB.csv").is_file() {
+            return Self::load_points(root, device);
         }
         for d in ["trainA", "trainB"] {
             if !root.join(d).is_dir() {
@@ -286,7 +327,52 @@ impl Unpaired {
             });
         }
         let labels = [read_labels(&root.join("labelsA.csv"))?, read_labels(&root.join("labelsB.csv"))?];
-        Ok(Unpaired { root, a, b, side, crop: cfg.crop_size, flip: cfg.flip, device, labels })
+        Ok(Unpaired { root, a, b, points: None, side, crop: cfg.crop_size, flip: cfg.flip, device, labels })
+    }
+
+    /// Opens a folder of point domains (`trainA.csv`, `trainB.csv`, …).
+    fn load_points(root: PathBuf, device: Device) -> Result<Unpaired> {
+        let train = [read_points(&root.join("trainA.csv"), device)?, read_points(&root.join("trainB.csv"), device)?];
+        let test_of = |name: &str| -> Result<Option<Tensor>> {
+            let p = root.join(name);
+            if p.is_file() { Ok(Some(read_points(&p, device)?)) } else { Ok(None) }
+        };
+        let test = [test_of("testA.csv")?, test_of("testB.csv")?];
+        let modes_path = root.join("modes.json");
+        let modes = if modes_path.is_file() {
+            let text = std::fs::read_to_string(&modes_path).map_err(crate::error::io_err(&modes_path))?;
+            Some(serde_json::from_str::<Modes>(&text).map_err(|e| Error::Data {
+                path: modes_path.clone(),
+                msg: format!("is not {{\"a\": [[x, y], …], \"b\": [[x, y], …], \"std\": σ}} ({e})"),
+            })?)
+        } else {
+            None
+        };
+        let empty = || Domain { files: vec![], channels: 0, loaded: 0, cache: None };
+        let (da, db) = (train[0].size()[1], train[1].size()[1]);
+        let (mut a, mut b) = (empty(), empty());
+        (a.channels, b.channels) = (da, db);
+        Ok(Unpaired {
+            root,
+            a,
+            b,
+            points: Some(PointSets { train, test, modes }),
+            side: 0,
+            crop: 0,
+            flip: false,
+            device,
+            labels: [None, None],
+        })
+    }
+
+    /// Whether the domains are point sets.
+    pub fn is_points(&self) -> bool {
+        self.points.is_some()
+    }
+
+    /// The point domains' mixture components, when `modes.json` names them.
+    pub fn modes(&self) -> Option<&Modes> {
+        self.points.as_ref().and_then(|p| p.modes.as_ref())
     }
 
     fn domain(&self, s: Side) -> &Domain {
@@ -301,14 +387,17 @@ impl Unpaired {
         self.domain(s).channels
     }
 
-    /// Training images of a domain.
+    /// Training examples of a domain.
     pub fn len(&self, s: Side) -> usize {
-        self.domain(s).files.len()
+        match &self.points {
+            Some(p) => p.train[s as usize].size()[0] as usize,
+            None => self.domain(s).files.len(),
+        }
     }
 
     /// Pairs per epoch: max(|A|, |B|).
     pub fn epoch_len(&self) -> u64 {
-        self.a.files.len().max(self.b.files.len()) as u64
+        self.len(Side::A).max(self.len(Side::B)) as u64
     }
 
     /// Whether the domain has a labels file.
@@ -317,17 +406,16 @@ impl Unpaired {
     }
 
     /// An example at `pos` of the run: crop and flip drawn from (seed, pos, side).
-    fn example(&self, s: Side, i: usize, pos: u64, seed: u64) -> Vec<u8> {
-        let d = self.domain(s);
+    fn example(d: &Domain, aug: Augment, s: Side, i: usize, pos: u64, seed: u64) -> Vec<u8> {
         let raw = d.image(i);
-        let (l, c, side) = (d.loaded as usize, d.channels as usize, self.side as usize);
+        let (l, c, side) = (d.loaded as usize, d.channels as usize, aug.side as usize);
         let mut r = rng::SplitMix::new(rng::derive(seed, rng::stream::AUGMENT, 2 * pos + s as u64));
-        let (x0, y0) = if self.crop > 0 && l > side {
+        let (x0, y0) = if aug.crop > 0 && l > side {
             (r.below((l - side + 1) as u64) as usize, r.below((l - side + 1) as u64) as usize)
         } else {
             (0, 0)
         };
-        let flip = self.flip && r.next_f64() < 0.5;
+        let flip = aug.flip && r.next_f64() < 0.5;
         let mut out = Vec::with_capacity(side * side * c);
         for y in 0..side {
             for x in 0..side {
@@ -343,7 +431,7 @@ impl Unpaired {
     /// in [−1, 1] on the device.
     pub fn batch(&self, index: u64, n: i64, seed: u64) -> (Tensor, Tensor) {
         let len = self.epoch_len();
-        let (na, nb) = (self.a.files.len() as u64, self.b.files.len() as u64);
+        let (na, nb) = (self.len(Side::A) as u64, self.len(Side::B) as u64);
         let positions: Vec<u64> = (index * n as u64..(index + 1) * n as u64).collect();
         let pairs: Vec<(usize, usize, u64)> = positions
             .iter()
@@ -355,9 +443,20 @@ impl Unpaired {
                 ((k % na) as usize, perm[(k % nb) as usize] as usize, pos)
             })
             .collect();
+        if let Some(p) = &self.points {
+            let pick = |t: &Tensor, idx: Vec<i64>| t.index_select(0, &Tensor::from_slice(&idx).to(self.device));
+            return (
+                pick(&p.train[0], pairs.iter().map(|q| q.0 as i64).collect()),
+                pick(&p.train[1], pairs.iter().map(|q| q.1 as i64).collect()),
+            );
+        }
+        let aug = Augment { side: self.side, crop: self.crop, flip: self.flip };
+        let (da, db) = (&self.a, &self.b);
         let (a, b): (Vec<Vec<u8>>, Vec<Vec<u8>>) = pairs
             .par_iter()
-            .map(|&(i, j, pos)| (self.example(Side::A, i, pos, seed), self.example(Side::B, j, pos, seed)))
+            .map(|&(i, j, pos)| {
+                (Self::example(da, aug, Side::A, i, pos, seed), Self::example(db, aug, Side::B, j, pos, seed))
+            })
             .unzip();
         let stack = |v: Vec<Vec<u8>>, s: Side| {
             let c = self.channels(s);
@@ -370,6 +469,10 @@ impl Unpaired {
     /// The first `n` training images of a domain (no crop offset, no flip) at the training side:
     /// fixed inputs of progress grids.
     pub fn fixed(&self, s: Side, n: i64) -> Tensor {
+        if let Some(p) = &self.points {
+            let t = &p.train[s as usize];
+            return t.narrow(0, 0, n.min(t.size()[0]));
+        }
         let d = self.domain(s);
         let t: Vec<Tensor> = (0..(n as usize).min(d.files.len()))
             .map(|i| {
@@ -385,12 +488,22 @@ impl Unpaired {
     /// A domain's test split (`testA/` or `testB/`), resized to the load size and centre-cropped
     /// to the training side; None when the folder is absent.
     pub fn test(&self, s: Side) -> Result<Option<Split>> {
+        if let Some(p) = &self.points {
+            return Ok(p.test[s as usize].as_ref().map(|x| Split {
+                names: vec![],
+                x: x.shallow_clone(),
+                labels: None,
+            }));
+        }
         self.folder(&format!("test{}", s.name()), s, true)
     }
 
     /// The true translations of the other domain's test split (`truthB/` holds testA's), in
     /// testA's order; None when absent. Every test file must have its truth.
     pub fn truth(&self, of: Side) -> Result<Option<Tensor>> {
+        if self.is_points() {
+            return Ok(None);
+        }
         let dir = self.root.join(format!("truth{}", of.other().name()));
         if !dir.is_dir() {
             return Ok(None);
@@ -555,6 +668,25 @@ mod tests {
         std::fs::write(r.join("trainB/broken.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
         let e = Unpaired::load(&cfg(r), Device::Cpu).err().unwrap().to_string();
         assert!(e.contains("broken.png") && e.contains("not a readable"), "{e}");
+    }
+
+    #[test]
+    fn point_domains_are_read_from_csv_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = tmp.path();
+        std::fs::write(r.join("trainA.csv"), "x,y\n0,0\n1,1\n").unwrap();
+        std::fs::write(r.join("trainB.csv"), "5,5\n6,6\n7,7\n").unwrap();
+        std::fs::write(r.join("modes.json"), r#"{"a": [[0, 0]], "b": [[6, 6]], "std": 0.1}"#).unwrap();
+        let d = Unpaired::load(&cfg(r), Device::Cpu).unwrap();
+        assert!(d.is_points());
+        assert_eq!((d.channels(Side::A), d.len(Side::B), d.epoch_len()), (2, 3, 3));
+        let (a, b) = d.batch(0, 3, 1);
+        assert_eq!(Vec::<f32>::try_from(a.flatten(0, -1)).unwrap(), vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
+        let mut bs: Vec<f32> = Vec::try_from(b.select(1, 0)).unwrap();
+        bs.sort_by(f32::total_cmp);
+        assert_eq!(bs, vec![5.0, 6.0, 7.0]);
+        assert_eq!(d.modes().unwrap().b, vec![vec![6.0, 6.0]]);
+        assert!(d.test(Side::A).unwrap().is_none());
     }
 
     #[test]

@@ -14,17 +14,16 @@
 //! The pools are training state: checkpoints hold them, so a resumed run repeats a straight one.
 use super::{Batch, DataInfo, Direction, Method, Metrics, Spec, Translator, section};
 use crate::config::Config;
-use crate::data::unpaired::Side;
 use crate::data::{Data, Shape};
 use crate::error::{Error, Result};
+use crate::nets::discogan::DiscoMlp;
 use crate::nets::patchgan::PatchGan;
 use crate::nets::resnet::{Norm2d, ResnetGenerator, ResnetShape};
-use crate::nets::{self, Init};
+use crate::nets::{self, CriticNet, Init};
 use crate::objective::{Adversarial, LossKind, ObjectiveConfig, Target};
 use crate::rng;
 use crate::train::checkpoint::{Saved, named_variables};
 use crate::train::{optim::Optimizer, schedule};
-use crate::viz;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -55,6 +54,8 @@ pub struct CycleConfig {
     /// Stride-2 layers of the PatchGAN (3: 70 × 70 patches).
     pub d_layers: i64,
     pub norm: Norm2d,
+    /// Hidden widths of the fully connected networks of point domains (the 2-D toy).
+    pub hidden: Vec<i64>,
     /// The adversarial loss: `least_squares` (the reference's `lsgan`), `non_saturating`
     /// (`vanilla`) or `hinge`.
     pub loss: LossKind,
@@ -77,6 +78,7 @@ impl Default for CycleConfig {
             ndf: 64,
             d_layers: 3,
             norm: Norm2d::Instance,
+            hidden: vec![128, 128],
             loss: LossKind::LeastSquares,
             lambda_a: 10.0,
             lambda_b: 10.0,
@@ -171,11 +173,11 @@ pub struct CycleGan {
     device: Device,
     channels: (i64, i64),
     g_vs: VarStore,
-    g_ab: ResnetGenerator,
-    g_ba: ResnetGenerator,
+    g_ab: Box<dyn ModuleT>,
+    g_ba: Box<dyn ModuleT>,
     d_vs: VarStore,
-    d_a: PatchGan,
-    d_b: PatchGan,
+    d_a: CriticNet,
+    d_b: CriticNet,
     opt_g: Optimizer,
     opt_d: Optimizer,
     pool_a: ImagePool,
@@ -186,9 +188,14 @@ pub struct CycleGan {
 impl CycleGan {
     pub fn new(cfg: &Config, info: DataInfo, device: Device) -> Result<CycleGan> {
         let c: CycleConfig = cfg.section("cyclegan")?;
-        let (Shape::Image { channels: ca, .. }, Some(Shape::Image { channels: cb, .. })) = (info.shape, info.shape_b)
-        else {
-            return Err(Error::Config("method = \"cyclegan\" needs two image domains (trainA/, trainB/)".into()));
+        let (images, ca, cb) = match (info.shape, info.shape_b) {
+            (Shape::Image { channels: a, .. }, Some(Shape::Image { channels: b, .. })) => (true, a, b),
+            (Shape::Points { dim: a }, Some(Shape::Points { dim: b })) => (false, a, b),
+            _ => {
+                return Err(Error::Config(
+                    "method = \"cyclegan\" needs two image domains (trainA/, trainB/) or two point sets (trainA.csv, trainB.csv)".into(),
+                ));
+            }
         };
         if c.lambda_identity > 0.0 && ca != cb {
             return Err(Error::Config(format!(
@@ -198,13 +205,27 @@ impl CycleGan {
         let shape = ResnetShape { ngf: c.ngf, downs: c.downs, blocks: c.blocks };
         rng::seed_torch(cfg.seed, rng::stream::INIT, 0);
         let g_vs = VarStore::new(device);
-        let g_ab = ResnetGenerator::new(g_vs.root() / "g_ab", ca, cb, shape, c.norm);
-        let g_ba = ResnetGenerator::new(g_vs.root() / "g_ba", cb, ca, shape, c.norm);
+        let make_g = |p: tch::nn::Path, cin: i64, cout: i64| -> Box<dyn ModuleT> {
+            if images {
+                Box::new(ResnetGenerator::new(p, cin, cout, shape, c.norm))
+            } else {
+                Box::new(DiscoMlp::new(p, cin, &c.hidden, cout, false))
+            }
+        };
+        let g_ab = make_g(g_vs.root() / "g_ab", ca, cb);
+        let g_ba = make_g(g_vs.root() / "g_ba", cb, ca);
         nets::initialise(&g_vs, Init::Dcgan);
         rng::seed_torch(cfg.seed, rng::stream::INIT, 1);
         let d_vs = VarStore::new(device);
-        let d_a = PatchGan::new(d_vs.root() / "d_a", ca, c.ndf, c.d_layers, c.norm);
-        let d_b = PatchGan::new(d_vs.root() / "d_b", cb, c.ndf, c.d_layers, c.norm);
+        let make_d = |p: tch::nn::Path, cin: i64| -> CriticNet {
+            if images {
+                Box::new(PatchGan::new(p, cin, c.ndf, c.d_layers, c.norm))
+            } else {
+                Box::new(DiscoMlp::new(p, cin, &c.hidden, 1, true))
+            }
+        };
+        let d_a = make_d(d_vs.root() / "d_a", ca);
+        let d_b = make_d(d_vs.root() / "d_b", cb);
         nets::initialise(&d_vs, Init::Dcgan);
         let trainable = |vs: &VarStore| named_variables(vs).into_iter().filter(|(_, t)| t.requires_grad()).collect();
         let objective = Adversarial::from_config(&ObjectiveConfig { loss: c.loss, ..Default::default() });
@@ -295,7 +316,7 @@ impl Method for CycleGan {
         // Discriminators, on real images and pooled fakes.
         let pooled_b = self.pool_b.query(&fake_b.detach());
         let pooled_a = self.pool_a.query(&fake_a.detach());
-        let d_side = |d: &PatchGan, real: &Tensor, fake: &Tensor| {
+        let d_side = |d: &CriticNet, real: &Tensor, fake: &Tensor| {
             (self.objective.target_loss(&d.forward_features(real, true).0, Target::Real)
                 + self.objective.target_loss(&d.forward_features(fake, true).0, Target::Fake))
                 * 0.5
@@ -320,31 +341,12 @@ impl Method for CycleGan {
         m
     }
 
-    /// The first training images of each domain (at most 8), A then B, with grey images
-    /// repeated to the wider domain's channels.
     fn grid_inputs(&self, data: &Data, n: i64) -> Tensor {
-        let d = data.two();
-        let k = n.clamp(1, 8);
-        let c = self.channels.0.max(self.channels.1);
-        let widen = |x: Tensor| if x.size()[1] < c { x.repeat([1, c, 1, 1]) } else { x };
-        Tensor::cat(&[widen(d.fixed(Side::A, k)), widen(d.fixed(Side::B, k))], 0)
+        super::pairs::grid_inputs(data, n)
     }
 
-    /// Rows of real A | fake B | reconstructed A | real B | fake A | reconstructed B.
     fn write_grid(&self, inputs: &Tensor, _data: &Data, path: &Path, _seed: u64) -> Result<()> {
-        let k = inputs.size()[0] / 2;
-        let c = inputs.size()[1];
-        let (ca, cb) = self.channels;
-        let a = inputs.narrow(0, 0, k).narrow(1, 0, ca);
-        let b = inputs.narrow(0, k, k).narrow(1, 0, cb);
-        let fake_b = self.translate(&a, Direction::AtoB);
-        let rec_a = self.translate(&fake_b, Direction::BtoA);
-        let fake_a = self.translate(&b, Direction::BtoA);
-        let rec_b = self.translate(&fake_a, Direction::AtoB);
-        let widen = |x: &Tensor| if x.size()[1] < c { x.repeat([1, c, 1, 1]) } else { x.shallow_clone() };
-        let cols = [&a, &fake_b, &rec_a, &b, &fake_a, &rec_b].map(|x| widen(x).to_device(Device::Cpu));
-        let rows: Vec<Tensor> = (0..k).flat_map(|i| cols.iter().map(move |x| x.narrow(0, i, 1))).collect();
-        viz::save_grid(&Tensor::cat(&rows, 0), 6, path)
+        super::pairs::write_grid(self, inputs, path)
     }
 
     fn translator(&self) -> Option<&dyn Translator> {

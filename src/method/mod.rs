@@ -7,6 +7,7 @@
 //! preset in `src/presets/`.
 pub mod codes;
 pub mod condition;
+pub mod pairs;
 
 use crate::classifier::Classifier;
 use crate::config::{Config, Registry, Sources};
@@ -26,7 +27,7 @@ macro_rules! methods {
     };
 }
 
-methods!(gan, cgan, acgan, infogan, semi, cyclegan);
+methods!(gan, cgan, acgan, infogan, semi, cyclegan, discogan);
 
 /// Metric key and a scalar tensor, read from the device only at logging steps.
 pub type Metrics = Vec<(&'static str, Tensor)>;

@@ -2,6 +2,7 @@
 //! discriminator. No losses and no optimisers live here.
 pub mod classifier;
 pub mod dcgan;
+pub mod discogan;
 pub mod inception;
 pub mod minibatch;
 pub mod mlp;

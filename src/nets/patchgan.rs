@@ -2,6 +2,7 @@
 //! LeakyReLU 0.2), then `layers − 1` more stride-2 conv 4 doubling the width (up to 8·ndf), one
 //! stride-1 conv 4, and a stride-1 conv 4 to one map of patch logits; padding 1, no sigmoid.
 //! With 3 layers each output sees a 70 × 70 patch.
+use super::Critic;
 use super::resnet::{Norm2d, NormLayer2d};
 use crate::ops::leaky_relu;
 use tch::{Tensor, nn};
@@ -28,9 +29,11 @@ impl PatchGan {
         }
         PatchGan { convs, out: conv(&p / "out", width, 1, 1) }
     }
+}
 
+impl Critic for PatchGan {
     /// Patch logits `[n, 1, h', w']` and the activations of each hidden layer.
-    pub fn forward_features(&self, x: &Tensor, train: bool) -> (Tensor, Vec<Tensor>) {
+    fn forward_features(&self, x: &Tensor, train: bool) -> (Tensor, Vec<Tensor>) {
         let mut h = x.shallow_clone();
         let mut features = vec![];
         for (conv, norm) in &self.convs {
