@@ -69,9 +69,9 @@ pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Decodes `path` with `channels` (1 or 3) as bytes, height-major, channels last.
-pub fn decode(path: &Path, channels: i64) -> Result<(Vec<u8>, u32, u32)> {
-    let img = image::ImageReader::open(path)
+/// Opens and decodes an image file, naming it when it is not a readable PNG or JPEG.
+fn open_image(path: &Path) -> Result<image::DynamicImage> {
+    image::ImageReader::open(path)
         .map_err(crate::error::io_err(path))?
         .with_guessed_format()
         .map_err(crate::error::io_err(path))?
@@ -79,7 +79,12 @@ pub fn decode(path: &Path, channels: i64) -> Result<(Vec<u8>, u32, u32)> {
         .map_err(|e| Error::Data {
             path: path.into(),
             msg: format!("is not a readable PNG or JPEG image ({e}); remove or replace it"),
-        })?;
+        })
+}
+
+/// Decodes `path` with `channels` (1 or 3) as bytes, height-major, channels last.
+pub fn decode(path: &Path, channels: i64) -> Result<(Vec<u8>, u32, u32)> {
+    let img = open_image(path)?;
     let (w, h) = (img.width(), img.height());
     let raw = if channels == 1 { img.to_luma8().into_raw() } else { img.to_rgb8().into_raw() };
     Ok((raw, w, h))
@@ -87,16 +92,7 @@ pub fn decode(path: &Path, channels: i64) -> Result<(Vec<u8>, u32, u32)> {
 
 /// Whether an image file is grey (one channel, with or without alpha).
 fn is_grey(path: &Path) -> Result<bool> {
-    let img = image::ImageReader::open(path)
-        .map_err(crate::error::io_err(path))?
-        .with_guessed_format()
-        .map_err(crate::error::io_err(path))?
-        .decode()
-        .map_err(|e| Error::Data {
-            path: path.into(),
-            msg: format!("is not a readable PNG or JPEG image ({e}); remove or replace it"),
-        })?;
-    Ok(!img.color().has_color())
+    Ok(!open_image(path)?.color().has_color())
 }
 
 /// Resizes bytes `(w, h, c)` to `side` × `side` (bicubic, as the reference's PIL resize).
