@@ -88,7 +88,8 @@ def main():
     minutes = {label: report.mean_sd([r[3]["wall_seconds"] / 60 for r in res if r[0] == label])[0] for label, _, _, _ in variants}
     head = [f"## Translation: {data_name} ({report.stamp()})", "",
             f"`python3 bench/translation.py {report.shown_args(sys.argv[1:])}` on {report.machine()}, CPU, "
-            f"{a.workers} runs side by side with one thread each; each preset's own settings and steps, seeds 0–{a.seeds - 1}; "
+            f"{'one run at a time' if a.workers == 1 else f'{a.workers} runs side by side'} with one thread each, beside other work "
+            f"(minutes are wall time under that load); each preset's own settings and steps, seeds 0–{a.seeds - 1}; "
             "mean ± standard error over the seeds. Figures from `gantry eval --run RUN` on the test files "
             "(README, *Two-domain data* and *Translation*).", ""]
     lines = []
@@ -110,7 +111,11 @@ def main():
         for label in ["DiscoGAN", "CycleGAN"]:
             hits = [r[4]["a2b"]["modes_hit"] for r in res if r[0] == label]
             verdict.append(f"{label}: {'met' if all(h == 5 for h in hits) else 'missed'} ({', '.join(map(str, hits))} of 5)")
-        lines += ["", "Target: " + "; ".join(verdict) + "."]
+        base = []
+        for label in ["GAN only", "GAN + reconstruction (A→B→A)"]:
+            hits = [r[4]["a2b"]["modes_hit"] for r in res if r[0] == label]
+            base.append(f"{label} {'collapsed (' if min(hits) < 5 else 'did not collapse ('}{', '.join(map(str, hits))} of 5)")
+        lines += ["", "Target: " + "; ".join(verdict) + ". Baselines: " + "; ".join(base) + "."]
     else:
         lines += ["| method | direction | translation accuracy per seed | translation accuracy | baseline accuracy | gain (points) | "
                   "L1 to truth | PSNR dB | FCD | cycle L1 | minutes per run |",
@@ -144,6 +149,10 @@ def main():
                   "round trip's mean absolute error."]
         if verdict:
             lines += ["", "Target (translation beats the baseline by ≥ 10 points in each direction, mean over the seeds): " + "; ".join(verdict) + "."]
+    reused = sorted({f"{r[0]} seed {r[2]}" for r in res if r[3].get("reused_from")})
+    if reused:
+        lines += ["", "Reused from an earlier run of the same preset, seed and data with the same code (its wall time "
+                  "was measured under heavier load): " + ", ".join(reused) + "."]
     lines += ["", "Pictures (seed 0, the last progress grid): " + ", ".join(f"{label}: `docs/images/{n}`" for label, n in pictures) + "."]
     report.write_section(f"translation-{a.task}", "\n".join(head + lines))
 
