@@ -3,7 +3,8 @@
 //! cut into two disjoint halves, so no image has its partner in the other domain (CoGAN's
 //! protocol): the first half is domain A, the second half, transformed, domain B. Each writes
 //! `labelsA.csv` / `labelsB.csv` and, where the transform is known, `truthB/` (the transform of
-//! each `testA` image) and `truthA/` (the untransformed image of each `testB` one).
+//! each `testA` image), `truthA/` (the untransformed image of each `testB` one) and
+//! `transform.txt` naming it.
 //!
 //! - `digits-edges`: MNIST ↔ edge maps, edge = dilate₃ₓ₃(x) − x (pixels in [0, 1]);
 //! - `digits-negative`: MNIST ↔ negatives, 1 − x;
@@ -208,7 +209,12 @@ pub fn make(name: &str, out: &Path, o: &Options) -> Result<Made> {
                 |items: &[(Img, i64)]| -> Vec<(Img, i64)> { items.par_iter().map(|(x, l)| (f(x, side), *l)).collect() };
             let (b_train, b_test) = (map(&b_orig_train), map(&b_orig_test));
             let truth_b = map(&a_test);
-            write_set(out, (&a_train, &b_train), (&a_test, &b_test), Some((&truth_b, &b_orig_test)), side)?
+            let counts =
+                write_set(out, (&a_train, &b_train), (&a_test, &b_test), Some((&truth_b, &b_orig_test)), side)?;
+            let p = out.join("transform.txt");
+            let t = if name == "digits-negative" { "negative" } else { "edges" };
+            std::fs::write(&p, format!("{t}\n")).map_err(crate::error::io_err(&p))?;
+            counts
         }
     };
     Ok(Made { name: name.into(), out: out.into(), counts, source: source.display().to_string(), fonts })

@@ -236,6 +236,11 @@ impl Dataset {
         let (name, synth, path) = resolve_source(&cfg.source)?;
         let (shape, store) = if let Some(s) = synth {
             (Shape::Points { dim: 2 }, Store::Synthetic(synthetic::Sampler::new(s, device)))
+        } else if path.is_dir() && unpaired::is_two_domain(&path) {
+            // a two-domain folder given to a single-set method: the domain is the class
+            let (x, labels) = unpaired::domains_as_classes(cfg, split, device)?;
+            let x = fit_images(x, cfg)?;
+            (Shape::Image { channels: x.size()[1], size: x.size()[2] }, Store::Tensor { x, labels: Some(labels) })
         } else if path.is_dir() {
             let (images, labels) = idx::read_split(&path, split)?;
             let (n, h, w) = (images.dims[0] as i64, images.dims[1] as i64, images.dims[2] as i64);
@@ -474,6 +479,13 @@ pub fn identity(source: &str) -> Result<String> {
     }
     if synth.is_some() {
         h.update(name.as_bytes());
+    } else if path.is_dir() && unpaired::is_two_domain(&path) {
+        for d in ["trainA", "trainB"] {
+            for f in unpaired::image_files(&path.join(d))? {
+                h.update(f.strip_prefix(&path).unwrap_or(&f).to_string_lossy().as_bytes());
+                h.update(std::fs::read(&f).map_err(crate::error::io_err(&f))?);
+            }
+        }
     } else if path.is_dir() {
         for stem in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"] {
             let f = idx::find(&path, stem)

@@ -11,6 +11,10 @@
 //! order, B through a permutation drawn from (seed, epoch); crops and flips are drawn from
 //! (seed, position), so a resumed run sees the same batches as a straight one.
 //!
+//! Optional `transform.txt` says how the domains relate, B = t(A): `edges` (the 3×3 dilation
+//! minus the image) or `negative` (1 − x), as `gantry data make` writes for its digit pairs;
+//! CoGAN's pixel agreement needs it.
+//!
 //! Point domains (the DiscoGAN toy) are `trainA.csv` and `trainB.csv` (optionally `testA.csv`,
 //! `testB.csv`) of one point per row instead of the image folders, with an optional
 //! `modes.json` (`{"a": [[x, y], …], "b": […], "std": σ}`) naming each domain's mixture
@@ -51,6 +55,95 @@ impl Side {
             Side::B => Side::A,
         }
     }
+}
+
+/// A known transform relating two domains, B = t(A) (`transform.txt`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transform {
+    /// The outer edge of strokes: dilate₃ₓ₃(x) − x, pixels in [0, 1].
+    Edges,
+    /// 1 − x.
+    Negative,
+}
+
+impl Transform {
+    pub const NAMES: &[&str] = &["edges", "negative"];
+
+    pub fn parse(s: &str) -> Option<Transform> {
+        match s.trim() {
+            "edges" => Some(Transform::Edges),
+            "negative" => Some(Transform::Negative),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Transform::Edges => "edges",
+            Transform::Negative => "negative",
+        }
+    }
+
+    /// t(x) of images `[n, c, h, w]` in [−1, 1].
+    pub fn apply(self, x: &Tensor) -> Tensor {
+        match self {
+            Transform::Negative => -x,
+            Transform::Edges => {
+                let p = (x + 1.0) * 0.5;
+                let dilated = p.max_pool2d([3, 3], [1, 1], [1, 1], [1, 1], false);
+                (dilated - p).clamp_min(0.0) * 2.0 - 1.0
+            }
+        }
+    }
+
+    /// The transform `root/transform.txt` names; None without the file.
+    pub fn of_folder(root: &Path) -> Result<Option<Transform>> {
+        let p = root.join("transform.txt");
+        if !p.is_file() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&p).map_err(crate::error::io_err(&p))?;
+        Transform::parse(&text).map(Some).ok_or_else(|| Error::Data {
+            path: p,
+            msg: format!("names `{}`, not one of {}", text.trim(), Transform::NAMES.join(", ")),
+        })
+    }
+}
+
+/// Whether `root` is a two-domain image or point folder.
+pub fn is_two_domain(root: &Path) -> bool {
+    ["trainA", "trainB", "trainA.csv", "trainB.csv"].iter().any(|d| root.join(d).exists())
+}
+
+/// A two-domain image folder read as one labelled set whose class is the domain (A 0, B 1):
+/// the conditional GAN baseline of CoGAN's paper. `split` `train` reads trainA/ and trainB/,
+/// `t10k` testA/ and testB/. Returns images in [−1, 1] and labels.
+pub fn domains_as_classes(cfg: &DataConfig, split: &str, device: Device) -> Result<(Tensor, Tensor)> {
+    let u = Unpaired::load(cfg, device)?;
+    if u.is_points() {
+        return Err(Error::Data {
+            path: u.root.clone(),
+            msg: "holds point domains; read as one labelled set, the domains must be image folders".into(),
+        });
+    }
+    if u.channels(Side::A) != u.channels(Side::B) {
+        return Err(Error::Data {
+            path: u.root.clone(),
+            msg: "has grey images in one domain and colour in the other; set data.channels to 1 or 3".into(),
+        });
+    }
+    let prefix = if split == "train" { "train" } else { "test" };
+    let read = |s: Side| -> Result<Tensor> {
+        let name = format!("{prefix}{}", s.name());
+        u.folder(&name, s, false)?.map(|f| f.x).ok_or_else(|| Error::Data {
+            path: u.root.join(&name),
+            msg: "is not there; the domains are read as classes from trainA/ and trainB/ (testA/ and testB/ for the test split)".into(),
+        })
+    };
+    let (a, b) = (read(Side::A)?, read(Side::B)?);
+    let opts = (Kind::Int64, device);
+    let y = Tensor::cat(&[Tensor::zeros([a.size()[0]], opts), Tensor::ones([b.size()[0]], opts)], 0);
+    Ok((Tensor::cat(&[a, b], 0), y))
 }
 
 /// The image files of a folder, sorted by name.
