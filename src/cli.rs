@@ -1,11 +1,13 @@
 //! The command line: clap types stay here; each command turns its flags into library calls.
 use clap::{Args, Parser, Subcommand};
 use gantry::config::{self, Config, Sources};
+use gantry::data::unpaired::Transform;
 use gantry::error::{Error, Result};
 use gantry::evaluate::Features;
 use gantry::method;
 use gantry::sample;
 use gantry::train::run::{self, RunOptions};
+use gantry::viz;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -289,6 +291,14 @@ struct EvalArgs {
     /// Score the run's checkpoint of this step (default: its newest).
     #[arg(long)]
     step: Option<u64>,
+    /// A pair run (CoGAN, or a two-class cGAN on a two-domain folder): report pixel agreement,
+    /// and fail if the data does not say which transform relates the domains.
+    #[arg(long, requires = "run")]
+    pixel_agreement: bool,
+    /// The transform relating a pair run's domains (B = t(A)), for data without transform.txt:
+    /// `edges` or `negative`.
+    #[arg(long, requires = "run")]
+    transform: Option<String>,
 }
 
 /// Turns `gantry train`'s flags into a configuration.
@@ -350,6 +360,29 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sample(a) => {
             check_n("--n", a.n)?;
             let t = sample::load_run(&a.run, &a.device)?;
+            if t.method.noise().is_none()
+                && let Some(p) = t.pairs()
+            {
+                if a.class.is_some() {
+                    return Err(Error::Usage(
+                        "--class: this run generates pairs, one image of each domain, and takes no class".into(),
+                    ));
+                }
+                let (x, y) = gantry::coupled::pairs(p.as_ref(), a.n, a.seed, 0);
+                if let Some(out) = &a.out {
+                    viz::save_grid(&gantry::method::cogan::pair_rows(&x, &y, 8), 8, out)?;
+                }
+                if let Some(dir) = &a.out_dir {
+                    for (side, imgs) in [("A", &x), ("B", &y)] {
+                        let d = dir.join(side);
+                        std::fs::create_dir_all(&d).map_err(gantry::error::io_err(&d))?;
+                        for i in 0..a.n {
+                            viz::save_grid(&imgs.narrow(0, i, 1), 1, &d.join(format!("{i:05}.png")))?;
+                        }
+                    }
+                }
+                return Ok(());
+            }
             let s = t.sampler()?;
             let classes = s.classes();
             // InfoGAN: --class fixes the first categorical code (a category, unlabelled)
@@ -388,6 +421,14 @@ pub fn run(cli: Cli) -> Result<()> {
                 return Err(Error::Usage("--rows must be at least 1 and --cols at least 2".into()));
             }
             let t = sample::load_run(&a.run, &a.device)?;
+            if t.method.noise().is_none()
+                && let Some(p) = t.pairs()
+            {
+                // each A row followed by its B row: both domains walk the same latents
+                let x = gantry::coupled::interpolate(p.as_ref(), a.rows, a.cols, a.seed);
+                viz::save_grid(&x, a.cols, &a.out)?;
+                return Ok(());
+            }
             let x = t.interpolate(a.rows, a.cols, a.seed)?;
             sample::save_samples(&x, t.shape, a.cols, &a.out)?;
         }
@@ -434,6 +475,23 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             if let Some(run) = &a.run {
                 let t = sample::load_run_at(run, &a.device, a.step)?;
+                let transform = match &a.transform {
+                    Some(name) => Some(Transform::parse(name).ok_or_else(|| {
+                        Error::Usage(format!("--transform `{name}` is not one of {}", Transform::NAMES.join(", ")))
+                    })?),
+                    None => None,
+                };
+                if transform.is_some() || a.pixel_agreement {
+                    let ask = gantry::coupled::Ask {
+                        n: a.samples,
+                        seed: a.seed,
+                        transform,
+                        need_agreement: true,
+                        quiet: a.quiet,
+                    };
+                    println!("{}", t.evaluate_pairs(&ask)?);
+                    return Ok(());
+                }
                 println!("{}", t.evaluate(a.samples, a.seed, &features, a.quiet)?);
             } else if let Some(reference) = &a.reference {
                 let device = config::parse_device(&a.device)?;

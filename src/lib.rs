@@ -7,6 +7,7 @@
 //! generators, and [`select`] picks among InfoGAN restarts. `docs/ARCHITECTURE.md` maps how a batch flows through them.
 pub mod classifier;
 pub mod config;
+pub mod coupled;
 pub mod data;
 pub mod datamake;
 pub mod error;

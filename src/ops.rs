@@ -80,3 +80,31 @@ pub fn fused_adam(
     };
     assert_eq!(rc, 0, "fused adam: {}", last_error());
 }
+
+/// Spherical interpolation between latents a and b (Shoemake 1985; White 2016 for GANs).
+pub fn slerp(a: &Tensor, b: &Tensor, t: f64) -> Tensor {
+    let cos = (a.dot(b) / (a.norm() * b.norm())).clamp(-1.0, 1.0).double_value(&[]);
+    let omega = cos.acos();
+    if omega.abs() < 1e-6 {
+        return a * (1.0 - t) + b * t;
+    }
+    let s = omega.sin();
+    a * (((1.0 - t) * omega).sin() / s) + b * ((t * omega).sin() / s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slerp_endpoints_and_norm() {
+        let a = Tensor::from_slice(&[1.0f32, 0.0]);
+        let b = Tensor::from_slice(&[0.0f32, 1.0]);
+        let mid = slerp(&a, &b, 0.5);
+        let v: Vec<f32> = mid.try_into().unwrap();
+        let h = std::f32::consts::FRAC_1_SQRT_2;
+        assert!((v[0] - h).abs() < 1e-6 && (v[1] - h).abs() < 1e-6);
+        let end: Vec<f32> = slerp(&a, &b, 1.0).try_into().unwrap();
+        assert!((end[1] - 1.0).abs() < 1e-6);
+    }
+}

@@ -1,10 +1,13 @@
 //! Using a trained run: load its newest checkpoint, draw samples, walk the latent space
 //! (spherical interpolation, DCGAN's latent vector arithmetic) and score samples.
 use crate::config::Config;
+use crate::coupled;
 use crate::data::Shape;
+use crate::data::unpaired;
 use crate::error::{Error, Result};
 use crate::evaluate::{Evaluator, Features};
-use crate::method::{self, DataInfo, Method, NoiseSampler, Translator};
+use crate::method::{self, DataInfo, Method, NoiseSampler, PairSampler, Translator};
+pub use crate::ops::slerp;
 use crate::rng;
 use crate::train::checkpoint;
 use crate::viz;
@@ -52,6 +55,12 @@ pub fn load_run_at(run: &Path, device: &str, step: Option<u64>) -> Result<Traine
 impl Trained {
     /// The run's noise → sample generator; a clear error for a run that has none.
     pub fn sampler(&self) -> Result<&dyn NoiseSampler> {
+        if self.method.noise().is_none() && self.method.pairs().is_some() {
+            return Err(Error::Usage(format!(
+                "this run (method = \"{}\") generates pairs of images, one of each domain, from one latent; `gantry sample` and `gantry interpolate` draw them, `gantry eval` scores them",
+                self.cfg.method
+            )));
+        }
         self.method.noise().ok_or_else(|| {
             Error::Usage(format!(
                 "this run (method = \"{}\") translates images and has no noise to sample from; use `gantry translate --run RUN --input DIR --out DIR`",
@@ -62,6 +71,12 @@ impl Trained {
 
     /// The run's image → image translator; a clear error for a run that has none.
     pub fn translator(&self) -> Result<&dyn Translator> {
+        if self.method.translator().is_none() && self.method.pairs().is_some() {
+            return Err(Error::Usage(format!(
+                "this run (method = \"{}\") generates pairs of images from noise and has no encoder to map a given image into the other domain; `gantry sample --run RUN` draws its pairs. To translate images, train a method with encoders (UNIT adds them to CoGAN's weight sharing) or cyclegan / discogan",
+                self.cfg.method
+            )));
+        }
         self.method.translator().ok_or_else(|| {
             Error::Usage(format!(
                 "this run (method = \"{}\") generates from noise and does not translate images; use `gantry sample --run RUN`",
@@ -213,10 +228,35 @@ impl Trained {
         Ok(out)
     }
 
-    /// Scores `n` samples drawn with `seed` (see `evaluate::Evaluator`).
+    /// A sampler of (A, B) pairs from one latent: the run's own (CoGAN), or a two-class
+    /// conditional generator trained on a two-domain folder, with the domain as the class.
+    pub fn pairs(&self) -> Option<Box<dyn PairSampler + '_>> {
+        let two_domain = unpaired::is_two_domain(Path::new(&self.cfg.data.source));
+        method::pairs_of(self.method.as_ref()).filter(|_| self.method.pairs().is_some() || two_domain)
+    }
+
+    /// Scores a run's pairs (see `coupled::evaluate`) on its two-domain data.
+    pub fn evaluate_pairs(&self, ask: &coupled::Ask) -> Result<serde_json::Value> {
+        let p = self.pairs().ok_or_else(|| {
+            Error::Usage(format!(
+                "pixel agreement and --transform need a run that generates a pair of images from one latent (method = \"cogan\", or a two-class \"cgan\" / \"acgan\" trained on a two-domain folder); {} is method = \"{}\" on {}",
+                self.cfg.preset, self.cfg.method, self.cfg.data.source
+            ))
+        })?;
+        let data = unpaired::Unpaired::load(&self.cfg.data, self.device)?;
+        let mut out = serde_json::json!({ "run_step": self.step });
+        out.as_object_mut().expect("object").extend(coupled::evaluate(p.as_ref(), &data, ask)?);
+        Ok(out)
+    }
+
+    /// Scores `n` samples drawn with `seed` (see `evaluate::Evaluator`); a translation run's
+    /// translations; a pair run's pairs.
     pub fn evaluate(&self, n: i64, seed: u64, features: &Features, quiet: bool) -> Result<serde_json::Value> {
         if self.method.translator().is_some() {
             return self.evaluate_translation(features, quiet);
+        }
+        if self.pairs().is_some() {
+            return self.evaluate_pairs(&coupled::Ask { n, seed, transform: None, need_agreement: false, quiet });
         }
         let info = DataInfo { shape: self.shape, classes: 0, shape_b: None };
         let ev = Evaluator::new(&self.cfg, info, n, seed, features, self.device, quiet)?;
@@ -224,17 +264,6 @@ impl Trained {
         out.as_object_mut().expect("object").extend(ev.evaluate(self.method.as_ref(), n, seed)?);
         Ok(out)
     }
-}
-
-/// Spherical interpolation between latents a and b (Shoemake 1985; White 2016 for GANs).
-pub fn slerp(a: &Tensor, b: &Tensor, t: f64) -> Tensor {
-    let cos = (a.dot(b) / (a.norm() * b.norm())).clamp(-1.0, 1.0).double_value(&[]);
-    let omega = cos.acos();
-    if omega.abs() < 1e-6 {
-        return a * (1.0 - t) + b * t;
-    }
-    let s = omega.sin();
-    a * (((1.0 - t) * omega).sin() / s) + b * ((t * omega).sin() / s)
 }
 
 /// Writes samples as a grid (images) or a scatter plot / CSV (points).
@@ -248,22 +277,5 @@ pub fn save_samples(x: &Tensor, shape: Shape, ncol: i64, path: &Path) -> Result<
             std::fs::write(path, text).map_err(crate::error::io_err(path))
         }
         Shape::Points { .. } => viz::save_scatter(x, None, path),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slerp_endpoints_and_norm() {
-        let a = Tensor::from_slice(&[1.0f32, 0.0]);
-        let b = Tensor::from_slice(&[0.0f32, 1.0]);
-        let mid = slerp(&a, &b, 0.5);
-        let v: Vec<f32> = mid.try_into().unwrap();
-        let h = std::f32::consts::FRAC_1_SQRT_2;
-        assert!((v[0] - h).abs() < 1e-6 && (v[1] - h).abs() < 1e-6);
-        let end: Vec<f32> = slerp(&a, &b, 1.0).try_into().unwrap();
-        assert!((end[1] - 1.0).abs() < 1e-6);
     }
 }

@@ -185,7 +185,7 @@ pub fn domain_classifier(data: &Unpaired, s: Side, quiet: bool) -> Result<Option
 }
 
 /// A domain's test split, else its training images (unlabelled), and which it is.
-fn split_or_train(data: &Unpaired, s: Side) -> Result<(Split, &'static str)> {
+pub fn split_or_train(data: &Unpaired, s: Side) -> Result<(Split, &'static str)> {
     if let Some(t) = data.test(s)? {
         return Ok((t, "test"));
     }

@@ -27,7 +27,7 @@ macro_rules! methods {
     };
 }
 
-methods!(gan, cgan, acgan, infogan, semi, cyclegan, discogan);
+methods!(gan, cgan, acgan, infogan, semi, cyclegan, discogan, cogan);
 
 /// Metric key and a scalar tensor, read from the device only at logging steps.
 pub type Metrics = Vec<(&'static str, Tensor)>;
@@ -104,6 +104,10 @@ pub trait Method: Saved {
     fn translator(&self) -> Option<&dyn Translator> {
         None
     }
+    /// The noise → (A, B) sampler, for methods that generate both domains from one latent.
+    fn pairs(&self) -> Option<&dyn PairSampler> {
+        None
+    }
     /// Figures only this method computes (a classifier's test error, a code's accuracy).
     fn figures(&self, ctx: &FigureContext) -> Result<Figures> {
         let _ = ctx;
@@ -143,6 +147,53 @@ pub trait NoiseSampler {
         let _ = x;
         None
     }
+}
+
+/// Sampling pairs: one latent, an image of each domain (CoGAN).
+pub trait PairSampler {
+    /// Latents for `n` pairs.
+    fn latents(&self, n: i64) -> Tensor;
+    /// The A and B images of latents `z`, in eval mode, with the channels of the wider domain.
+    fn generate_pair(&self, z: &Tensor) -> (Tensor, Tensor);
+}
+
+/// A conditional generator of two classes, read as domains A (class 0) and B (class 1): the
+/// pair of a latent [z; onehot(y)] is its z with each class (the conditional GAN baseline of
+/// CoGAN's paper, trained on a two-domain folder with the domain as the class).
+pub struct ClassPairs<'a>(pub &'a dyn NoiseSampler);
+
+impl PairSampler for ClassPairs<'_> {
+    fn latents(&self, n: i64) -> Tensor {
+        self.0.latents_for(n, Some(0))
+    }
+
+    fn generate_pair(&self, z: &Tensor) -> (Tensor, Tensor) {
+        let w = z.size()[1];
+        let with = |class: i64| {
+            let zc = z.copy();
+            let _ = zc.narrow(1, w - 2, 2).fill_(0.0);
+            let _ = zc.narrow(1, w - 2 + class, 1).fill_(1.0);
+            self.0.generate(&zc)
+        };
+        (with(0), with(1))
+    }
+}
+
+/// The pair sampler of a method: its own, or a two-class conditional generator's.
+pub fn pairs_of(m: &dyn Method) -> Option<Box<dyn PairSampler + '_>> {
+    struct Own<'a>(&'a dyn PairSampler);
+    impl PairSampler for Own<'_> {
+        fn latents(&self, n: i64) -> Tensor {
+            self.0.latents(n)
+        }
+        fn generate_pair(&self, z: &Tensor) -> (Tensor, Tensor) {
+            self.0.generate_pair(z)
+        }
+    }
+    if let Some(p) = m.pairs() {
+        return Some(Box::new(Own(p)));
+    }
+    m.noise().filter(|s| s.classes() == 2).map(|s| Box::new(ClassPairs(s)) as Box<dyn PairSampler>)
 }
 
 /// Which way a translator maps.

@@ -1,6 +1,7 @@
 //! Architectures only: a configuration and the data's shape build a generator or a
 //! discriminator. No losses and no optimisers live here.
 pub mod classifier;
+pub mod cogan;
 pub mod dcgan;
 pub mod discogan;
 pub mod inception;
