@@ -12,8 +12,8 @@
 //! Other square sides from 25 to 40 take a last generator kernel of side − 22 and give the
 //! discriminators a small map of logits. A shared layer's variables live once, under
 //! `shared.lN`; a domain's own under `a.lN` / `b.lN`.
-use tch::nn::{self, Module, ModuleT};
 use tch::Tensor;
+use tch::nn::{self, Module, ModuleT};
 
 /// Layers of each generator and each discriminator.
 pub const G_LAYERS: i64 = 5;
