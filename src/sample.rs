@@ -73,7 +73,7 @@ impl Trained {
     pub fn translator(&self) -> Result<&dyn Translator> {
         if self.method.translator().is_none() && self.method.pairs().is_some() {
             return Err(Error::Usage(format!(
-                "this run (method = \"{}\") generates pairs of images from noise and has no encoder to map a given image into the other domain; `gantry sample --run RUN` draws its pairs. To translate images, train a method with encoders (UNIT adds them to CoGAN's weight sharing) or cyclegan / discogan",
+                "this run (method = \"{}\") generates pairs of images from noise and has no encoder to map a given image into the other domain; `gantry sample --run RUN` draws its pairs. To translate images, train method = \"unit\" (UNIT adds encoders to CoGAN's weight sharing: `--preset unit-digits` or `unit`), or cyclegan / discogan",
                 self.cfg.method
             )));
         }

@@ -144,9 +144,9 @@ fn every_translation_preset_trains_a_few_steps() {
     let presets: Vec<&str> = listing
         .lines()
         .map(|l| l.split_whitespace().next().unwrap())
-        .filter(|p| p.starts_with("cyclegan") || p.starts_with("discogan"))
+        .filter(|p| ["cyclegan", "discogan", "unit", "cogan"].iter().any(|m| p.starts_with(m)))
         .collect();
-    assert!(presets.len() >= 6, "{listing}");
+    assert!(presets.len() >= 10, "{listing}");
     for p in presets {
         let (data, narrow): (&str, &[&str]) = match p {
             _ if p.ends_with("-toy") => ("toy", &["--set", "data.batch_size=16"]),
@@ -161,6 +161,20 @@ fn every_translation_preset_trains_a_few_steps() {
                     "cyclegan.blocks=1",
                     "--set",
                     "data.batch_size=1",
+                ],
+            ),
+            _ if p.starts_with("unit") => {
+                (&images, &["--set", "unit.ch=2", "--set", "unit.d_ch=2", "--set", "data.batch_size=1"])
+            }
+            _ if p.starts_with("cogan") => (
+                &images,
+                &[
+                    "--set",
+                    "cogan.g_channels=[4,4,4,4]",
+                    "--set",
+                    "cogan.d_channels=[2,2,4]",
+                    "--set",
+                    "data.batch_size=2",
                 ],
             ),
             _ => (&images, &["--set", "discogan.ngf=2", "--set", "discogan.ndf=2", "--set", "data.batch_size=2"]),
@@ -257,4 +271,58 @@ fn discogan_trains_resumes_bit_exactly_and_its_toy_reports_mode_mapping() {
     gantry(dir, &["train", "--preset", "cyclegan-toy", "--data", "toy", "--out", "toy-cg", "--steps", "2", "--quiet"])
         .ok();
     assert!(dir.join("toy-cg/samples/step-0000002.png").is_file());
+}
+
+#[test]
+fn unit_trains_resumes_bit_exactly_translates_and_evaluates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let data = domains(dir);
+    let run = |out: &str, steps: &str, extra: &[&str]| {
+        let mut a =
+            vec!["train", "--preset", "unit-digits", "--data", &data, "--out", out, "--steps", steps, "--quiet"];
+        a.extend_from_slice(&[
+            "--set",
+            "unit.ch=4",
+            "--set",
+            "unit.d_ch=4",
+            "--set",
+            "data.batch_size=2",
+            "--set",
+            "train.checkpoint_every=2",
+            "--set",
+            "train.sample_every=2",
+        ]);
+        a.extend_from_slice(extra);
+        gantry(dir, &a)
+    };
+    run("straight", "4", &[]).ok();
+    let m = common::metrics(&dir.join("straight"));
+    for key in ["d/loss", "g/loss", "g/recon", "g/cycle", "g/kl", "g/cycle_kl", "g/gan_ab"] {
+        assert!(m.iter().any(|l| l[key].is_number()), "{key} logged");
+    }
+    run("resumed", "2", &[]).ok();
+    run("resumed", "4", &["--resume"]).ok();
+    for f in ["g", "d", "opt_g", "opt_d"] {
+        let name = format!("checkpoints/step-0000004/{f}.safetensors");
+        assert_eq!(
+            bytes(&dir.join("straight").join(&name)),
+            bytes(&dir.join("resumed").join(&name)),
+            "{f} differs after resume"
+        );
+    }
+    // translate an image larger than the training size and not square, then score both ways
+    std::fs::create_dir_all(dir.join("in")).unwrap();
+    image::GrayImage::from_fn(50, 37, |x, y| image::Luma([((x + y) % 256) as u8]))
+        .save(dir.join("in/odd.png"))
+        .unwrap();
+    gantry(dir, &["translate", "--run", "straight", "--input", "in", "--out", "out"]).ok();
+    assert_eq!(image::open(dir.join("out/odd.png")).unwrap().to_luma8().dimensions(), (50, 37));
+    let e = gantry(dir, &["eval", "--run", "straight", "--quiet"]).ok().json();
+    for d in ["a2b", "b2a"] {
+        for key in ["cycle_l1", "l1_to_truth", "translation_accuracy", "baseline_accuracy"] {
+            assert!(e[d][key].is_number(), "{d}.{key}: {e}");
+        }
+    }
+    run("bad", "1", &["--set", "unit.gen_front=2"]).fails_with("`unit.gen_front` (2) must equal unit.enc_front (3)");
 }

@@ -27,7 +27,7 @@ macro_rules! methods {
     };
 }
 
-methods!(gan, cgan, acgan, infogan, semi, cyclegan, discogan, cogan);
+methods!(gan, cgan, acgan, infogan, semi, cyclegan, discogan, cogan, unit);
 
 /// Metric key and a scalar tensor, read from the device only at logging steps.
 pub type Metrics = Vec<(&'static str, Tensor)>;

@@ -10,6 +10,7 @@ pub mod mlp;
 pub mod patchgan;
 pub mod resnet;
 pub mod semi;
+pub mod unit;
 
 use crate::data::Shape;
 use crate::error::{Error, Result};

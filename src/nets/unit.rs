@@ -1,0 +1,197 @@
+//! UNIT's networks (Liu, Breuel & Kautz 2017; the authors' NIPS 2017 code, `COCOResGen2` and
+//! `COCOSharedDis`), a pair of each sharing the layers next to the latent space:
+//! - encoders: per domain a conv 7 (stride 1) to `ch`, `enc_front − 1` stride-2 conv 3 doubling
+//!   the channels (each LeakyReLU 0.01), `enc_res` residual blocks; then `enc_shared` residual
+//!   blocks both domains run, giving the code h (z = h + N(0, I) while training);
+//! - generators: `gen_shared` residual blocks both domains run, then per domain `gen_res`
+//!   residual blocks, `gen_front − 1` stride-2 transposed conv 3 halving the channels
+//!   (LeakyReLU 0.01) and a 1 × 1 transposed conv to the image, tanh;
+//! - residual blocks: conv 3, instance norm, ReLU, conv 3, instance norm, plus the input;
+//! - discriminators: per domain a stride-2 conv 7 (`d_ch`) and `d_front − 1` stride-2 conv 3
+//!   doubling; then `d_shared` shared stride-2 conv 3 doubling (LeakyReLU 0.01) and a shared 1 × 1
+//!   conv to a map of logits (with `d_shared = 0` the 1 × 1 conv is each domain's own).
+//!
+//! Shared modules live once under `shared.…`; a domain's own under `a.…` / `b.…`.
+use super::resnet::NormLayer2d;
+use crate::ops::leaky_relu;
+use tch::nn::{self, Module};
+use tch::{Kind, Tensor};
+
+const SLOPE: f64 = 0.01;
+
+/// Sizes of the UNIT networks (the reference's names without `n_…_blk`).
+#[derive(Clone, Copy, Debug)]
+pub struct UnitShape {
+    pub ch: i64,
+    pub enc_front: i64,
+    pub enc_res: i64,
+    pub enc_shared: i64,
+    pub gen_shared: i64,
+    pub gen_res: i64,
+    pub gen_front: i64,
+    pub d_ch: i64,
+    pub d_front: i64,
+    pub d_shared: i64,
+}
+
+impl UnitShape {
+    /// Channels at the latent space.
+    pub fn latent_channels(&self) -> i64 {
+        self.ch << (self.enc_front - 1)
+    }
+}
+
+#[derive(Debug)]
+struct ResBlock {
+    c1: nn::Conv2D,
+    c2: nn::Conv2D,
+}
+
+impl ResBlock {
+    fn new(p: nn::Path, c: i64) -> ResBlock {
+        let cfg = nn::ConvConfig { padding: 1, ..Default::default() };
+        ResBlock { c1: nn::conv2d(&p / "conv1", c, c, 3, cfg), c2: nn::conv2d(&p / "conv2", c, c, 3, cfg) }
+    }
+}
+
+impl Module for ResBlock {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let norm = |h: Tensor| NormLayer2d::Instance.forward(&h, true);
+        let h = norm(x.apply(&self.c1)).relu();
+        x + norm(h.apply(&self.c2))
+    }
+}
+
+fn blocks(p: &nn::Path, name: &str, n: i64, c: i64) -> Vec<ResBlock> {
+    (0..n).map(|i| ResBlock::new(p / format!("{name}{i}"), c)).collect()
+}
+
+fn run(x: &Tensor, layers: &[impl Module]) -> Tensor {
+    layers.iter().fold(x.shallow_clone(), |h, l| l.forward(&h))
+}
+
+/// A convolution followed by LeakyReLU 0.01 (unless `last`).
+#[derive(Debug)]
+enum Layer {
+    Conv(nn::Conv2D, bool),
+    Up(nn::ConvTranspose2D, bool),
+    Res(ResBlock),
+}
+
+impl Module for Layer {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        match self {
+            Layer::Conv(c, act) => {
+                let h = x.apply(c);
+                if *act { leaky_relu(&h, SLOPE) } else { h }
+            }
+            Layer::Up(c, act) => {
+                let h = x.apply(c);
+                if *act { leaky_relu(&h, SLOPE) } else { h.tanh() }
+            }
+            Layer::Res(r) => r.forward(x),
+        }
+    }
+}
+
+fn conv(p: nn::Path, cin: i64, cout: i64, k: i64, stride: i64, act: bool) -> Layer {
+    Layer::Conv(nn::conv2d(p, cin, cout, k, nn::ConvConfig { stride, padding: k / 2, ..Default::default() }), act)
+}
+
+/// The encoders and generators.
+#[derive(Debug)]
+pub struct UnitGenerator {
+    enc: [Vec<Layer>; 2],
+    enc_shared: Vec<ResBlock>,
+    gen_shared: Vec<ResBlock>,
+    dec: [Vec<Layer>; 2],
+}
+
+impl UnitGenerator {
+    /// `channels` of domains A and B.
+    pub fn new(p: &nn::Path, s: UnitShape, channels: (i64, i64)) -> UnitGenerator {
+        let top = s.latent_channels();
+        let enc = |q: nn::Path, cin: i64| -> Vec<Layer> {
+            let mut l = vec![conv(&q / "in", cin, s.ch, 7, 1, true)];
+            for i in 1..s.enc_front {
+                l.push(conv(&q / format!("down{i}"), s.ch << (i - 1), s.ch << i, 3, 2, true));
+            }
+            l.extend(blocks(&q, "res", s.enc_res, top).into_iter().map(Layer::Res));
+            l
+        };
+        let dec = |q: nn::Path, cout: i64| -> Vec<Layer> {
+            let mut l: Vec<Layer> = blocks(&q, "res", s.gen_res, top).into_iter().map(Layer::Res).collect();
+            for i in 1..s.gen_front {
+                let (cin, co) = (top >> (i - 1), top >> i);
+                let cfg = nn::ConvTransposeConfig { stride: 2, padding: 1, output_padding: 1, ..Default::default() };
+                l.push(Layer::Up(nn::conv_transpose2d(&q / format!("up{i}"), cin, co, 3, cfg), true));
+            }
+            let last = top >> (s.gen_front - 1);
+            l.push(Layer::Up(nn::conv_transpose2d(&q / "out", last, cout, 1, Default::default()), false));
+            l
+        };
+        let sh = p / "shared";
+        UnitGenerator {
+            enc: [enc(p / "a" / "enc", channels.0), enc(p / "b" / "enc", channels.1)],
+            enc_shared: blocks(&(&sh / "enc"), "res", s.enc_shared, top),
+            gen_shared: blocks(&(&sh / "gen"), "res", s.gen_shared, top),
+            dec: [dec(p / "a" / "gen", channels.0), dec(p / "b" / "gen", channels.1)],
+        }
+    }
+
+    /// The code h of images `x` of domain `side` (0 = A, 1 = B): the mean of the latent z.
+    pub fn encode(&self, x: &Tensor, side: usize) -> Tensor {
+        run(&run(x, &self.enc[side]), &self.enc_shared)
+    }
+
+    /// Images of domain `side` from latents `z`.
+    pub fn decode(&self, z: &Tensor, side: usize) -> Tensor {
+        run(&run(z, &self.gen_shared), &self.dec[side])
+    }
+
+    /// z = h + N(0, I): the latent the generators see while training.
+    pub fn sample(h: &Tensor) -> Tensor {
+        h + Tensor::randn_like(h)
+    }
+}
+
+/// The discriminators.
+#[derive(Debug)]
+pub struct UnitDiscriminator {
+    front: [Vec<Layer>; 2],
+    shared: Vec<Layer>,
+}
+
+impl UnitDiscriminator {
+    pub fn new(p: &nn::Path, s: UnitShape, channels: (i64, i64)) -> UnitDiscriminator {
+        let top_front = s.d_ch << (s.d_front - 1);
+        let front = |q: nn::Path, cin: i64| -> Vec<Layer> {
+            let mut l = vec![conv(&q / "in", cin, s.d_ch, 7, 2, true)];
+            for i in 1..s.d_front {
+                l.push(conv(&q / format!("down{i}"), s.d_ch << (i - 1), s.d_ch << i, 3, 2, true));
+            }
+            if s.d_shared == 0 {
+                l.push(conv(&q / "out", top_front, 1, 1, 1, false));
+            }
+            l
+        };
+        let sh = p / "shared";
+        let mut shared: Vec<Layer> = (0..s.d_shared)
+            .map(|i| conv(&sh / format!("down{i}"), top_front << i, top_front << (i + 1), 3, 2, true))
+            .collect();
+        if s.d_shared > 0 {
+            shared.push(conv(&sh / "out", top_front << s.d_shared, 1, 1, 1, false));
+        }
+        UnitDiscriminator { front: [front(p / "a", channels.0), front(p / "b", channels.1)], shared }
+    }
+
+    /// Logits `[n, k]` (a map of k patches) of images `x` of domain `side`.
+    pub fn forward(&self, x: &Tensor, side: usize) -> Tensor {
+        run(&run(x, &self.front[side]), &self.shared).flatten(1, -1)
+    }
+}
+
+/// The reference's KL term of a code with unit variance: mean(h²).
+pub fn kl(h: &Tensor) -> Tensor {
+    h.square().mean(Kind::Float)
+}
