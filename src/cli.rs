@@ -68,6 +68,10 @@ struct TrainArgs {
     /// Semi-supervised GAN: size of the class-balanced labelled subset (semi.labels).
     #[arg(long)]
     labels: Option<i64>,
+    /// Domain adaptation (CoGAN, UNIT): train a classifier head on the discriminator's shared
+    /// layers with this domain's labels (`a` or `b`); eval reports the other domain's accuracy.
+    #[arg(long)]
+    labels_from: Option<String>,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long)]
     device: Option<String>,
@@ -321,14 +325,28 @@ fn train_config(a: &TrainArgs) -> Result<Config> {
     }
     // Resuming without naming a preset or file continues with the run's own configuration.
     let saved = a.out.join("config.toml");
-    if a.resume && a.preset.is_none() && a.config.is_none() && saved.is_file() {
+    let mut src = if a.resume && a.preset.is_none() && a.config.is_none() && saved.is_file() {
         let cfg = method::load_config(&saved)?;
-        let src =
-            Sources { preset: Some(cfg.preset.clone()), file: Some(saved), sets: [sets, a.sets.clone()].concat() };
-        return method::resolve(&src);
+        Sources { preset: Some(cfg.preset.clone()), file: Some(saved), sets: [sets, a.sets.clone()].concat() }
+    } else {
+        sets.extend(a.sets.iter().cloned());
+        Sources { preset: a.preset.clone(), file: a.config.clone(), sets }
+    };
+    let cfg = method::resolve(&src)?;
+    let Some(from) = &a.labels_from else { return Ok(cfg) };
+    // --labels-from sets the key of the run's method that reads it
+    if !["a", "b"].contains(&from.as_str()) {
+        return Err(Error::Usage(format!("--labels-from `{from}` is not one of a, b")));
     }
-    sets.extend(a.sets.iter().cloned());
-    method::resolve(&Sources { preset: a.preset.clone(), file: a.config.clone(), sets })
+    let sections = (method::spec(&cfg.method)?.sections)();
+    if sections.get(&cfg.method).and_then(|t| t.get("labels_from")).is_none() {
+        return Err(Error::Usage(format!(
+            "--labels-from trains a classifier head on a weight-sharing method's discriminator (method = \"cogan\" or \"unit\"); this run is method = \"{}\"",
+            cfg.method
+        )));
+    }
+    src.sets.push(format!("{}.labels_from=\"{from}\"", cfg.method));
+    method::resolve(&src)
 }
 
 fn check_n(flag: &str, n: i64) -> Result<()> {

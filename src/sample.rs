@@ -225,6 +225,7 @@ impl Trained {
         };
         let mut out = serde_json::json!({ "run_step": self.step });
         out.as_object_mut().expect("object").extend(crate::translate::evaluate(t, &data, inception.as_ref(), quiet)?);
+        self.add_figures(&mut out, 0, 0)?;
         Ok(out)
     }
 
@@ -246,7 +247,16 @@ impl Trained {
         let data = unpaired::Unpaired::load(&self.cfg.data, self.device)?;
         let mut out = serde_json::json!({ "run_step": self.step });
         out.as_object_mut().expect("object").extend(coupled::evaluate(p.as_ref(), &data, ask)?);
+        self.add_figures(&mut out, ask.n, ask.seed)?;
         Ok(out)
+    }
+
+    /// Adds the method's own figures (a two-domain run's adaptation accuracies) to `out`.
+    fn add_figures(&self, out: &mut serde_json::Value, samples: i64, seed: u64) -> Result<()> {
+        let ctx = method::FigureContext { data: &self.cfg.data, device: self.device, classifier: None, samples, seed };
+        let figures = self.method.figures(&ctx)?;
+        out.as_object_mut().expect("object").extend(figures);
+        Ok(())
     }
 
     /// Scores `n` samples drawn with `seed` (see `evaluate::Evaluator`); a translation run's

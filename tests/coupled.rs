@@ -132,3 +132,67 @@ fn cogan_input_errors_name_the_key_or_value() {
     common::tiny_run(dir, "dcgan", &mnist, "noise", "1", &[]).ok();
     gantry(dir, &["eval", "--run", "noise", "--transform", "edges"]).fails_with("need a run that generates a pair");
 }
+
+#[test]
+fn domain_adaptation_trains_a_shared_head_beside_its_source_only_baseline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let data = domains(dir);
+    cogan(dir, &data, "da", "4", &["--labels-from", "a"]).ok();
+    let ck = dir.join("da/checkpoints/step-0000004");
+    for f in ["source_only", "opt_source_only"] {
+        assert!(ck.join(format!("{f}.safetensors")).is_file(), "{f}");
+    }
+    let m = common::metrics(&dir.join("da"));
+    for key in
+        ["d/class", "d/feature_gap", "source_only/class", "eval/adaptation_accuracy", "eval/source_only_accuracy"]
+    {
+        assert!(m.iter().any(|l| l[key].is_number()), "{key} logged");
+    }
+    // resume is bit-exact with the baseline's network and optimiser too
+    cogan(dir, &data, "da2", "2", &["--labels-from", "a"]).ok();
+    cogan(dir, &data, "da2", "4", &["--labels-from", "a", "--resume"]).ok();
+    for f in ["d", "source_only", "opt_source_only"] {
+        let name = format!("checkpoints/step-0000004/{f}.safetensors");
+        assert_eq!(bytes(&dir.join("da").join(&name)), bytes(&dir.join("da2").join(&name)), "{f} differs after resume");
+    }
+    let e = gantry(dir, &["eval", "--run", "da", "--samples", "200", "--quiet"]).ok().json();
+    assert_eq!(e["labels_from"], "a");
+    for key in ["adaptation_accuracy", "source_only_accuracy", "source_accuracy"] {
+        let v = e[key].as_f64().unwrap_or_else(|| panic!("{key}: {e}"));
+        assert!((0.0..=1.0).contains(&v), "{key} {v}");
+    }
+    // UNIT takes it the same way, and reports it beside its translation figures
+    let unit = [
+        "train",
+        "--preset",
+        "unit-digits",
+        "--data",
+        &data,
+        "--out",
+        "unit",
+        "--steps",
+        "2",
+        "--quiet",
+        "--labels-from",
+        "b",
+        "--set",
+        "unit.ch=4",
+        "--set",
+        "unit.d_ch=4",
+        "--set",
+        "data.batch_size=2",
+    ];
+    gantry(dir, &unit).ok();
+    let e = gantry(dir, &["eval", "--run", "unit", "--quiet"]).ok().json();
+    assert!(e["adaptation_accuracy"].is_number() && e["a2b"]["cycle_l1"].is_number(), "{e}");
+    // bad input: an unknown domain, a method without a head, data without labels, no shared layer
+    cogan(dir, &data, "x1", "1", &["--labels-from", "c"]).fails_with("--labels-from `c` is not one of a, b");
+    let mnist = dir.join("mnist").display().to_string();
+    common::tiny_run(dir, "dcgan", &mnist, "x2", "1", &["--labels-from", "a"])
+        .fails_with("this run is method = \"gan\"");
+    cogan(dir, &data, "x3", "1", &["--labels-from", "a", "--set", "cogan.shared_d=1"]).fails_with("share at least 2");
+    std::fs::remove_file(dir.join("pair/labelsA.csv")).unwrap();
+    std::fs::remove_file(dir.join("pair/labelsB.csv")).unwrap();
+    cogan(dir, &data, "x4", "1", &["--labels-from", "a"]).fails_with("needs labels: the data has no labelsA.csv");
+}

@@ -157,11 +157,12 @@ impl Data {
         }
     }
 
-    /// Number of classes of the training labels (0 without labels).
+    /// Number of classes of the training labels (0 without labels; both domains' labels files
+    /// for two domains).
     pub fn classes(&self) -> i64 {
         match self {
             Data::One(d) => d.classes(),
-            Data::Two(_) => 0,
+            Data::Two(d) => d.classes(),
         }
     }
 }

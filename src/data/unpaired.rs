@@ -516,22 +516,50 @@ impl Unpaired {
         out
     }
 
-    /// Batch number `index` of the run: `n` images of A and `n` of B, each `[n, c, side, side]`
-    /// in [−1, 1] on the device.
-    pub fn batch(&self, index: u64, n: i64, seed: u64) -> (Tensor, Tensor) {
+    /// The A and B example indices of batch `index`, with each pair's position in the run.
+    fn pairs(&self, index: u64, n: i64, seed: u64) -> Vec<(usize, usize, u64)> {
         let len = self.epoch_len();
         let (na, nb) = (self.len(Side::A) as u64, self.len(Side::B) as u64);
-        let positions: Vec<u64> = (index * n as u64..(index + 1) * n as u64).collect();
-        let pairs: Vec<(usize, usize, u64)> = positions
-            .iter()
-            .map(|&pos| {
+        (index * n as u64..(index + 1) * n as u64)
+            .map(|pos| {
                 let (epoch, k) = (pos / len, pos % len);
                 // B walks a fresh permutation of its images each time round
                 let round = epoch * len.div_ceil(nb) + k / nb;
                 let perm = rng::permutation(nb as usize, rng::derive(seed, rng::stream::EPOCH, round));
                 ((k % na) as usize, perm[(k % nb) as usize] as usize, pos)
             })
-            .collect();
+            .collect()
+    }
+
+    /// Classes of the labels files (the largest label + 1; 0 without labels).
+    pub fn classes(&self) -> i64 {
+        self.labels.iter().flatten().flat_map(|m| m.values()).max().map_or(0, |&m| m + 1)
+    }
+
+    /// The labels of domain `s`'s images in batch `index` (as `batch` draws them).
+    pub fn batch_labels(&self, index: u64, n: i64, seed: u64, s: Side) -> Result<Tensor> {
+        let name = format!("labels{}.csv", s.name());
+        let map = self.labels[s as usize]
+            .as_ref()
+            .ok_or_else(|| Error::Data { path: self.root.clone(), msg: format!("has no {name}") })?;
+        let d = self.domain(s);
+        let mut out = Vec::with_capacity(n as usize);
+        for (i, j, _) in self.pairs(index, n, seed) {
+            let f = &d.files[if s == Side::A { i } else { j }];
+            let file = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let label = map.get(&format!("train{}/{file}", s.name())).or_else(|| map.get(&file));
+            out.push(*label.ok_or_else(|| Error::Data {
+                path: self.root.join(&name),
+                msg: format!("has no label for train{}/{file}; list every training file", s.name()),
+            })?);
+        }
+        Ok(Tensor::from_slice(&out).to(self.device))
+    }
+
+    /// Batch number `index` of the run: `n` images of A and `n` of B, each `[n, c, side, side]`
+    /// in [−1, 1] on the device.
+    pub fn batch(&self, index: u64, n: i64, seed: u64) -> (Tensor, Tensor) {
+        let pairs = self.pairs(index, n, seed);
         if let Some(p) = &self.points {
             let pick = |t: &Tensor, idx: Vec<i64>| t.index_select(0, &Tensor::from_slice(&idx).to(self.device));
             return (

@@ -13,8 +13,10 @@
 //! `cogan.shared_d` (0: two independent GANs, the paper's ablation). A shared layer is one set
 //! of variables: both domains' gradients add up in it before its one optimiser update, and a
 //! checkpoint holds it once.
-use super::{Batch, DataInfo, Method, Metrics, PairSampler, Spec, section};
+use super::adapt::{self, Adapt, LabelsFrom};
+use super::{Batch, DataInfo, FigureContext, Figures, Method, Metrics, PairSampler, Spec, section};
 use crate::config::Config;
+use crate::data::unpaired::Side;
 use crate::data::{Data, Shape};
 use crate::error::{Error, Result};
 use crate::nets::cogan::{self, CoDiscriminator, CoGenerator, D_LAYERS, G_LAYERS, SIDES};
@@ -25,7 +27,7 @@ use crate::train::{optim::Optimizer, schedule};
 use crate::viz;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use tch::nn::VarStore;
+use tch::nn::{self, VarStore};
 use tch::{Device, Kind, Tensor};
 
 pub const SPEC: Spec = Spec {
@@ -52,6 +54,14 @@ pub struct CoConfig {
     pub shared_d: i64,
     /// `non_saturating` (the reference), `minimax`, `least_squares` or `hinge`.
     pub loss: LossKind,
+    /// Domain adaptation (`--labels-from`): `a` or `b` trains a classifier head on D's shared
+    /// layers with that domain's labels (`none`: off).
+    pub labels_from: LabelsFrom,
+    /// Weight of the head's cross-entropy in D's loss (the reference's mnist2usps: 10).
+    pub class_weight: f64,
+    /// Weight of the squared distance between D's shared features of the A and B images of one
+    /// z, with adaptation on (the reference's 0.01).
+    pub feature_weight: f64,
 }
 
 impl Default for CoConfig {
@@ -63,6 +73,9 @@ impl Default for CoConfig {
             shared_g: G_LAYERS - 1,
             shared_d: D_LAYERS - 1,
             loss: LossKind::NonSaturating,
+            labels_from: LabelsFrom::None,
+            class_weight: 10.0,
+            feature_weight: 0.01,
         }
     }
 }
@@ -99,6 +112,15 @@ fn check(cfg: &Config) -> Result<()> {
             "must be `non_saturating`, `minimax`, `least_squares` or `hinge`: the Wasserstein and f-GAN critics need a penalty or their own output activation".into(),
         );
     }
+    if [c.class_weight, c.feature_weight].iter().any(|&w| !w.is_finite() || w < 0.0) {
+        return bad("class_weight / feature_weight", "must be finite and ≥ 0".into());
+    }
+    if c.labels_from != LabelsFrom::None && c.shared_d < 2 {
+        return bad(
+            "shared_d",
+            format!("= {} leaves no shared layer under the classifier head of --labels-from; share at least 2", c.shared_d),
+        );
+    }
     cfg.refuse_unread(
         &["train.critic_steps", "train.ema", "train.eval_every", "train.classifier"],
         "CoGAN takes one step of each player per iteration, keeps no weight average, and is scored after training with `gantry eval --run RUN`",
@@ -116,6 +138,17 @@ pub struct CoGan {
     opt_g: Optimizer,
     opt_d: Optimizer,
     objective: Adversarial,
+    adapt: Option<Adaptation>,
+}
+
+/// Domain adaptation's head on D and its source-only baseline (`adapt`).
+struct Adaptation {
+    a: Adapt,
+    head: nn::Conv2D,
+    base_vs: VarStore,
+    base: CoDiscriminator,
+    base_head: nn::Conv2D,
+    opt_base: Optimizer,
 }
 
 impl CoGan {
@@ -144,9 +177,36 @@ impl CoGan {
         let d_vs = VarStore::new(device);
         let d = CoDiscriminator::new(&d_vs.root(), c.d_channels, (ca, cb), c.shared_d);
         cogan::initialise(&d_vs);
-        let trainable = |vs: &VarStore| named_variables(vs).into_iter().filter(|(_, t)| t.requires_grad()).collect();
+        let trainable = |vs: &VarStore| -> Vec<(String, Tensor)> {
+            named_variables(vs).into_iter().filter(|(_, t)| t.requires_grad()).collect()
+        };
+        let adapt = match Adapt::new(c.labels_from, info.classes, "cogan")? {
+            None => None,
+            Some(a) => {
+                let head = nn::conv2d(d_vs.root() / "cls", c.d_channels[2], a.classes, 1, Default::default());
+                rng::seed_torch(cfg.seed, rng::stream::INIT, 2);
+                let base_vs = VarStore::new(device);
+                let base = CoDiscriminator::new(&base_vs.root(), c.d_channels, (ca, cb), c.shared_d);
+                let base_head = nn::conv2d(base_vs.root() / "cls", c.d_channels[2], a.classes, 1, Default::default());
+                cogan::initialise(&base_vs);
+                // the baseline's variables that classify the source: its own first layers, the
+                // shared layers under the head, the head (not the other domain's, not the logit's)
+                let own = format!("{}.", a.source.name().to_lowercase());
+                let last = format!("l{}.", D_LAYERS - 1);
+                let used = trainable(&base_vs)
+                    .into_iter()
+                    .filter(|(k, _)| {
+                        (k.starts_with(&own) || k.starts_with("shared.") || k.starts_with("cls."))
+                            && !k.contains(&last)
+                    })
+                    .collect();
+                let opt_base = Optimizer::new(&cfg.train, used);
+                Some(Adaptation { a, head, base_vs, base, base_head, opt_base })
+            }
+        };
         let objective = Adversarial::from_config(&ObjectiveConfig { loss: c.loss, ..Default::default() });
         Ok(CoGan {
+            adapt,
             cfg: cfg.clone(),
             device,
             opt_g: Optimizer::new(&cfg.train, trainable(&g_vs)),
@@ -178,15 +238,40 @@ impl CoGan {
 
 impl Saved for CoGan {
     fn stores(&self) -> Vec<(&'static str, &VarStore)> {
-        vec![("g", &self.g_vs), ("d", &self.d_vs)]
+        let mut s = vec![("g", &self.g_vs), ("d", &self.d_vs)];
+        if let Some(ad) = &self.adapt {
+            s.push(("source_only", &ad.base_vs));
+        }
+        s
     }
 
     fn optimizers(&mut self) -> Vec<(&'static str, &mut Optimizer)> {
-        vec![("g", &mut self.opt_g), ("d", &mut self.opt_d)]
+        let mut o = vec![("g", &mut self.opt_g), ("d", &mut self.opt_d)];
+        if let Some(ad) = &mut self.adapt {
+            o.push(("source_only", &mut ad.opt_base));
+        }
+        o
     }
 }
 
 impl Method for CoGan {
+    fn prepare(&mut self, data: &Data, _fresh: bool) -> Result<()> {
+        match &self.adapt {
+            Some(ad) => ad.a.prepare(data, self.cfg.data.batch_size, self.cfg.seed),
+            None => Ok(()),
+        }
+    }
+
+    fn figures(&self, ctx: &FigureContext) -> Result<Figures> {
+        let Some(ad) = &self.adapt else { return Ok(vec![]) };
+        let src = ad.a.source as usize;
+        ad.a.figures(
+            ctx,
+            &|x, side| Adapt::logits(&self.d.features(&x.to(self.device), side as usize).apply(&ad.head)),
+            &|x| Adapt::logits(&ad.base.features(&x.to(self.device), src).apply(&ad.base_head)),
+        )
+    }
+
     fn train_step(&mut self, step: u64, data: &Data) -> Metrics {
         let n = self.cfg.data.batch_size;
         let (real_a, real_b) = data.two().batch(step, n, self.cfg.seed);
@@ -197,7 +282,26 @@ impl Method for CoGan {
         let (fake_a, fake_b) = tch::no_grad(|| self.g.forward_pair(&z, true));
         let real = self.judge(&real_a, &real_b);
         let fake = self.judge(&fake_a, &fake_b);
-        let loss_d = self.objective.target_loss(&real, Target::Real) + self.objective.target_loss(&fake, Target::Fake);
+        let mut loss_d =
+            self.objective.target_loss(&real, Target::Real) + self.objective.target_loss(&fake, Target::Fake);
+        let mut m: Metrics = vec![];
+        if let Some(ad) = &mut self.adapt {
+            // the head on the source's labelled images, and one z's A and B features drawn together
+            let labels = ad.a.labels(data, step, n, self.cfg.seed);
+            let (src, side) = match ad.a.source {
+                Side::A => (&real_a, 0),
+                Side::B => (&real_b, 1),
+            };
+            let class = adapt::class_loss(&Adapt::logits(&self.d.features(src, side).apply(&ad.head)), &labels);
+            let gap = (self.d.features(&fake_a, 0) - self.d.features(&fake_b, 1)).square().sum(Kind::Float) / n as f64;
+            loss_d += &class * self.c.class_weight + &gap * self.c.feature_weight;
+            // the baseline: the same network on the same source batch, classification alone
+            let base = adapt::class_loss(&Adapt::logits(&ad.base.features(src, side).apply(&ad.base_head)), &labels);
+            let params = ad.opt_base.params();
+            let grads = Tensor::run_backward(&[&base], &params, false, false);
+            ad.opt_base.step(&grads, schedule::lr(self.cfg.train.d_lr, self.cfg.train.lr_schedule, self.cfg.train.decay_start, step, self.cfg.steps));
+            m.extend([("d/class", class.detach()), ("d/feature_gap", gap.detach()), ("source_only/class", base.detach())]);
+        }
         let d_params = self.opt_d.params();
         let grads = Tensor::run_backward(&[&loss_d], &d_params, false, false);
         self.opt_d.step(&grads, self.lr(self.cfg.train.d_lr, step));
@@ -211,7 +315,8 @@ impl Method for CoGan {
         let grads = Tensor::run_backward(&[&loss_g], &g_params, false, false);
         self.opt_g.step(&grads, self.lr(self.cfg.train.g_lr, step));
 
-        vec![("d/loss", loss_d.detach()), ("g/loss", loss_g.detach()), ("d/accuracy", correct)]
+        m.extend([("d/loss", loss_d.detach()), ("g/loss", loss_g.detach()), ("d/accuracy", correct)]);
+        m
     }
 
     fn grid_inputs(&self, _data: &Data, n: i64) -> Tensor {

@@ -5,6 +5,7 @@
 //!
 //! Adding a method: a file in this folder with a `SPEC`, its name in `methods!` below, and a
 //! preset in `src/presets/`.
+pub mod adapt;
 pub mod codes;
 pub mod condition;
 pub mod pairs;

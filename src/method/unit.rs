@@ -14,8 +14,10 @@
 //! with ℓ the non-saturating loss (the reference's sigmoid + BCE), λ = (10, 100, 0.1, 100, 0.1),
 //! Adam 1e-4 β (0.5, 0.999) with weight decay 1e-4 and N(0, 0.02) weights. Translation a → b is
 //! G_B(E_A(a)), without noise.
-use super::{Batch, DataInfo, Direction, Method, Metrics, Spec, Translator, section};
+use super::adapt::{self, Adapt, LabelsFrom};
+use super::{Batch, DataInfo, Direction, FigureContext, Figures, Method, Metrics, Spec, Translator, section};
 use crate::config::Config;
+use crate::data::unpaired::Side;
 use crate::data::{Data, Shape};
 use crate::error::{Error, Result};
 use crate::nets::unit::{self, UnitDiscriminator, UnitGenerator, UnitShape};
@@ -26,7 +28,7 @@ use crate::train::checkpoint::{Saved, named_variables};
 use crate::train::{optim::Optimizer, schedule};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use tch::nn::VarStore;
+use tch::nn::{self, VarStore};
 use tch::{Device, Kind, Tensor};
 
 pub const SPEC: Spec = Spec {
@@ -60,6 +62,11 @@ pub struct UnitConfig {
     pub d_front: i64,
     pub d_shared: i64,
     pub loss: LossKind,
+    /// Domain adaptation (`--labels-from`): `a` or `b` trains a classifier head on the
+    /// discriminators' shared layers with that domain's labels (`none`: off).
+    pub labels_from: LabelsFrom,
+    /// Weight of the head's cross-entropy in D's loss.
+    pub class_weight: f64,
     /// λ₀ … λ₄: adversarial, reconstruction L1, KL, cycle L1, cycle KL.
     pub gan_weight: f64,
     pub recon_weight: f64,
@@ -82,6 +89,8 @@ impl Default for UnitConfig {
             d_front: 2,
             d_shared: 4,
             loss: LossKind::NonSaturating,
+            labels_from: LabelsFrom::None,
+            class_weight: 10.0,
             gan_weight: 10.0,
             recon_weight: 100.0,
             kl_weight: 0.1,
@@ -129,9 +138,15 @@ fn check(cfg: &Config) -> Result<()> {
     if !matches!(c.loss, LossKind::NonSaturating | LossKind::Minimax | LossKind::LeastSquares | LossKind::Hinge) {
         return bad("loss", "must be `non_saturating`, `minimax`, `least_squares` or `hinge`");
     }
-    let weights = [c.gan_weight, c.recon_weight, c.kl_weight, c.cycle_weight, c.cycle_kl_weight];
+    let weights = [c.gan_weight, c.recon_weight, c.kl_weight, c.cycle_weight, c.cycle_kl_weight, c.class_weight];
     if weights.iter().any(|&w| !w.is_finite() || w < 0.0) {
-        return bad("gan_weight / recon_weight / kl_weight / cycle_weight / cycle_kl_weight", "must be finite and ≥ 0");
+        return bad(
+            "gan_weight / recon_weight / kl_weight / cycle_weight / cycle_kl_weight / class_weight",
+            "must be finite and ≥ 0",
+        );
+    }
+    if c.labels_from != LabelsFrom::None && c.d_shared < 1 {
+        return bad("d_shared", "= 0 leaves no shared layer under the classifier head of --labels-from; share at least 1");
     }
     cfg.refuse_unread(
         &["train.critic_steps", "train.ema", "train.eval_every", "train.classifier"],
@@ -151,6 +166,17 @@ pub struct Unit {
     opt_g: Optimizer,
     opt_d: Optimizer,
     objective: Adversarial,
+    adapt: Option<Adaptation>,
+}
+
+/// Domain adaptation's head on D and its source-only baseline (`adapt`).
+struct Adaptation {
+    a: Adapt,
+    head: nn::Conv2D,
+    base_vs: VarStore,
+    base: UnitDiscriminator,
+    base_head: nn::Conv2D,
+    opt_base: Optimizer,
 }
 
 impl Unit {
@@ -172,9 +198,33 @@ impl Unit {
         let d_vs = VarStore::new(device);
         let d = UnitDiscriminator::new(&d_vs.root(), c.shape(), (ca, cb));
         nets::initialise(&d_vs, Init::Dcgan);
-        let trainable = |vs: &VarStore| named_variables(vs).into_iter().filter(|(_, t)| t.requires_grad()).collect();
+        let trainable = |vs: &VarStore| -> Vec<(String, Tensor)> {
+            named_variables(vs).into_iter().filter(|(_, t)| t.requires_grad()).collect()
+        };
+        let adapt = match Adapt::new(c.labels_from, info.classes, "unit")? {
+            None => None,
+            Some(a) => {
+                let width = UnitDiscriminator::feature_channels(c.shape());
+                let head = nn::conv2d(d_vs.root() / "cls", width, a.classes, 1, Default::default());
+                rng::seed_torch(cfg.seed, rng::stream::INIT, 2);
+                let base_vs = VarStore::new(device);
+                let base = UnitDiscriminator::new(&base_vs.root(), c.shape(), (ca, cb));
+                let base_head = nn::conv2d(base_vs.root() / "cls", width, a.classes, 1, Default::default());
+                nets::initialise(&base_vs, Init::Dcgan);
+                // the baseline's variables that classify the source: its own first layers, the
+                // shared layers under the head, the head
+                let own = format!("{}.", a.source.name().to_lowercase());
+                let used = trainable(&base_vs)
+                    .into_iter()
+                    .filter(|(k, _)| (k.starts_with(&own) || k.starts_with("shared.") || k.starts_with("cls.")) && !k.contains("out."))
+                    .collect();
+                let opt_base = Optimizer::new(&cfg.train, used);
+                Some(Adaptation { a, head, base_vs, base, base_head, opt_base })
+            }
+        };
         let objective = Adversarial::from_config(&ObjectiveConfig { loss: c.loss, ..Default::default() });
         Ok(Unit {
+            adapt,
             cfg: cfg.clone(),
             device,
             channels: (ca, cb),
@@ -201,15 +251,40 @@ impl Unit {
 
 impl Saved for Unit {
     fn stores(&self) -> Vec<(&'static str, &VarStore)> {
-        vec![("g", &self.g_vs), ("d", &self.d_vs)]
+        let mut s = vec![("g", &self.g_vs), ("d", &self.d_vs)];
+        if let Some(ad) = &self.adapt {
+            s.push(("source_only", &ad.base_vs));
+        }
+        s
     }
 
     fn optimizers(&mut self) -> Vec<(&'static str, &mut Optimizer)> {
-        vec![("g", &mut self.opt_g), ("d", &mut self.opt_d)]
+        let mut o = vec![("g", &mut self.opt_g), ("d", &mut self.opt_d)];
+        if let Some(ad) = &mut self.adapt {
+            o.push(("source_only", &mut ad.opt_base));
+        }
+        o
     }
 }
 
 impl Method for Unit {
+    fn prepare(&mut self, data: &Data, _fresh: bool) -> Result<()> {
+        match &self.adapt {
+            Some(ad) => ad.a.prepare(data, self.cfg.data.batch_size, self.cfg.seed),
+            None => Ok(()),
+        }
+    }
+
+    fn figures(&self, ctx: &FigureContext) -> Result<Figures> {
+        let Some(ad) = &self.adapt else { return Ok(vec![]) };
+        let src = ad.a.source as usize;
+        ad.a.figures(
+            ctx,
+            &|x, side| Adapt::logits(&self.d.features(&x.to(self.device), side as usize).apply(&ad.head)),
+            &|x| Adapt::logits(&ad.base.features(&x.to(self.device), src).apply(&ad.base_head)),
+        )
+    }
+
     fn train_step(&mut self, step: u64, data: &Data) -> Metrics {
         let (a, b) = data.two().batch(step, self.cfg.data.batch_size, self.cfg.seed);
         let c = &self.c;
@@ -224,7 +299,24 @@ impl Method for Unit {
             self.objective.target_loss(&self.d.forward(x, s), Target::Real)
                 + self.objective.target_loss(&self.d.forward(fake, s), Target::Fake)
         };
-        let loss_d = (side(&a, &fake_a, 0) + side(&b, &fake_b, 1)) * c.gan_weight;
+        let mut loss_d = (side(&a, &fake_a, 0) + side(&b, &fake_b, 1)) * c.gan_weight;
+        let mut m: Metrics = vec![];
+        if let Some(ad) = &mut self.adapt {
+            let n = self.cfg.data.batch_size;
+            let labels = ad.a.labels(data, step, n, self.cfg.seed);
+            let (src, s) = match ad.a.source {
+                Side::A => (&a, 0),
+                Side::B => (&b, 1),
+            };
+            let class = adapt::class_loss(&Adapt::logits(&self.d.features(src, s).apply(&ad.head)), &labels);
+            loss_d += &class * c.class_weight;
+            let base = adapt::class_loss(&Adapt::logits(&ad.base.features(src, s).apply(&ad.base_head)), &labels);
+            let params = ad.opt_base.params();
+            let grads = Tensor::run_backward(&[&base], &params, false, false);
+            let t = &self.cfg.train;
+            ad.opt_base.step(&grads, schedule::lr(t.d_lr, t.lr_schedule, t.decay_start, step, self.cfg.steps));
+            m.extend([("d/class", class.detach()), ("source_only/class", base.detach())]);
+        }
         let d_params = self.opt_d.params();
         let grads = Tensor::run_backward(&[&loss_d], &d_params, false, false);
         self.opt_d.step(&grads, self.lr(self.cfg.train.d_lr, step));
@@ -251,7 +343,7 @@ impl Method for Unit {
         let grads = Tensor::run_backward(&[&loss_g], &g_params, false, false);
         self.opt_g.step(&grads, self.lr(self.cfg.train.g_lr, step));
 
-        vec![
+        m.extend([
             ("d/loss", loss_d.detach()),
             ("g/loss", loss_g.detach()),
             ("g/gan_ba", gan_a.detach()),
@@ -260,7 +352,8 @@ impl Method for Unit {
             ("g/cycle", cycle.detach()),
             ("g/kl", kl.detach()),
             ("g/cycle_kl", cycle_kl.detach()),
-        ]
+        ]);
+        m
     }
 
     fn grid_inputs(&self, data: &Data, n: i64) -> Tensor {

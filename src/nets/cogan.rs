@@ -157,6 +157,7 @@ impl CoDiscriminator {
                 .collect()
         };
         let w = widths(input.0);
+        debug_assert!(first_shared >= 1, "the first layer reads each domain's own image");
         let shared_layers = (first_shared..D_LAYERS)
             .map(|i| d_layer(p / "shared" / format!("l{i}"), i, w[i as usize], w[i as usize + 1]))
             .collect();
@@ -165,14 +166,25 @@ impl CoDiscriminator {
         }
     }
 
-    /// Logits `[n, k]` of images of A and of B (k = 1 at 28 × 28): each through its own first
-    /// layers, then both through the shared ones in one batch.
+    /// The layers images of domain `side` (0 = A, 1 = B) pass, first to last.
+    fn path(&self, side: usize) -> impl Iterator<Item = &DLayer> {
+        self.layers.own[side].iter().chain(&self.layers.shared)
+    }
+
+    /// The activations of images `x` of domain `side` before the last layer (d₂ channels).
+    pub fn features(&self, x: &Tensor, side: usize) -> Tensor {
+        self.path(side).take(D_LAYERS as usize - 1).fold(x.shallow_clone(), |h, l| l.forward(&h))
+    }
+
+    /// Logits `[n, k]` of images of domain `side` (k = 1 at 28 × 28).
+    pub fn forward(&self, x: &Tensor, side: usize) -> Tensor {
+        let last = self.path(side).last().expect("four layers");
+        last.forward(&self.features(x, side)).flatten(1, -1)
+    }
+
+    /// Logits of images of A and of B.
     pub fn forward_pair(&self, a: &Tensor, b: &Tensor) -> (Tensor, Tensor) {
-        let run = |own: &[DLayer], x: &Tensor| own.iter().fold(x.shallow_clone(), |h, l| l.forward(&h));
-        let (ha, hb) = (run(&self.layers.own[0], a), run(&self.layers.own[1], b));
-        let n = ha.size()[0];
-        let h = self.layers.shared.iter().fold(Tensor::cat(&[ha, hb], 0), |h, l| l.forward(&h)).flatten(1, -1);
-        (h.narrow(0, 0, n), h.narrow(0, n, h.size()[0] - n))
+        (self.forward(a, 0), self.forward(b, 1))
     }
 }
 

@@ -189,6 +189,19 @@ impl UnitDiscriminator {
     pub fn forward(&self, x: &Tensor, side: usize) -> Tensor {
         run(&run(x, &self.front[side]), &self.shared).flatten(1, -1)
     }
+
+    /// The activations of images `x` of domain `side` before the 1 × 1 logit layer: the last
+    /// shared layer's (`feature_channels` of them).
+    pub fn features(&self, x: &Tensor, side: usize) -> Tensor {
+        let h = run(x, &self.front[side]);
+        let k = self.shared.len().saturating_sub(1);
+        self.shared.iter().take(k).fold(h, |h, l| l.forward(&h))
+    }
+
+    /// Channels of `features` (with shared layers).
+    pub fn feature_channels(s: UnitShape) -> i64 {
+        (s.d_ch << (s.d_front - 1)) << s.d_shared
+    }
 }
 
 /// The reference's KL term of a code with unit variance: mean(h²).

@@ -1,0 +1,119 @@
+//! Domain adaptation for the weight-sharing methods (CoGAN, UNIT), as their papers do it: a
+//! classifier head on the discriminator's shared layers is trained on the labelled source
+//! domain's images beside the adversarial game (weight `class_weight`), and classifies the
+//! target domain's images through the target's own first layers and the same shared ones.
+//!
+//! Its baseline trains in the same run on the same source batches: a network of the same
+//! architecture (the source's first layers, the shared layers, the head) updated on the
+//! classification loss alone, never seeing the target domain, then applied to the target's
+//! images through the source's layers (`source_only_accuracy`).
+use super::{FigureContext, Figures};
+use crate::data::Data;
+use crate::data::unpaired::{Side, Unpaired};
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tch::{Kind, Tensor};
+
+/// `labels_from` of a method's section: which domain's labels train the classifier head.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LabelsFrom {
+    #[default]
+    None,
+    A,
+    B,
+}
+
+impl LabelsFrom {
+    pub fn side(self) -> Option<Side> {
+        match self {
+            LabelsFrom::None => None,
+            LabelsFrom::A => Some(Side::A),
+            LabelsFrom::B => Some(Side::B),
+        }
+    }
+}
+
+/// The head's source domain and classes.
+#[derive(Clone, Copy, Debug)]
+pub struct Adapt {
+    pub source: Side,
+    pub classes: i64,
+}
+
+impl Adapt {
+    /// The adaptation a method's `labels_from` asks for, for data of `classes` classes.
+    pub fn new(from: LabelsFrom, classes: i64, method: &str) -> Result<Option<Adapt>> {
+        let Some(source) = from.side() else { return Ok(None) };
+        if classes < 2 {
+            return Err(Error::Config(format!(
+                "`{method}.labels_from = \"{}\"` (--labels-from) needs labels: the data has no labels{}.csv with two or more classes (`file,label` lines)",
+                source.name().to_lowercase(),
+                source.name()
+            )));
+        }
+        Ok(Some(Adapt { source, classes }))
+    }
+
+    /// The source labels of batch `step`; the loop has checked the labels file when preparing.
+    pub fn labels(&self, data: &Data, step: u64, n: i64, seed: u64) -> Tensor {
+        data.two().batch_labels(step, n, seed, self.source).expect("labels checked in prepare")
+    }
+
+    /// Refuses data whose source domain has no labels file (or an unlabelled training file).
+    pub fn prepare(&self, data: &Data, batch: i64, seed: u64) -> Result<()> {
+        data.two().batch_labels(0, batch, seed, self.source).map(|_| ())
+    }
+
+    /// Class logits `[n, K]` of a head's output map.
+    pub fn logits(map: &Tensor) -> Tensor {
+        map.mean_dim([2, 3].as_slice(), false, Kind::Float)
+    }
+
+    /// `adaptation_accuracy` (the shared head on the target's test images), `source_accuracy`
+    /// (on the source's) and `source_only_accuracy` (the baseline on the target's), for
+    /// `classify(x, side)` and `baseline(x)` giving logits.
+    pub fn figures(
+        &self,
+        ctx: &FigureContext,
+        classify: &dyn Fn(&Tensor, Side) -> Tensor,
+        baseline: &dyn Fn(&Tensor) -> Tensor,
+    ) -> Result<Figures> {
+        let data = Unpaired::load(ctx.data, ctx.device)?;
+        let target = self.source.other();
+        let accuracy = |f: &dyn Fn(&Tensor) -> Tensor, x: &Tensor, y: &Tensor| -> f64 {
+            let n = x.size()[0];
+            let hits: i64 = (0..n)
+                .step_by(500)
+                .map(|i| {
+                    let k = 500.min(n - i);
+                    let p = tch::no_grad(|| f(&x.narrow(0, i, k))).argmax(1, false);
+                    p.eq_tensor(&y.narrow(0, i, k).to_device(p.device())).sum(Kind::Int64).int64_value(&[])
+                })
+                .sum();
+            hits as f64 / n.max(1) as f64
+        };
+        let mut out: Figures = vec![("labels_from".into(), json!(self.source.name().to_lowercase()))];
+        let labelled = |s: Side| -> Result<Option<(Tensor, Tensor, &'static str)>> {
+            if let Some(t) = data.test(s)?.filter(|t| t.labels.is_some()) {
+                return Ok(Some((t.x, t.labels.expect("filtered"), "test")));
+            }
+            Ok(data.labelled_train(s)?.and_then(|t| t.labels.map(|l| (t.x, l, "train"))))
+        };
+        if let Some((x, y, split)) = labelled(target)? {
+            out.push(("adaptation_accuracy".into(), json!(accuracy(&|x| classify(x, target), &x, &y))));
+            out.push(("source_only_accuracy".into(), json!(accuracy(baseline, &x, &y))));
+            out.push(("target_split".into(), json!(split)));
+        }
+        if let Some((x, y, _)) = labelled(self.source)? {
+            out.push(("source_accuracy".into(), json!(accuracy(&|x| classify(x, self.source), &x, &y))));
+        }
+        Ok(out)
+    }
+}
+
+/// Cross-entropy of class logits `[n, K]` against labels.
+pub fn class_loss(logits: &Tensor, labels: &Tensor) -> Tensor {
+    logits.cross_entropy_for_logits(labels)
+}
