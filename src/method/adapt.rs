@@ -7,13 +7,17 @@
 //! architecture (the source's first layers, the shared layers, the head) updated on the
 //! classification loss alone, never seeing the target domain, then applied to the target's
 //! images through the source's layers (`source_only_accuracy`).
-use super::{FigureContext, Figures};
+use super::{FigureContext, Figures, Metrics};
 use crate::data::Data;
 use crate::data::unpaired::{Side, Unpaired};
 use crate::error::{Error, Result};
+use crate::train::TrainConfig;
+use crate::train::checkpoint::named_variables;
+use crate::train::optim::Optimizer;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tch::{Kind, Tensor};
+use tch::nn::{self, VarStore};
+use tch::{Device, Kind, Tensor};
 
 /// `labels_from` of a method's section: which domain's labels train the classifier head.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,4 +120,101 @@ impl Adapt {
 /// Cross-entropy of class logits `[n, K]` against labels.
 pub fn class_loss(logits: &Tensor, labels: &Tensor) -> Tensor {
     logits.cross_entropy_for_logits(labels)
+}
+
+/// A discriminator whose activations under its last layer a classifier head can read.
+pub trait SharedFeatures {
+    /// Activations of images `x` of domain `side` (0 = A, 1 = B) through that domain's own
+    /// layers and the shared ones, before the logit layer.
+    fn features(&self, x: &Tensor, side: usize) -> Tensor;
+}
+
+/// A method's adaptation: the head on its discriminator and the source-only baseline (a second
+/// discriminator of the same architecture with its own head and optimiser).
+pub struct Adaptation<D> {
+    pub a: Adapt,
+    head: nn::Conv2D,
+    base_vs: VarStore,
+    base: D,
+    base_head: nn::Conv2D,
+    opt_base: Optimizer,
+}
+
+impl<D: SharedFeatures> Adaptation<D> {
+    /// A head of `width` → K under `cls` in `d_vs`; `base` built in `base_vs` the same way as D.
+    /// The baseline's optimiser holds what classifies the source: its variables named
+    /// `{source}.…`, `shared.…` and `cls.…`, except those of the logit layer (`logit_layer`).
+    /// `init` initialises the baseline's store once its head exists.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        a: Adapt,
+        d_vs: &VarStore,
+        width: i64,
+        base_vs: VarStore,
+        base: D,
+        logit_layer: &str,
+        train: &TrainConfig,
+        init: &dyn Fn(&VarStore),
+    ) -> Self {
+        let head = nn::conv2d(d_vs.root() / "cls", width, a.classes, 1, Default::default());
+        let base_head = nn::conv2d(base_vs.root() / "cls", width, a.classes, 1, Default::default());
+        init(&base_vs);
+        let own = format!("{}.", a.source.name().to_lowercase());
+        let used = named_variables(&base_vs)
+            .into_iter()
+            .filter(|(k, t)| {
+                t.requires_grad()
+                    && (k.starts_with(&own) || k.starts_with("shared.") || k.starts_with("cls."))
+                    && !k.contains(logit_layer)
+            })
+            .collect();
+        let opt_base = Optimizer::new(train, used);
+        Adaptation { a, head, base_vs, base, base_head, opt_base }
+    }
+
+    /// The head's logits of D's features of `x`.
+    pub fn classify(&self, d: &D, x: &Tensor, side: usize) -> Tensor {
+        Adapt::logits(&d.features(x, side).apply(&self.head))
+    }
+
+    /// The head's loss on the source's images `src` of batch `step` (to add to D's loss), after
+    /// one update of the baseline on the same batch at learning rate `lr`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn step(
+        &mut self,
+        d: &D,
+        data: &Data,
+        src: &Tensor,
+        step: u64,
+        n: i64,
+        seed: u64,
+        lr: f64,
+    ) -> (Tensor, Metrics) {
+        let labels = self.a.labels(data, step, n, seed);
+        let side = self.a.source as usize;
+        let class = class_loss(&self.classify(d, src, side), &labels);
+        let base = class_loss(&Adapt::logits(&self.base.features(src, side).apply(&self.base_head)), &labels);
+        let params = self.opt_base.params();
+        let grads = Tensor::run_backward(&[&base], &params, false, false);
+        self.opt_base.step(&grads, lr);
+        let m = vec![("d/class", class.detach()), ("source_only/class", base.detach())];
+        (class, m)
+    }
+
+    /// The figures of `Adapt::figures` for D on `device`.
+    pub fn figures(&self, d: &D, ctx: &FigureContext, device: Device) -> Result<Figures> {
+        let src = self.a.source as usize;
+        self.a.figures(ctx, &|x, side| self.classify(d, &x.to(device), side as usize), &|x| {
+            Adapt::logits(&self.base.features(&x.to(device), src).apply(&self.base_head))
+        })
+    }
+
+    /// The baseline's network and optimiser, for a checkpoint.
+    pub fn store(&self) -> (&'static str, &VarStore) {
+        ("source_only", &self.base_vs)
+    }
+
+    pub fn optimizer(&mut self) -> (&'static str, &mut Optimizer) {
+        ("source_only", &mut self.opt_base)
+    }
 }

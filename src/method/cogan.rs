@@ -13,7 +13,7 @@
 //! `cogan.shared_d` (0: two independent GANs, the paper's ablation). A shared layer is one set
 //! of variables: both domains' gradients add up in it before its one optimiser update, and a
 //! checkpoint holds it once.
-use super::adapt::{self, Adapt, LabelsFrom};
+use super::adapt::{Adapt, Adaptation, LabelsFrom, SharedFeatures};
 use super::{Batch, DataInfo, FigureContext, Figures, Method, Metrics, PairSampler, Spec, section};
 use crate::config::Config;
 use crate::data::unpaired::Side;
@@ -27,7 +27,7 @@ use crate::train::{optim::Optimizer, schedule};
 use crate::viz;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use tch::nn::{self, VarStore};
+use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 pub const SPEC: Spec = Spec {
@@ -138,17 +138,13 @@ pub struct CoGan {
     opt_g: Optimizer,
     opt_d: Optimizer,
     objective: Adversarial,
-    adapt: Option<Adaptation>,
+    adapt: Option<Adaptation<CoDiscriminator>>,
 }
 
-/// Domain adaptation's head on D and its source-only baseline (`adapt`).
-struct Adaptation {
-    a: Adapt,
-    head: nn::Conv2D,
-    base_vs: VarStore,
-    base: CoDiscriminator,
-    base_head: nn::Conv2D,
-    opt_base: Optimizer,
+impl SharedFeatures for CoDiscriminator {
+    fn features(&self, x: &Tensor, side: usize) -> Tensor {
+        CoDiscriminator::features(self, x, side)
+    }
 }
 
 impl CoGan {
@@ -176,33 +172,19 @@ impl CoGan {
         rng::seed_torch(cfg.seed, rng::stream::INIT, 1);
         let d_vs = VarStore::new(device);
         let d = CoDiscriminator::new(&d_vs.root(), c.d_channels, (ca, cb), c.shared_d);
-        cogan::initialise(&d_vs);
-        let trainable = |vs: &VarStore| -> Vec<(String, Tensor)> {
-            named_variables(vs).into_iter().filter(|(_, t)| t.requires_grad()).collect()
-        };
+        // with adaptation, D's classifier head exists before D is initialised, as in the reference
         let adapt = match Adapt::new(c.labels_from, info.classes, "cogan")? {
             None => None,
             Some(a) => {
-                let head = nn::conv2d(d_vs.root() / "cls", c.d_channels[2], a.classes, 1, Default::default());
-                rng::seed_torch(cfg.seed, rng::stream::INIT, 2);
                 let base_vs = VarStore::new(device);
                 let base = CoDiscriminator::new(&base_vs.root(), c.d_channels, (ca, cb), c.shared_d);
-                let base_head = nn::conv2d(base_vs.root() / "cls", c.d_channels[2], a.classes, 1, Default::default());
-                cogan::initialise(&base_vs);
-                // the baseline's variables that classify the source: its own first layers, the
-                // shared layers under the head, the head (not the other domain's, not the logit's)
-                let own = format!("{}.", a.source.name().to_lowercase());
                 let last = format!("l{}.", D_LAYERS - 1);
-                let used = trainable(&base_vs)
-                    .into_iter()
-                    .filter(|(k, _)| {
-                        (k.starts_with(&own) || k.starts_with("shared.") || k.starts_with("cls."))
-                            && !k.contains(&last)
-                    })
-                    .collect();
-                let opt_base = Optimizer::new(&cfg.train, used);
-                Some(Adaptation { a, head, base_vs, base, base_head, opt_base })
+                Some(Adaptation::new(a, &d_vs, c.d_channels[2], base_vs, base, &last, &cfg.train, &cogan::initialise))
             }
+        };
+        cogan::initialise(&d_vs);
+        let trainable = |vs: &VarStore| -> Vec<(String, Tensor)> {
+            named_variables(vs).into_iter().filter(|(_, t)| t.requires_grad()).collect()
         };
         let objective = Adversarial::from_config(&ObjectiveConfig { loss: c.loss, ..Default::default() });
         Ok(CoGan {
@@ -239,17 +221,13 @@ impl CoGan {
 impl Saved for CoGan {
     fn stores(&self) -> Vec<(&'static str, &VarStore)> {
         let mut s = vec![("g", &self.g_vs), ("d", &self.d_vs)];
-        if let Some(ad) = &self.adapt {
-            s.push(("source_only", &ad.base_vs));
-        }
+        s.extend(self.adapt.as_ref().map(|ad| ad.store()));
         s
     }
 
     fn optimizers(&mut self) -> Vec<(&'static str, &mut Optimizer)> {
         let mut o = vec![("g", &mut self.opt_g), ("d", &mut self.opt_d)];
-        if let Some(ad) = &mut self.adapt {
-            o.push(("source_only", &mut ad.opt_base));
-        }
+        o.extend(self.adapt.as_mut().map(|ad| ad.optimizer()));
         o
     }
 }
@@ -263,13 +241,10 @@ impl Method for CoGan {
     }
 
     fn figures(&self, ctx: &FigureContext) -> Result<Figures> {
-        let Some(ad) = &self.adapt else { return Ok(vec![]) };
-        let src = ad.a.source as usize;
-        ad.a.figures(
-            ctx,
-            &|x, side| Adapt::logits(&self.d.features(&x.to(self.device), side as usize).apply(&ad.head)),
-            &|x| Adapt::logits(&ad.base.features(&x.to(self.device), src).apply(&ad.base_head)),
-        )
+        match &self.adapt {
+            Some(ad) => ad.figures(&self.d, ctx, self.device),
+            None => Ok(vec![]),
+        }
     }
 
     fn train_step(&mut self, step: u64, data: &Data) -> Metrics {
@@ -285,26 +260,19 @@ impl Method for CoGan {
         let mut loss_d =
             self.objective.target_loss(&real, Target::Real) + self.objective.target_loss(&fake, Target::Fake);
         let mut m: Metrics = vec![];
+        let lr_d = self.lr(self.cfg.train.d_lr, step);
         if let Some(ad) = &mut self.adapt {
             // the head on the source's labelled images, and one z's A and B features drawn together
-            let labels = ad.a.labels(data, step, n, self.cfg.seed);
-            let (src, side) = match ad.a.source {
-                Side::A => (&real_a, 0),
-                Side::B => (&real_b, 1),
-            };
-            let class = adapt::class_loss(&Adapt::logits(&self.d.features(src, side).apply(&ad.head)), &labels);
+            let src = if ad.a.source == Side::A { &real_a } else { &real_b };
+            let (class, am) = ad.step(&self.d, data, src, step, n, self.cfg.seed, lr_d);
             let gap = (self.d.features(&fake_a, 0) - self.d.features(&fake_b, 1)).square().sum(Kind::Float) / n as f64;
             loss_d += &class * self.c.class_weight + &gap * self.c.feature_weight;
-            // the baseline: the same network on the same source batch, classification alone
-            let base = adapt::class_loss(&Adapt::logits(&ad.base.features(src, side).apply(&ad.base_head)), &labels);
-            let params = ad.opt_base.params();
-            let grads = Tensor::run_backward(&[&base], &params, false, false);
-            ad.opt_base.step(&grads, schedule::lr(self.cfg.train.d_lr, self.cfg.train.lr_schedule, self.cfg.train.decay_start, step, self.cfg.steps));
-            m.extend([("d/class", class.detach()), ("d/feature_gap", gap.detach()), ("source_only/class", base.detach())]);
+            m.extend(am);
+            m.push(("d/feature_gap", gap.detach()));
         }
         let d_params = self.opt_d.params();
         let grads = Tensor::run_backward(&[&loss_d], &d_params, false, false);
-        self.opt_d.step(&grads, self.lr(self.cfg.train.d_lr, step));
+        self.opt_d.step(&grads, lr_d);
         let correct = (real.gt(0.0).to_kind(Kind::Float).mean(Kind::Float) + fake.le(0.0).to_kind(Kind::Float).mean(Kind::Float)) * 0.5;
 
         // Generators, judged by the updated discriminators.

@@ -14,7 +14,7 @@
 //! with ℓ the non-saturating loss (the reference's sigmoid + BCE), λ = (10, 100, 0.1, 100, 0.1),
 //! Adam 1e-4 β (0.5, 0.999) with weight decay 1e-4 and N(0, 0.02) weights. Translation a → b is
 //! G_B(E_A(a)), without noise.
-use super::adapt::{self, Adapt, LabelsFrom};
+use super::adapt::{Adapt, Adaptation, LabelsFrom, SharedFeatures};
 use super::{Batch, DataInfo, Direction, FigureContext, Figures, Method, Metrics, Spec, Translator, section};
 use crate::config::Config;
 use crate::data::unpaired::Side;
@@ -28,7 +28,7 @@ use crate::train::checkpoint::{Saved, named_variables};
 use crate::train::{optim::Optimizer, schedule};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use tch::nn::{self, VarStore};
+use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 pub const SPEC: Spec = Spec {
@@ -166,17 +166,13 @@ pub struct Unit {
     opt_g: Optimizer,
     opt_d: Optimizer,
     objective: Adversarial,
-    adapt: Option<Adaptation>,
+    adapt: Option<Adaptation<UnitDiscriminator>>,
 }
 
-/// Domain adaptation's head on D and its source-only baseline (`adapt`).
-struct Adaptation {
-    a: Adapt,
-    head: nn::Conv2D,
-    base_vs: VarStore,
-    base: UnitDiscriminator,
-    base_head: nn::Conv2D,
-    opt_base: Optimizer,
+impl SharedFeatures for UnitDiscriminator {
+    fn features(&self, x: &Tensor, side: usize) -> Tensor {
+        UnitDiscriminator::features(self, x, side)
+    }
 }
 
 impl Unit {
@@ -197,30 +193,20 @@ impl Unit {
         rng::seed_torch(cfg.seed, rng::stream::INIT, 1);
         let d_vs = VarStore::new(device);
         let d = UnitDiscriminator::new(&d_vs.root(), c.shape(), (ca, cb));
-        nets::initialise(&d_vs, Init::Dcgan);
-        let trainable = |vs: &VarStore| -> Vec<(String, Tensor)> {
-            named_variables(vs).into_iter().filter(|(_, t)| t.requires_grad()).collect()
-        };
+        // with adaptation, D's classifier head exists before D is initialised
         let adapt = match Adapt::new(c.labels_from, info.classes, "unit")? {
             None => None,
             Some(a) => {
-                let width = UnitDiscriminator::feature_channels(c.shape());
-                let head = nn::conv2d(d_vs.root() / "cls", width, a.classes, 1, Default::default());
-                rng::seed_torch(cfg.seed, rng::stream::INIT, 2);
                 let base_vs = VarStore::new(device);
                 let base = UnitDiscriminator::new(&base_vs.root(), c.shape(), (ca, cb));
-                let base_head = nn::conv2d(base_vs.root() / "cls", width, a.classes, 1, Default::default());
-                nets::initialise(&base_vs, Init::Dcgan);
-                // the baseline's variables that classify the source: its own first layers, the
-                // shared layers under the head, the head
-                let own = format!("{}.", a.source.name().to_lowercase());
-                let used = trainable(&base_vs)
-                    .into_iter()
-                    .filter(|(k, _)| (k.starts_with(&own) || k.starts_with("shared.") || k.starts_with("cls.")) && !k.contains("out."))
-                    .collect();
-                let opt_base = Optimizer::new(&cfg.train, used);
-                Some(Adaptation { a, head, base_vs, base, base_head, opt_base })
+                let width = UnitDiscriminator::feature_channels(c.shape());
+                let init = |vs: &VarStore| nets::initialise(vs, Init::Dcgan);
+                Some(Adaptation::new(a, &d_vs, width, base_vs, base, "out.", &cfg.train, &init))
             }
+        };
+        nets::initialise(&d_vs, Init::Dcgan);
+        let trainable = |vs: &VarStore| -> Vec<(String, Tensor)> {
+            named_variables(vs).into_iter().filter(|(_, t)| t.requires_grad()).collect()
         };
         let objective = Adversarial::from_config(&ObjectiveConfig { loss: c.loss, ..Default::default() });
         Ok(Unit {
@@ -252,17 +238,13 @@ impl Unit {
 impl Saved for Unit {
     fn stores(&self) -> Vec<(&'static str, &VarStore)> {
         let mut s = vec![("g", &self.g_vs), ("d", &self.d_vs)];
-        if let Some(ad) = &self.adapt {
-            s.push(("source_only", &ad.base_vs));
-        }
+        s.extend(self.adapt.as_ref().map(|ad| ad.store()));
         s
     }
 
     fn optimizers(&mut self) -> Vec<(&'static str, &mut Optimizer)> {
         let mut o = vec![("g", &mut self.opt_g), ("d", &mut self.opt_d)];
-        if let Some(ad) = &mut self.adapt {
-            o.push(("source_only", &mut ad.opt_base));
-        }
+        o.extend(self.adapt.as_mut().map(|ad| ad.optimizer()));
         o
     }
 }
@@ -276,13 +258,10 @@ impl Method for Unit {
     }
 
     fn figures(&self, ctx: &FigureContext) -> Result<Figures> {
-        let Some(ad) = &self.adapt else { return Ok(vec![]) };
-        let src = ad.a.source as usize;
-        ad.a.figures(
-            ctx,
-            &|x, side| Adapt::logits(&self.d.features(&x.to(self.device), side as usize).apply(&ad.head)),
-            &|x| Adapt::logits(&ad.base.features(&x.to(self.device), src).apply(&ad.base_head)),
-        )
+        match &self.adapt {
+            Some(ad) => ad.figures(&self.d, ctx, self.device),
+            None => Ok(vec![]),
+        }
     }
 
     fn train_step(&mut self, step: u64, data: &Data) -> Metrics {
@@ -301,25 +280,16 @@ impl Method for Unit {
         };
         let mut loss_d = (side(&a, &fake_a, 0) + side(&b, &fake_b, 1)) * c.gan_weight;
         let mut m: Metrics = vec![];
+        let lr_d = self.lr(self.cfg.train.d_lr, step);
         if let Some(ad) = &mut self.adapt {
-            let n = self.cfg.data.batch_size;
-            let labels = ad.a.labels(data, step, n, self.cfg.seed);
-            let (src, s) = match ad.a.source {
-                Side::A => (&a, 0),
-                Side::B => (&b, 1),
-            };
-            let class = adapt::class_loss(&Adapt::logits(&self.d.features(src, s).apply(&ad.head)), &labels);
+            let src = if ad.a.source == Side::A { &a } else { &b };
+            let (class, am) = ad.step(&self.d, data, src, step, self.cfg.data.batch_size, self.cfg.seed, lr_d);
             loss_d += &class * c.class_weight;
-            let base = adapt::class_loss(&Adapt::logits(&ad.base.features(src, s).apply(&ad.base_head)), &labels);
-            let params = ad.opt_base.params();
-            let grads = Tensor::run_backward(&[&base], &params, false, false);
-            let t = &self.cfg.train;
-            ad.opt_base.step(&grads, schedule::lr(t.d_lr, t.lr_schedule, t.decay_start, step, self.cfg.steps));
-            m.extend([("d/class", class.detach()), ("source_only/class", base.detach())]);
+            m.extend(am);
         }
         let d_params = self.opt_d.params();
         let grads = Tensor::run_backward(&[&loss_d], &d_params, false, false);
-        self.opt_d.step(&grads, self.lr(self.cfg.train.d_lr, step));
+        self.opt_d.step(&grads, lr_d);
 
         // Encoders and generators.
         let (ha, hb) = (g.encode(&a, 0), g.encode(&b, 1));
