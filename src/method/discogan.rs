@@ -376,10 +376,7 @@ impl Translator for DiscoGan {
     }
 
     fn channels(&self, dir: Direction) -> (i64, i64) {
-        match dir {
-            Direction::AtoB => self.channels,
-            Direction::BtoA => (self.channels.1, self.channels.0),
-        }
+        dir.orient(self.channels)
     }
 
     fn side_multiple(&self) -> i64 {

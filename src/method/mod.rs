@@ -218,6 +218,14 @@ impl Direction {
             Direction::BtoA => "b2a",
         }
     }
+    /// A pair given as (A's, B's), ordered (source's, target's).
+    pub fn orient<T>(self, (a, b): (T, T)) -> (T, T) {
+        match self {
+            Direction::AtoB => (a, b),
+            Direction::BtoA => (b, a),
+        }
+    }
+
     pub fn reverse(self) -> Direction {
         match self {
             Direction::AtoB => Direction::BtoA,

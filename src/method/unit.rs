@@ -341,18 +341,12 @@ impl Method for Unit {
 
 impl Translator for Unit {
     fn translate(&self, x: &Tensor, dir: Direction) -> Tensor {
-        let (from, to) = match dir {
-            Direction::AtoB => (0, 1),
-            Direction::BtoA => (1, 0),
-        };
+        let (from, to) = dir.orient((0, 1));
         tch::no_grad(|| self.g.decode(&self.g.encode(&x.to(self.device), from), to))
     }
 
     fn channels(&self, dir: Direction) -> (i64, i64) {
-        match dir {
-            Direction::AtoB => self.channels,
-            Direction::BtoA => (self.channels.1, self.channels.0),
-        }
+        dir.orient(self.channels)
     }
 
     fn side_multiple(&self) -> i64 {
