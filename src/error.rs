@@ -16,10 +16,28 @@ pub enum Error {
         "training stopped at step {step}: {key} is not finite ({value}). {kept}. Lower the learning rate or change the objective (--set), then retrain or resume with --resume"
     )]
     NonFinite { step: u64, key: String, value: f64, kept: String },
+    #[error(
+        "stopped by {} after step {step}; checkpoint {} holds it. Continue with: gantry train --out {} --resume",
+        crate::train::guard::name(*signal),
+        checkpoint.display(),
+        run.display()
+    )]
+    Interrupted { signal: i32, step: u64, checkpoint: PathBuf, run: PathBuf },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+}
+
+impl Error {
+    /// The process's exit status for this error: 128 + the signal for a run stopped by one
+    /// (130 for Ctrl-C, 143 for SIGTERM), else 1.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Interrupted { signal, .. } => 128 + signal,
+            _ => 1,
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -21,6 +21,6 @@ fn main() {
             eprintln!("  caused by: {s}");
             source = s.source();
         }
-        std::process::exit(1);
+        std::process::exit(e.exit_code());
     }
 }

@@ -2,6 +2,7 @@
 //! the weight average, checkpoints.
 pub mod checkpoint;
 pub mod ema;
+pub mod guard;
 pub mod optim;
 pub mod run;
 pub mod schedule;

@@ -95,6 +95,8 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         Error::Usage(format!("the output folder {} is not writable ({e}); choose another --out", out.display()))
     })?;
     let _ = std::fs::remove_file(&probe);
+    // one trainer per folder, until this function returns (or the process dies)
+    let _lock = super::guard::RunLock::acquire(out)?;
 
     let latest = checkpoint::latest(out)?;
     if !opts.resume && latest.is_some() {
@@ -186,6 +188,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         shape_b: info.shape_b.map(checkpoint::shape_vec),
     };
     let t = &cfg.train;
+    let signals = super::guard::StopSignals::install();
     for step in start..total {
         rng::seed_torch(cfg.seed, rng::stream::STEP, step);
         let metrics = method.train_step(step, &data);
@@ -257,6 +260,18 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
             last_ckpt = Some(checkpoint::save(out, method.as_mut(), state_for(done), t.keep_checkpoints)?);
         }
         bar.inc(1);
+        if let Some(signal) = signals.received()
+            && !is_last
+        {
+            // the step is complete: keep it, then stop
+            bar.abandon();
+            let path = if want_ckpt {
+                last_ckpt.clone().expect("just written")
+            } else {
+                checkpoint::save(out, method.as_mut(), state_for(done), t.keep_checkpoints)?
+            };
+            return Err(Error::Interrupted { signal, step: done, checkpoint: path, run: out.clone() });
+        }
     }
     bar.finish_and_clear();
     let seconds = t0.elapsed().as_secs_f64();

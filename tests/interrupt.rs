@@ -1,0 +1,97 @@
+//! Stopping a trainer with a signal keeps its work, and a run folder has one trainer at a time.
+mod common;
+use common::gantry;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `gantry train` of the 2-D toy into `out`, started in the background.
+fn spawn(dir: &Path, out: &str, steps: &str, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_gantry"))
+        .args(["train", "--preset", "toy-gan", "--data", "ring8", "--out", out, "--steps", steps, "--quiet"])
+        .args(["--set", "train.log_every=1", "--set", "train.checkpoint_every=100000", "--set", "train.sample_every=0"])
+        .args(extra)
+        .current_dir(dir)
+        .env("OMP_NUM_THREADS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("gantry starts")
+}
+
+/// Waits until `out` has logged `lines` metric lines.
+fn wait_for_lines(dir: &Path, out: &str, lines: usize) {
+    let t0 = Instant::now();
+    let path = dir.join(out).join("metrics.jsonl");
+    while std::fs::read_to_string(&path).map_or(0, |s| s.lines().count()) < lines {
+        assert!(t0.elapsed() < Duration::from_secs(120), "the trainer did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: sends a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+}
+
+fn bytes(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn ctrl_c_checkpoints_the_step_and_resume_repeats_a_straight_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let child = spawn(dir, "run", "1000000", &[]);
+    wait_for_lines(dir, "run", 5);
+    signal(&child, libc::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("stopped by SIGINT (Ctrl-C) after step") && err.contains("--resume"), "{err}");
+    // the checkpoint is of the step named
+    let step: u64 = err.split("after step ").nth(1).unwrap().split(';').next().unwrap().trim().parse().unwrap();
+    let ck = format!("checkpoints/step-{step:07}");
+    assert!(dir.join("run").join(&ck).join("g.safetensors").is_file(), "{err}");
+    // resuming to a few steps further gives the straight run's weights
+    let target = (step + 3).to_string();
+    let quick = ["--set", "train.log_every=1", "--set", "train.sample_every=0", "--quiet"];
+    let mut a = vec!["train", "--out", "run", "--resume", "--steps", &target];
+    a.extend_from_slice(&quick);
+    gantry(dir, &a).ok();
+    let mut b = vec!["train", "--preset", "toy-gan", "--data", "ring8", "--out", "straight", "--steps", &target];
+    b.extend_from_slice(&quick);
+    b.extend_from_slice(&["--set", "train.checkpoint_every=100000"]);
+    gantry(dir, &b).ok();
+    let last = format!("checkpoints/step-{:07}", step + 3);
+    for f in ["g", "d", "opt_g", "opt_d"] {
+        let name = format!("{last}/{f}.safetensors");
+        assert_eq!(bytes(&dir.join("run").join(&name)), bytes(&dir.join("straight").join(&name)), "{f}");
+    }
+}
+
+#[test]
+fn one_trainer_per_run_folder_and_sigterm_stops_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let child = spawn(dir, "run", "1000000", &[]);
+    wait_for_lines(dir, "run", 3);
+    let pid = child.id().to_string();
+    // a second trainer, with or without --resume, is refused and names the holder
+    for extra in [&["--resume"][..], &["--seed", "2"][..]] {
+        let mut a = vec!["train", "--preset", "toy-gan", "--data", "ring8", "--out", "run", "--steps", "10", "--quiet"];
+        a.extend_from_slice(extra);
+        gantry(dir, &a).fails_with(&format!("is in use: process {pid} is training into it"));
+    }
+    signal(&child, libc::SIGTERM);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{err}");
+    let listing = std::fs::read_dir(dir.join("run/checkpoints")).unwrap().count();
+    assert_eq!(listing, 1, "one checkpoint, at the stopped step");
+    gantry(dir, &["sample", "--run", "run", "--n", "4", "--out", "s.csv"]).ok();
+    // the lock went with the process: the run resumes
+    let step: u64 = err.split("after step ").nth(1).unwrap().split(';').next().unwrap().trim().parse().unwrap();
+    let target = (step + 2).to_string();
+    gantry(dir, &["train", "--out", "run", "--resume", "--steps", &target, "--quiet"]).ok();
+}
