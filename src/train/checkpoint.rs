@@ -128,17 +128,31 @@ pub fn save(run: &Path, method: &mut dyn Saved, mut state: State, keep: u64) -> 
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
     }
-    std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
-    for (net, vs) in method.stores() {
-        write(&tmp.join(format!("{net}.safetensors")), &named_variables(vs))?;
-    }
+    // everything this checkpoint would hold, checked finite before anything is written
+    let mut files: Vec<(String, Vec<(String, Tensor)>)> =
+        method.stores().into_iter().map(|(net, vs)| (format!("{net}.safetensors"), named_variables(vs))).collect();
     for (name, opt) in method.optimizers() {
-        write(&tmp.join(format!("opt_{name}.safetensors")), &opt.state_tensors())?;
+        files.push((format!("opt_{name}.safetensors"), opt.state_tensors()));
         state.optimizer_steps.insert(name.to_string(), opt.steps);
     }
     let extra = method.state();
     if !extra.is_empty() {
-        write(&tmp.join("state.safetensors"), &extra)?;
+        files.push(("state.safetensors".into(), extra));
+    }
+    if let Some((file, tensor)) = first_non_finite(&files) {
+        let kept = list(run)?.pop().map_or("no checkpoint was written before".into(), |(p, _)| {
+            format!("the last checkpoint, {}, is finite and kept", p.display())
+        });
+        return Err(Error::NonFinite {
+            step: state.step,
+            key: format!("{tensor} (of {file})"),
+            value: f64::NAN,
+            kept: format!("Nothing was saved for this step; {kept}"),
+        });
+    }
+    std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
+    for (file, tensors) in &files {
+        write(&tmp.join(file), tensors)?;
     }
     let json = serde_json::to_string_pretty(&state).expect("state serialises");
     std::fs::write(tmp.join("state.json"), json).map_err(io_err(tmp.join("state.json")))?;
@@ -147,10 +161,42 @@ pub fn save(run: &Path, method: &mut dyn Saved, mut state: State, keep: u64) -> 
     }
     std::fs::rename(&tmp, &fin).map_err(io_err(&fin))?;
     let all = list(run)?;
-    for (old, _) in all.iter().rev().skip(keep as usize) {
-        std::fs::remove_dir_all(old).map_err(io_err(old))?;
+    for (old, step) in all.iter().rev().skip(keep as usize) {
+        // out of the checkpoint namespace first, so a kill mid-delete leaves no half checkpoint
+        let trash = root.join(format!(".trash-step-{step:07}"));
+        std::fs::rename(old, &trash).map_err(io_err(old))?;
+        std::fs::remove_dir_all(&trash).map_err(io_err(&trash))?;
     }
+    clean_leftovers(&root, &name);
     Ok(fin)
+}
+
+/// Removes what an interrupted save or delete left behind (`.trash-…` folders, and temporary
+/// folders other than the one being written); best effort.
+fn clean_leftovers(root: &Path, writing: &str) {
+    let Ok(entries) = std::fs::read_dir(root) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let stale_tmp = name.starts_with(".step-") && name.ends_with(".tmp") && name != format!(".{writing}.tmp");
+        if name.starts_with(".trash-") || stale_tmp {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// The first tensor holding a NaN or an infinity, by file and name; one device read in all
+/// when every value is finite.
+fn first_non_finite(files: &[(String, Vec<(String, Tensor)>)]) -> Option<(String, String)> {
+    let float = |t: &Tensor| t.is_floating_point();
+    let bad = |t: &Tensor| t.isfinite().logical_not().sum(tch::Kind::Int64);
+    let counts: Vec<Tensor> =
+        files.iter().flat_map(|(_, ts)| ts.iter().filter(|(_, t)| float(t)).map(|(_, t)| bad(t))).collect();
+    if counts.is_empty() || Tensor::stack(&counts, 0).sum(tch::Kind::Int64).int64_value(&[]) == 0 {
+        return None;
+    }
+    files.iter().find_map(|(file, ts)| {
+        ts.iter().find(|(_, t)| float(t) && bad(t).int64_value(&[]) > 0).map(|(n, _)| (file.clone(), n.clone()))
+    })
 }
 
 /// Complete checkpoints, oldest first.

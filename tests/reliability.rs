@@ -1,4 +1,5 @@
-//! Stopping a trainer with a signal keeps its work, and a run folder has one trainer at a time.
+//! Stopping a trainer with a signal keeps its work, a run folder has one trainer at a time, and
+//! no checkpoint holds a non-finite value or is left half deleted.
 mod common;
 use common::gantry;
 use std::path::Path;
@@ -94,4 +95,74 @@ fn one_trainer_per_run_folder_and_sigterm_stops_cleanly() {
     let step: u64 = err.split("after step ").nth(1).unwrap().split(';').next().unwrap().trim().parse().unwrap();
     let target = (step + 2).to_string();
     gantry(dir, &["train", "--out", "run", "--resume", "--steps", &target, "--quiet"]).ok();
+}
+
+#[test]
+fn an_exploding_update_is_never_checkpointed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // SGD at 1e8 turns the generator's weights to NaN in its first update
+    let bomb = [
+        "train",
+        "--preset",
+        "toy-gan",
+        "--data",
+        "ring8",
+        "--out",
+        "bomb",
+        "--steps",
+        "50",
+        "--quiet",
+        "--set",
+        "train.optimizer=\"sgd\"",
+        "--set",
+        "train.g_lr=1e8",
+        "--set",
+        "train.d_lr=1e8",
+        "--set",
+        "train.checkpoint_every=1",
+        "--set",
+        "train.log_every=1",
+    ];
+    gantry(dir, &bomb).fails_with("is not finite");
+    let left: Vec<String> = std::fs::read_dir(dir.join("bomb/checkpoints"))
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect())
+        .unwrap_or_default();
+    assert!(left.iter().all(|n| !n.starts_with("step-")), "a checkpoint was kept: {left:?}");
+    gantry(dir, &["sample", "--run", "bomb", "--out", "s.csv"]).fails_with("has no complete checkpoint");
+}
+
+#[test]
+fn old_checkpoints_are_deleted_out_of_the_namespace_and_leftovers_cleaned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // what a kill during an older gantry's save or delete could leave
+    std::fs::create_dir_all(dir.join("run/checkpoints/.trash-step-0000001")).unwrap();
+    std::fs::create_dir_all(dir.join("run/checkpoints/.step-0000002.tmp")).unwrap();
+    let quick = [
+        "train",
+        "--preset",
+        "toy-gan",
+        "--data",
+        "ring8",
+        "--out",
+        "run",
+        "--steps",
+        "4",
+        "--quiet",
+        "--set",
+        "train.checkpoint_every=1",
+        "--set",
+        "train.keep_checkpoints=2",
+        "--set",
+        "train.sample_every=0",
+    ];
+    gantry(dir, &quick).ok();
+    let mut left: Vec<String> = std::fs::read_dir(dir.join("run/checkpoints"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["step-0000003", "step-0000004"]);
 }
