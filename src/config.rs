@@ -242,6 +242,7 @@ impl Config {
         c.train.eval_samples = 0;
         c.train.classifier = String::new();
         c.train.deterministic = true;
+        c.train.divergence_bound = 0.0;
         let digest = Sha256::digest(c.to_toml().as_bytes());
         digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
     }

@@ -23,6 +23,10 @@ pub enum Error {
         run.display()
     )]
     Interrupted { signal: i32, step: u64, checkpoint: PathBuf, run: PathBuf },
+    #[error(
+        "training stopped at step {step}: between steps {since} and {step}, {what}. {kept}. Lower the learning rate or change the objective (--set), then retrain or resume with --resume"
+    )]
+    Diverged { step: u64, since: u64, what: String, kept: String },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("libtorch: {0}")]

@@ -166,3 +166,21 @@ fn old_checkpoints_are_deleted_out_of_the_namespace_and_leftovers_cleaned() {
     left.sort();
     assert_eq!(left, ["step-0000003", "step-0000004"]);
 }
+
+#[test]
+fn divergence_with_finite_losses_and_nan_between_log_steps_stop_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // Adam at 1e6: losses grow past 1e8 while staying finite
+    let run = |out: &str, extra: &[&str]| {
+        let mut a = vec!["train", "--preset", "toy-gan", "--data", "ring8", "--out", out, "--steps", "400", "--quiet"];
+        a.extend_from_slice(&["--set", "train.g_lr=1e6", "--set", "train.d_lr=1e6", "--set", "train.sample_every=0"]);
+        a.extend_from_slice(extra);
+        gantry(dir, &a)
+    };
+    run("big", &["--set", "train.log_every=100", "--set", "train.checkpoint_every=1000"])
+        .fails_with("between steps 0 and 100, a loss was not finite or beyond ±1e8 (train.divergence_bound)");
+    assert!(!dir.join("big/checkpoints").exists(), "nothing checkpointed");
+    // a bound of 0 checks finiteness only; the config check refuses a bad bound
+    run("nan", &["--set", "train.divergence_bound=-1"]).fails_with("`train.divergence_bound` must be a finite number");
+}

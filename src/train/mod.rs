@@ -69,6 +69,10 @@ pub struct TrainConfig {
     /// `false` lets libtorch pick faster nondeterministic kernels. No effect on CPU, whose
     /// kernels are deterministic; not part of the configuration's hash.
     pub deterministic: bool,
+    /// A step whose losses are not finite or exceed this in magnitude stops the run as
+    /// diverged, keeping its last checkpoint (checked on the device every step, read at logging
+    /// and checkpoint steps); 0 checks finiteness only. Not part of the configuration's hash.
+    pub divergence_bound: f64,
 }
 
 impl Default for TrainConfig {
@@ -95,6 +99,7 @@ impl Default for TrainConfig {
             eval_every: 0,
             eval_samples: 1000,
             classifier: String::new(),
+            divergence_bound: 1e8,
         }
     }
 }
@@ -127,6 +132,12 @@ impl TrainConfig {
         }
         if self.eval_every > 0 && self.eval_samples < crate::metrics::image::MIN_SAMPLES {
             return bad("eval_samples", &format!("must be at least {}", crate::metrics::image::MIN_SAMPLES));
+        }
+        if !self.divergence_bound.is_finite() || self.divergence_bound < 0.0 {
+            return bad(
+                "divergence_bound",
+                &format!("must be a finite number ≥ 0 (0: finiteness only), not {}", self.divergence_bound),
+            );
         }
         if self.grid_samples < 1 {
             return bad("grid_samples", "must be at least 1");

@@ -72,6 +72,20 @@ fn read_metrics(m: &Metrics) -> Vec<(&'static str, f64)> {
     m.iter().map(|(k, _)| *k).zip(values).collect()
 }
 
+/// 1 on the device when a metric of the step is not finite or its magnitude exceeds `bound`
+/// (0: finiteness only), else 0; None for a step without metrics.
+fn diverged(m: &Metrics, bound: f64) -> Option<Tensor> {
+    if m.is_empty() {
+        return None;
+    }
+    let v = Tensor::stack(&m.iter().map(|(_, t)| t.detach().to_kind(Kind::Double).reshape([1])).collect::<Vec<_>>(), 0);
+    let mut bad = v.isfinite().logical_not();
+    if bound > 0.0 {
+        bad = bad.logical_or(&v.abs().gt(bound));
+    }
+    Some(bad.any().to_kind(Kind::Int64))
+}
+
 /// Loads the training data of the kind a method consumes.
 pub fn load_data(cfg: &Config, batch: Batch, device: tch::Device) -> Result<Data> {
     match batch {
@@ -189,24 +203,51 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     };
     let t = &cfg.train;
     let signals = super::guard::StopSignals::install();
+    // steps since the last read whose losses were not finite or beyond the bound, counted on the
+    // device so that no step waits for the host
+    let mut tripped: Option<Tensor> = None;
+    let kept = |last: &Option<PathBuf>| {
+        last.as_ref().map_or("no checkpoint (none was written yet)".into(), |p| p.display().to_string())
+    };
     for step in start..total {
         rng::seed_torch(cfg.seed, rng::stream::STEP, step);
         let metrics = method.train_step(step, &data);
         let done = step + 1;
         let is_last = done == total;
         let want_ckpt = is_last || (t.checkpoint_every > 0 && done % t.checkpoint_every == 0);
+        if let Some(bad) = diverged(&metrics, t.divergence_bound) {
+            tripped = Some(match tripped.take() {
+                Some(n) => n + bad,
+                None => bad,
+            });
+        }
         if done % t.log_every == 0 || want_ckpt {
+            if let Some(n) = tripped.take()
+                && n.int64_value(&[]) > 0
+            {
+                bar.abandon();
+                let what = if t.divergence_bound > 0.0 {
+                    format!("a loss was not finite or beyond ±{:e} (train.divergence_bound)", t.divergence_bound)
+                } else {
+                    "a loss was not finite".into()
+                };
+                return Err(Error::Diverged {
+                    step: done,
+                    since: step_log,
+                    what,
+                    kept: match &last_ckpt {
+                        Some(p) => format!(
+                            "Nothing was saved after step {step_log}; the last checkpoint, {}, is kept",
+                            p.display()
+                        ),
+                        None => "No checkpoint was written".into(),
+                    },
+                });
+            }
             let values = read_metrics(&metrics);
             if let Some((k, v)) = values.iter().find(|(_, v)| !v.is_finite()) {
                 bar.abandon();
-                return Err(Error::NonFinite {
-                    step: done,
-                    key: k.to_string(),
-                    value: *v,
-                    kept: last_ckpt
-                        .as_ref()
-                        .map_or("no checkpoint (none was written yet)".into(), |p| p.display().to_string()),
-                });
+                return Err(Error::NonFinite { step: done, key: k.to_string(), value: *v, kept: kept(&last_ckpt) });
             }
             let rate = (done - step_log) as f64 / t_log.elapsed().as_secs_f64().max(1e-9);
             (t_log, step_log) = (Instant::now(), done);
