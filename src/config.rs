@@ -197,6 +197,9 @@ impl Config {
     /// Checks the keys every run has; `two_domains` says whether the method reads a two-domain
     /// folder. The method's own sections are checked by the method.
     pub fn check_common(&self, two_domains: bool) -> Result<()> {
+        if self.steps == 0 {
+            return Err(Error::Config("`steps` (--steps) must be at least 1".into()));
+        }
         self.data.check(two_domains)?;
         self.train.check()?;
         self.device()?;

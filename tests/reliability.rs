@@ -184,3 +184,20 @@ fn divergence_with_finite_losses_and_nan_between_log_steps_stop_the_run() {
     // a bound of 0 checks finiteness only; the config check refuses a bad bound
     run("nan", &["--set", "train.divergence_bound=-1"]).fails_with("`train.divergence_bound` must be a finite number");
 }
+
+#[test]
+fn nothing_to_train_is_said_and_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let run = |steps: &str, extra: &[&str]| {
+        let mut a =
+            vec!["train", "--preset", "toy-gan", "--data", "ring8", "--out", "run", "--steps", steps, "--quiet"];
+        a.extend_from_slice(extra);
+        gantry(dir, &a)
+    };
+    run("0", &[]).fails_with("`steps` (--steps) must be at least 1");
+    run("3", &[]).ok();
+    run("3", &["--resume"]).fails_with("is already at step 3, and --steps is 3: there is nothing to train");
+    run("2", &["--resume"]).fails_with("is already at step 3, and --steps is 2");
+    run("4", &["--resume"]).ok();
+}

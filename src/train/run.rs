@@ -148,6 +148,14 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                 ),
             });
         }
+        if state.step >= cfg.steps {
+            return Err(Error::Usage(format!(
+                "--resume: {} is already at step {}, and --steps is {}: there is nothing to train; pass a larger --steps to continue it",
+                out.display(),
+                state.step,
+                cfg.steps
+            )));
+        }
         checkpoint::load(&path, &state, method.as_mut())?;
         start = state.step;
         truncate_metrics(&out.join("metrics.jsonl"), start)?;
