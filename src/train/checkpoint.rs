@@ -106,6 +106,16 @@ pub fn load_store(vs: &VarStore, path: &Path) -> Result<()> {
                     ),
                 });
             }
+            if src.kind() != var.kind() {
+                return Err(Error::Checkpoint {
+                    path: path.into(),
+                    msg: format!(
+                        "variable `{name}` is stored as {:?} where the network holds {:?}; the file was not written by gantry for this network",
+                        src.kind(),
+                        var.kind()
+                    ),
+                });
+            }
             var.copy_(&src.to_device(var.device()));
         }
         Ok(())
@@ -274,4 +284,20 @@ pub fn load(path: &Path, state: &State, method: &mut dyn Saved) -> Result<()> {
         BTreeMap::new()
     };
     method.load_state(&extra).map_err(|e| Error::Checkpoint { path: p, msg: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_variable_of_another_dtype_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+        let _ = vs.root().var("w", &[2], tch::nn::Init::Const(1.0));
+        let p = dir.path().join("x.safetensors");
+        // the weight written as 32-bit integers instead of floats
+        let ints = tch::Tensor::from_slice(&[1i32, 2]);
+        tch::Tensor::write_safetensors(&[("w", ints)], &p).unwrap();
+        let e = super::load_store(&vs, &p).unwrap_err().to_string();
+        assert!(e.contains("is stored as Int where the network holds Float"), "{e}");
+    }
 }

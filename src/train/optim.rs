@@ -143,12 +143,14 @@ impl Optimizer {
                         path: origin.to_path_buf(),
                         msg: format!("has no optimiser state `{key}`; it was written by another configuration"),
                     })?;
-                    if src.size() != p.size() {
+                    if src.size() != p.size() || src.kind() != p.kind() {
                         return Err(Error::Checkpoint {
                             path: origin.to_path_buf(),
                             msg: format!(
-                                "optimiser state `{key}` has shape {:?}, the parameter {:?}",
+                                "optimiser state `{key}` is {:?} {:?}, where the parameter is {:?} {:?}",
+                                src.kind(),
                                 src.size(),
+                                p.kind(),
                                 p.size()
                             ),
                         });
