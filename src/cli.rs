@@ -349,9 +349,12 @@ fn train_config(a: &TrainArgs) -> Result<Config> {
     method::resolve(&src)
 }
 
+/// Samples a command draws at most: 10⁶ 28 × 28 images are 3 GB in memory.
+const MAX_SAMPLES: i64 = 1_000_000;
+
 fn check_n(flag: &str, n: i64) -> Result<()> {
-    if n < 1 {
-        return Err(Error::Usage(format!("{flag} must be at least 1, not {n}")));
+    if !(1..=MAX_SAMPLES).contains(&n) {
+        return Err(Error::Usage(format!("{flag} must be 1 to {MAX_SAMPLES}, not {n}")));
     }
     Ok(())
 }

@@ -201,3 +201,18 @@ fn nothing_to_train_is_said_and_fails() {
     run("2", &["--resume"]).fails_with("is already at step 3, and --steps is 2");
     run("4", &["--resume"]).ok();
 }
+
+#[test]
+fn hostile_sizes_are_refused_naming_the_value() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let dry = |key: &str| {
+        gantry(dir, &["train", "--preset", "dcgan", "--dry-run", "--set", key])
+            .fails_with(key.split('=').next().unwrap())
+    };
+    dry("data.batch_size=100000000");
+    dry("model.latent_dim=1000000000");
+    dry("train.grid_samples=1000000000");
+    gantry(dir, &["train", "--preset", "toy-gan", "--data", "ring8", "--out", "r", "--steps", "1", "--quiet"]).ok();
+    gantry(dir, &["sample", "--run", "r", "--n", "100000000", "--out", "s.csv"]).fails_with("--n must be 1 to 1000000");
+}

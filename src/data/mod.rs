@@ -54,8 +54,8 @@ impl DataConfig {
     /// two-domain folder (whose keys are `load_size`, `crop_size` and `flip`).
     pub fn check(&self, two_domains: bool) -> Result<()> {
         let bad = |key: &str, why: &str| Err(Error::Config(format!("`data.{key}` {why}")));
-        if self.batch_size < 1 {
-            return bad("batch_size", "must be at least 1");
+        if !(1..=MAX_BATCH).contains(&self.batch_size) {
+            return bad("batch_size", &format!("must be 1 to {MAX_BATCH}, not {}", self.batch_size));
         }
         if ![0, 1, 3].contains(&self.channels) {
             return bad("channels", "must be 0 (the data's own), 1 or 3");
@@ -85,6 +85,9 @@ impl DataConfig {
         Ok(())
     }
 }
+
+/// The largest batch gantry accepts (a larger one is a typo, not a plan: it would not fit).
+pub const MAX_BATCH: i64 = 65_536;
 
 /// Where the Debian package `dataset-fashion-mnist` installs Fashion-MNIST.
 pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";

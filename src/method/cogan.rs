@@ -83,8 +83,8 @@ impl Default for CoConfig {
 fn check(cfg: &Config) -> Result<()> {
     let c: CoConfig = cfg.section("cogan")?;
     let bad = |key: &str, why: String| Err(Error::Config(format!("`cogan.{key}` {why}")));
-    if c.latent_dim < 1 || c.g_channels.iter().chain(&c.d_channels).any(|&w| w < 1) {
-        return bad("latent_dim / g_channels / d_channels", "must be at least 1".into());
+    if !(1..=65_536).contains(&c.latent_dim) || c.g_channels.iter().chain(&c.d_channels).any(|&w| !(1..=65_536).contains(&w)) {
+        return bad("latent_dim / g_channels / d_channels", "must be 1 to 65,536".into());
     }
     if !(0..G_LAYERS).contains(&c.shared_g) {
         return bad(

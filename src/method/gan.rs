@@ -56,8 +56,8 @@ pub fn check_family(cfg: &Config) -> Result<(ModelConfig, ObjectiveConfig)> {
     let m: ModelConfig = cfg.section("model")?;
     let o: ObjectiveConfig = cfg.section("objective")?;
     let bad = |key: &str, why: &str| Err(Error::Config(format!("`{key}` {why}")));
-    if m.latent_dim < 1 {
-        return bad("model.latent_dim", "must be at least 1");
+    if !(1..=65_536).contains(&m.latent_dim) {
+        return bad("model.latent_dim", "must be 1 to 65,536");
     }
     if m.g_hidden.iter().chain(&m.d_hidden).any(|&w| w < 1) {
         return bad("model.g_hidden / model.d_hidden", "widths must be at least 1");

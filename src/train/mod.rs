@@ -139,8 +139,8 @@ impl TrainConfig {
                 &format!("must be a finite number ≥ 0 (0: finiteness only), not {}", self.divergence_bound),
             );
         }
-        if self.grid_samples < 1 {
-            return bad("grid_samples", "must be at least 1");
+        if !(1..=4096).contains(&self.grid_samples) {
+            return bad("grid_samples", &format!("must be 1 to 4,096, not {}", self.grid_samples));
         }
         Ok(())
     }
