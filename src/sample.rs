@@ -48,7 +48,7 @@ pub fn load_run_at(run: &Path, device: &str, step: Option<u64>) -> Result<Traine
     let shape = state.data_shape();
     let info = DataInfo { shape, classes: state.classes, shape_b: state.data_shape_b() };
     let mut method = method::build(&cfg, info, device)?;
-    checkpoint::load(&path, &state, method.as_mut())?;
+    checkpoint::load_networks(&path, method.as_mut())?;
     Ok(Trained { cfg, shape, step: state.step, method, device })
 }
 

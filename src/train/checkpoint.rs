@@ -262,11 +262,18 @@ fn read_state(path: &Path) -> Result<State> {
     Ok(state)
 }
 
-/// Loads a checkpoint folder into `method`.
-pub fn load(path: &Path, state: &State, method: &mut dyn Saved) -> Result<()> {
+/// Loads a checkpoint's networks into `method`, not its optimiser state: what sampling and
+/// evaluation need.
+pub fn load_networks(path: &Path, method: &mut dyn Saved) -> Result<()> {
     for (net, vs) in method.stores() {
         load_store(vs, &path.join(format!("{net}.safetensors")))?;
     }
+    Ok(())
+}
+
+/// Loads a checkpoint folder into `method`.
+pub fn load(path: &Path, state: &State, method: &mut dyn Saved) -> Result<()> {
+    load_networks(path, method)?;
     for (name, opt) in method.optimizers() {
         let p = path.join(format!("opt_{name}.safetensors"));
         let saved =
