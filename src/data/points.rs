@@ -33,15 +33,22 @@ pub fn parse_csv(text: &str) -> Result<Points, String> {
     let mut values = vec![];
     let mut dim = 0;
     let mut n = 0;
+    // a byte-order mark is not part of the first field
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut first = true;
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let parsed: Result<Vec<f32>, _> = line.split(',').map(|f| f.trim().parse::<f32>()).collect();
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        let parsed: Result<Vec<f32>, _> = fields.iter().map(|f| f.parse::<f32>()).collect();
+        // a header is a first row of names: no field of it is a number
+        let header = first && fields.iter().all(|f| !f.is_empty() && f.parse::<f32>().is_err());
+        first = false;
         let row = match parsed {
             Ok(r) => r,
-            Err(_) if n == 0 && values.is_empty() && i == 0 => continue, // header row
+            Err(_) if header => continue,
             Err(_) => return Err(format!("line {}: `{line}` is not a row of numbers", i + 1)),
         };
         if n == 0 {
@@ -105,9 +112,13 @@ pub fn parse_npy(bytes: &[u8]) -> Result<Points, String> {
         _ => return Err(format!("shape ({inner}) is not N rows of D numbers")),
     };
     let body = &bytes[start + hlen..];
-    let count = n.checked_mul(dim).ok_or("shape overflows")?;
-    if body.len() != count * width {
-        return Err(format!("shape ({inner}) needs {} bytes but the file holds {}", count * width, body.len()));
+    let bytes_needed =
+        n.checked_mul(dim).and_then(|c| c.checked_mul(width)).ok_or(format!("shape ({inner}) overflows"))?;
+    if n == 0 || dim == 0 {
+        return Err(format!("shape ({inner}) holds no points; a point file needs N ≥ 1 rows of D ≥ 1 numbers"));
+    }
+    if body.len() != bytes_needed {
+        return Err(format!("shape ({inner}) needs {bytes_needed} bytes but the file holds {}", body.len()));
     }
     let values: Vec<f32> = if width == 4 {
         body.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
@@ -134,6 +145,10 @@ mod tests {
     #[test]
     fn csv_ragged_rows() {
         assert!(parse_csv("1,2\n3\n").unwrap_err().contains("line 2"));
+        // a byte-order mark does not cost the first row; a half-numeric first row is no header
+        assert_eq!(parse_csv("\u{feff}1,2\n3,4\n").unwrap().n, 2);
+        assert_eq!(parse_csv("\u{feff}x,y\n3,4\n").unwrap().n, 1);
+        assert!(parse_csv("1,2x\n3,4\n").unwrap_err().contains("line 1"));
     }
 
     #[test]
@@ -155,5 +170,15 @@ mod tests {
         assert_eq!((p.n, p.dim), (2, 2));
         assert_eq!(p.values[3], 4.0);
         assert!(parse_npy(&b[..b.len() - 3]).unwrap_err().contains("bytes"));
+        // a shape whose byte count wraps, and an empty one, are refused by name
+        let with_shape = |shape: &str| {
+            let h = header.replace("(2, 2)", shape);
+            let mut c = b"\x93NUMPY\x01\x00".to_vec();
+            c.extend_from_slice(&(h.len() as u16).to_le_bytes());
+            c.extend_from_slice(h.as_bytes());
+            parse_npy(&c).unwrap_err()
+        };
+        assert!(with_shape("(2305843009213693952, 2)").contains("overflows"));
+        assert!(with_shape("(5, 0)").contains("holds no points"));
     }
 }
