@@ -20,16 +20,36 @@ fn err(path: &Path, msg: impl Into<String>) -> Error {
 /// Reads an IDX file of unsigned bytes with `want_rank` dimensions.
 pub fn read(path: &Path, want_rank: usize) -> Result<IdxArray> {
     let raw = std::fs::read(path).map_err(crate::error::io_err(path))?;
-    let bytes = if path.extension().is_some_and(|e| e == "gz") {
-        let mut out = Vec::new();
-        GzDecoder::new(raw.as_slice()).read_to_end(&mut out).map_err(|e| {
-            err(path, format!("not a readable gzip file ({e}); the file is truncated or corrupt, download it again"))
-        })?;
-        out
-    } else {
-        raw
-    };
+    let bytes =
+        if path.extension().is_some_and(|e| e == "gz") { inflate(&raw).map_err(|m| err(path, m))? } else { raw };
     parse(&bytes, want_rank).map_err(|m| err(path, m))
+}
+
+/// The most data an IDX file may hold (bytes after its header).
+pub const MAX_BYTES: usize = 1 << 31;
+
+/// Inflates a gzipped IDX file no further than its header says it holds (plus one byte, so that
+/// `parse` sees a longer body), refusing headers that claim more than `MAX_BYTES`.
+fn inflate(raw: &[u8]) -> Result<Vec<u8>, String> {
+    let unreadable = |e: std::io::Error| {
+        format!("not a readable gzip file ({e}); the file is truncated or corrupt, download it again")
+    };
+    let mut dec = GzDecoder::new(raw);
+    let mut out = vec![0u8; 4];
+    dec.read_exact(&mut out).map_err(unreadable)?;
+    let rank = out[3] as usize;
+    let mut dims = vec![0u8; 4 * rank];
+    dec.read_exact(&mut dims).map_err(unreadable)?;
+    let claimed = dims
+        .chunks_exact(4)
+        .try_fold(1usize, |acc, d| acc.checked_mul(u32::from_be_bytes(d.try_into().unwrap()) as usize));
+    let claimed = match claimed {
+        Some(n) if n <= MAX_BYTES => n,
+        _ => return Err(format!("its header claims more than {MAX_BYTES} bytes of data, more than gantry reads")),
+    };
+    out.extend_from_slice(&dims);
+    dec.take(claimed as u64 + 1).read_to_end(&mut out).map_err(unreadable)?;
+    Ok(out)
 }
 
 /// Parses IDX bytes; the error says what is wrong with them.
@@ -143,6 +163,26 @@ mod tests {
     fn huge_dims_do_not_allocate() {
         let b = encode(&[u32::MAX as usize, u32::MAX as usize, u32::MAX as usize], &[0; 4]);
         assert!(parse(&b, 3).unwrap_err().contains("impossible"));
+    }
+
+    #[test]
+    fn a_gzip_is_inflated_only_as_far_as_its_header_says() {
+        use std::io::Write;
+        let gz = |bytes: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(vec![], flate2::Compression::fast());
+            e.write_all(bytes).unwrap();
+            e.finish().unwrap()
+        };
+        // a header of 4 bytes of data followed by 10 MB of zeros: one byte past the claim is read
+        let mut bomb = encode(&[2, 2], &[0; 4]);
+        bomb.extend(std::iter::repeat_n(0u8, 10_000_000));
+        let out = inflate(&gz(&bomb)).unwrap();
+        assert_eq!(out.len(), 4 + 8 + 4 + 1);
+        assert!(parse(&out, 2).unwrap_err().contains("the file holds 5"));
+        // a header claiming more than gantry reads is refused before inflating
+        let claim = encode(&[65_536, 65_536], &[]);
+        assert!(inflate(&gz(&claim)).unwrap_err().contains("more than gantry reads"));
+        assert_eq!(inflate(&gz(&encode(&[3], &[1, 2, 3]))).unwrap(), encode(&[3], &[1, 2, 3]));
     }
 
     #[test]
