@@ -25,8 +25,7 @@ pub fn read(dir: &Path, channels: i64) -> Result<Tensor> {
     let mut size = None;
     let mut data: Vec<u8> = vec![];
     for f in &files {
-        let img =
-            image::open(f).map_err(|e| Error::Data { path: f.clone(), msg: format!("not a readable image ({e})") })?;
+        let img = crate::data::unpaired::open_image(f)?;
         let (w, h) = (img.width(), img.height());
         match size {
             None => size = Some((w, h, f.clone())),

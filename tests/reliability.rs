@@ -221,3 +221,17 @@ fn hostile_sizes_are_refused_naming_the_value() {
     }
     gantry(dir, &["sample", "--run", "r", "--n", "4", "--out", "s.csv"]).ok();
 }
+
+#[test]
+fn an_image_too_large_to_decode_is_refused_from_its_header() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for d in ["pair/trainA", "pair/trainB"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    // 20,000 pixels wide: refused before decoding
+    image::GrayImage::new(20_000, 1).save(dir.join("pair/trainA/wide.png")).unwrap();
+    image::GrayImage::new(28, 28).save(dir.join("pair/trainB/ok.png")).unwrap();
+    let a = ["train", "--preset", "cyclegan-small", "--data", "pair", "--out", "r", "--steps", "1", "--quiet"];
+    gantry(dir, &a).fails_with("wide.png: is 20000x1; gantry reads images of at most 16384 pixels a side");
+}

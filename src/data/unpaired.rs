@@ -162,17 +162,30 @@ pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Opens and decodes an image file, naming it when it is not a readable PNG or JPEG.
-fn open_image(path: &Path) -> Result<image::DynamicImage> {
-    image::ImageReader::open(path)
-        .map_err(crate::error::io_err(path))?
-        .with_guessed_format()
-        .map_err(crate::error::io_err(path))?
-        .decode()
-        .map_err(|e| Error::Data {
+/// The longest side of an image gantry decodes: a larger one would take gigabytes to decode.
+pub const MAX_SIDE: u32 = 16_384;
+
+/// Opens and decodes an image file, naming it when it is not a readable PNG or JPEG or is larger
+/// than `MAX_SIDE` a side (checked from its header, before decoding).
+pub fn open_image(path: &Path) -> Result<image::DynamicImage> {
+    let unreadable = |e: image::ImageError| Error::Data {
+        path: path.into(),
+        msg: format!("is not a readable PNG or JPEG image ({e}); remove or replace it"),
+    };
+    let reader = || -> Result<_> {
+        image::ImageReader::open(path)
+            .map_err(crate::error::io_err(path))?
+            .with_guessed_format()
+            .map_err(crate::error::io_err(path))
+    };
+    let (w, h) = reader()?.into_dimensions().map_err(unreadable)?;
+    if w > MAX_SIDE || h > MAX_SIDE {
+        return Err(Error::Data {
             path: path.into(),
-            msg: format!("is not a readable PNG or JPEG image ({e}); remove or replace it"),
-        })
+            msg: format!("is {w}x{h}; gantry reads images of at most {MAX_SIDE} pixels a side, so resize it first"),
+        });
+    }
+    reader()?.decode().map_err(unreadable)
 }
 
 /// Decodes `path` with `channels` (1 or 3) as bytes, height-major, channels last.
