@@ -16,8 +16,16 @@ use crate::ops::leaky_relu;
 use tch::Tensor;
 use tch::nn::{self, ModuleT};
 
+/// The largest image side of the DCGAN networks.
+pub const MAX_SIDE: i64 = 128;
+
 /// (L, start size) for an image side, or an error naming the sizes that work.
 pub fn plan(size: i64) -> Result<(usize, i64)> {
+    if size > MAX_SIDE {
+        return Err(Error::Config(format!(
+            "DCGAN networks here take image sides up to {MAX_SIDE} (28, 32, 64 and 128 work), not {size}: at larger sides the deepest layer's channels outgrow memory; set data.image_size"
+        )));
+    }
     let mut l = 0;
     while size % (1 << (l + 1)) == 0 && size / (1 << (l + 1)) >= 4 {
         l += 1;
@@ -213,6 +221,12 @@ mod tests {
         assert_eq!(plan(32).unwrap(), (3, 4));
         assert_eq!(plan(64).unwrap(), (4, 4));
         assert!(plan(30).is_err());
+    }
+
+    #[test]
+    fn sides_past_the_largest_are_refused() {
+        assert!(plan(128).is_ok());
+        assert!(plan(512).unwrap_err().to_string().contains("up to 128"));
     }
 
     #[test]
