@@ -18,7 +18,7 @@ pub enum Error {
     NonFinite { step: u64, key: String, value: f64, kept: String },
     #[error(
         "stopped by {} after step {step}; checkpoint {} holds it. Continue with: gantry train --out {} --resume",
-        crate::train::guard::name(*signal),
+        signal_name(*signal),
         checkpoint.display(),
         run.display()
     )]
@@ -31,6 +31,16 @@ pub enum Error {
     Io { path: PathBuf, source: std::io::Error },
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+}
+
+/// A stopping signal's name, for messages.
+pub fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGINT => "SIGINT (Ctrl-C)",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGHUP => "SIGHUP",
+        _ => "a signal",
+    }
 }
 
 impl Error {

@@ -92,16 +92,6 @@ impl Drop for StopSignals {
     }
 }
 
-/// The signal's name, for messages.
-pub fn name(sig: i32) -> &'static str {
-    match sig {
-        libc::SIGINT => "SIGINT (Ctrl-C)",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGHUP => "SIGHUP",
-        _ => "a signal",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
