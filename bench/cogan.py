@@ -147,7 +147,7 @@ def main():
             verdict.append(f"{ds}: CoGAN {co:.3f} against ≥ {target} — {'met' if co >= target else 'missed'}; "
                            f"baseline {cg:.3f}, {'below' if cg < co else 'not below'} CoGAN")
         lines += ["", "Target: " + "; ".join(verdict) + "."]
-    lines += ["", "Pictures (seed 0; rows of A images over the B images of the same latents): "
+    lines += ["", "Pictures (seed 0; for CoGAN rows of A images over the B images of the same latents, for the cGAN `gantry sample`'s class rows, A (class 0) then B (class 1)): "
               + ", ".join(f"{label}: `docs/images/{n}`" for label, n in pictures) + "."]
     write(a, f"cogan-{a.task}", "\n".join(head + lines))
 
