@@ -165,6 +165,12 @@ pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
 /// The longest side of an image gantry decodes: a larger one would take gigabytes to decode.
 pub const MAX_SIDE: u32 = 16_384;
 
+/// The most pixels an image gantry decodes may have (64 megapixels: 256 MiB as 8-bit RGBA).
+pub const MAX_PIXELS: u64 = 1 << 26;
+
+/// The most memory the decoder may take for one image.
+const MAX_DECODE_BYTES: u64 = 1 << 29;
+
 /// Opens and decodes an image file, naming it when it is not a readable PNG or JPEG or is larger
 /// than `MAX_SIDE` a side (checked from its header, before decoding).
 pub fn open_image(path: &Path) -> Result<image::DynamicImage> {
@@ -179,13 +185,20 @@ pub fn open_image(path: &Path) -> Result<image::DynamicImage> {
             .map_err(crate::error::io_err(path))
     };
     let (w, h) = reader()?.into_dimensions().map_err(unreadable)?;
-    if w > MAX_SIDE || h > MAX_SIDE {
+    if w > MAX_SIDE || h > MAX_SIDE || w as u64 * h as u64 > MAX_PIXELS {
         return Err(Error::Data {
             path: path.into(),
-            msg: format!("is {w}x{h}; gantry reads images of at most {MAX_SIDE} pixels a side, so resize it first"),
+            msg: format!(
+                "is {w}x{h}; gantry reads images of at most {MAX_SIDE} pixels a side and {} megapixels, so resize it first",
+                MAX_PIXELS >> 20
+            ),
         });
     }
-    reader()?.decode().map_err(unreadable)
+    let mut r = reader()?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    r.limits(limits);
+    r.decode().map_err(unreadable)
 }
 
 /// Decodes `path` with `channels` (1 or 3) as bytes, height-major, channels last.
@@ -282,8 +295,8 @@ impl Domain {
     }
 }
 
-/// Labels of a domain's files by name, from `labelsX.csv`.
-fn read_labels(path: &Path) -> Result<Option<BTreeMap<String, i64>>> {
+/// Labels of a domain's files by name, from `labelsX.csv`; None when the file does not exist.
+pub fn read_labels(path: &Path) -> Result<Option<BTreeMap<String, i64>>> {
     if !path.is_file() {
         return Ok(None);
     }
