@@ -110,6 +110,9 @@ struct SampleArgs {
     /// InfoGAN run: this category of the first categorical code (default: random categories).
     #[arg(long)]
     class: Option<i64>,
+    /// Use the run's checkpoint of this step (default: its newest).
+    #[arg(long)]
+    step: Option<u64>,
     #[arg(long, default_value = "auto")]
     device: String,
 }
@@ -380,7 +383,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Sample(a) => {
             check_n("--n", a.n)?;
-            let t = sample::load_run(&a.run, &a.device)?;
+            let t = sample::load_run_at(&a.run, &a.device, a.step)?;
             if t.method.noise().is_none()
                 && let Some(p) = t.pairs()
             {

@@ -102,6 +102,9 @@ const MOVED: &[(&str, &str, &str, &str)] = &[
     ("data", "labels", "semi", "labels"),
 ];
 
+/// `[train]` keys that only act once a run diverges, left out of the hash.
+const UNHASHED_TRAIN_KEYS: [&str; 3] = ["on_divergence", "rollback_lr_factor", "max_rollbacks"];
+
 /// Rewrites a configuration file of an older gantry (keys of `MOVED`) into today's layout.
 fn migrate(v: &mut Value) {
     let method = v.get("method").and_then(Value::as_str).unwrap_or("gan").to_string();
@@ -246,7 +249,15 @@ impl Config {
         c.train.classifier = String::new();
         c.train.deterministic = true;
         c.train.divergence_bound = 0.0;
-        let digest = Sha256::digest(c.to_toml().as_bytes());
+        // keys added after the hash was defined that it leaves out, dropped from the text so
+        // that runs written before them keep their hash
+        let text: String = c
+            .to_toml()
+            .lines()
+            .filter(|l| !UNHASHED_TRAIN_KEYS.iter().any(|k| l.starts_with(&format!("{k} = "))))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let digest = Sha256::digest(text.as_bytes());
         digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
     }
 
@@ -311,6 +322,16 @@ fn overlay(base: &mut Value, over: &Value, origin: &str, prefix: &str, hint: &Hi
                 valid.join(", ")
             )));
         };
+        let non_finite = match val {
+            Value::Float(f) => !f.is_finite(),
+            Value::Array(items) => items.iter().any(|v| v.as_float().is_some_and(|f| !f.is_finite())),
+            _ => false,
+        };
+        if non_finite {
+            return Err(Error::Config(format!(
+                "`{path}` in {origin} is {val}; every number in a configuration must be finite"
+            )));
+        }
         match (&mut *slot, val) {
             (Value::Table(_), Value::Table(_)) => overlay(slot, val, origin, &path, hint)?,
             (Value::Float(_), Value::Integer(i)) => *slot = Value::Float(*i as f64),

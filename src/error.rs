@@ -13,7 +13,7 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
     #[error(
-        "training stopped at step {step}: {key} is not finite ({value}). {kept}. Lower the learning rate or change the objective (--set), then retrain or resume with --resume"
+        "training stopped at step {step}: {key} is not finite ({value}). {kept}. Lower the learning rate or change the objective (--set), then retrain or resume with --resume; or let the run roll back by itself with --set train.on_divergence=\"rollback\""
     )]
     NonFinite { step: u64, key: String, value: f64, kept: String },
     #[error(
@@ -24,7 +24,7 @@ pub enum Error {
     )]
     Interrupted { signal: i32, step: u64, checkpoint: PathBuf, run: PathBuf },
     #[error(
-        "training stopped at step {step}: between steps {since} and {step}, {what}. {kept}. Lower the learning rate or change the objective (--set), then retrain or resume with --resume"
+        "training stopped at step {step}: between steps {since} and {step}, {what}. {kept}. Lower the learning rate or change the objective (--set), then retrain or resume with --resume; or let the run roll back by itself with --set train.on_divergence=\"rollback\""
     )]
     Diverged { step: u64, since: u64, what: String, kept: String },
     #[error("{path}: {source}")]
@@ -44,6 +44,16 @@ pub fn signal_name(sig: i32) -> &'static str {
 }
 
 impl Error {
+    /// A divergence error of a run that had already rolled back `n` times: says so.
+    pub fn after_rollbacks(self, n: u64) -> Error {
+        let note = format!(" (after {n} rollbacks, the most train.max_rollbacks allows)");
+        match self {
+            Error::Diverged { step, since, what, kept } => Error::Diverged { step, since, what: what + &note, kept },
+            Error::NonFinite { step, key, value, kept } => Error::NonFinite { step, key: key + &note, value, kept },
+            other => other,
+        }
+    }
+
     /// The process's exit status for this error: 128 + the signal for a run stopped by one
     /// (130 for Ctrl-C, 143 for SIGTERM), else 1.
     pub fn exit_code(&self) -> i32 {

@@ -346,6 +346,15 @@ mod tests {
     }
 
     #[test]
+    fn non_finite_numbers_are_refused_wherever_they_are() {
+        for set in ["train.g_lr=nan", "train.beta1=inf", "objective.gp_weight=-inf"] {
+            let e = resolve(&sources("wgan-gp", &[set])).unwrap_err().to_string();
+            let key = set.split('=').next().unwrap();
+            assert!(e.contains(&format!("`{key}` in --set {set} is")) && e.contains("must be finite"), "{e}");
+        }
+    }
+
+    #[test]
     fn unknown_variant_is_refused() {
         let e = resolve(&sources("dcgan", &["objective.loss=bogus"])).unwrap_err();
         assert!(e.to_string().contains("bogus"), "{e}");

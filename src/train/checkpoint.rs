@@ -46,6 +46,24 @@ pub struct State {
     /// Domain B's shape, for translation runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape_b: Option<Vec<i64>>,
+    /// The factor on every learning rate after divergences were rolled back (1 otherwise).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub lr_scale: f64,
+    /// Divergences rolled back so far in this run.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rollbacks: u64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
+}
+
+fn is_zero(x: &u64) -> bool {
+    *x == 0
 }
 
 fn shape_of(v: &[i64]) -> Shape {
@@ -139,16 +157,8 @@ pub fn save(run: &Path, method: &mut dyn Saved, mut state: State, keep: u64) -> 
         std::fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
     }
     // everything this checkpoint would hold, checked finite before anything is written
-    let mut files: Vec<(String, Vec<(String, Tensor)>)> =
-        method.stores().into_iter().map(|(net, vs)| (format!("{net}.safetensors"), named_variables(vs))).collect();
-    for (name, opt) in method.optimizers() {
-        files.push((format!("opt_{name}.safetensors"), opt.state_tensors()));
-        state.optimizer_steps.insert(name.to_string(), opt.steps);
-    }
-    let extra = method.state();
-    if !extra.is_empty() {
-        files.push(("state.safetensors".into(), extra));
-    }
+    let (files, steps) = contents(method);
+    state.optimizer_steps = steps;
     if let Some((file, tensor)) = first_non_finite(&files) {
         let kept = list(run)?.pop().map_or("no checkpoint was written before".into(), |(p, _)| {
             format!("the last checkpoint, {}, is finite and kept", p.display())
@@ -163,6 +173,7 @@ pub fn save(run: &Path, method: &mut dyn Saved, mut state: State, keep: u64) -> 
     std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
     for (file, tensors) in &files {
         write(&tmp.join(file), tensors)?;
+        super::fault::kill_point("kill-ckpt-files");
     }
     let json = serde_json::to_string_pretty(&state).expect("state serialises");
     std::fs::write(tmp.join("state.json"), json).map_err(io_err(tmp.join("state.json")))?;
@@ -170,11 +181,13 @@ pub fn save(run: &Path, method: &mut dyn Saved, mut state: State, keep: u64) -> 
         std::fs::remove_dir_all(&fin).map_err(io_err(&fin))?;
     }
     std::fs::rename(&tmp, &fin).map_err(io_err(&fin))?;
+    super::fault::kill_point("kill-ckpt-renamed");
     let all = list(run)?;
     for (old, step) in all.iter().rev().skip(keep as usize) {
         // out of the checkpoint namespace first, so a kill mid-delete leaves no half checkpoint
         let trash = root.join(format!(".trash-step-{step:07}"));
         std::fs::rename(old, &trash).map_err(io_err(old))?;
+        super::fault::kill_point("kill-ckpt-trash");
         std::fs::remove_dir_all(&trash).map_err(io_err(&trash))?;
     }
     clean_leftovers(&root, &name);
@@ -194,19 +207,73 @@ fn clean_leftovers(root: &Path, writing: &str) {
     }
 }
 
+/// Everything a checkpoint of `method` holds, by file (networks, optimiser state, other state),
+/// and each optimiser's update count.
+type Files = Vec<(String, Vec<(String, Tensor)>)>;
+fn contents(method: &mut dyn Saved) -> (Files, BTreeMap<String, i64>) {
+    let mut files: Files =
+        method.stores().into_iter().map(|(net, vs)| (format!("{net}.safetensors"), named_variables(vs))).collect();
+    let mut steps = BTreeMap::new();
+    for (name, opt) in method.optimizers() {
+        files.push((format!("opt_{name}.safetensors"), opt.state_tensors()));
+        steps.insert(name.to_string(), opt.steps);
+    }
+    let extra = method.state();
+    if !extra.is_empty() {
+        files.push(("state.safetensors".into(), extra));
+    }
+    (files, steps)
+}
+
+/// The first weight, optimiser value or state tensor of `method` that holds a NaN or an
+/// infinity, or a network weight beyond ±`bound` (0: finiteness only), as (file, tensor); one
+/// device read when all is well.
+pub fn diverged_tensor(method: &mut dyn Saved, bound: f64) -> Option<(String, String)> {
+    let networks = method.stores().len();
+    let (files, _) = contents(method);
+    first_bad(&files, |i| if i < networks { bound } else { 0.0 })
+}
+
 /// The first tensor holding a NaN or an infinity, by file and name; one device read in all
 /// when every value is finite.
-fn first_non_finite(files: &[(String, Vec<(String, Tensor)>)]) -> Option<(String, String)> {
-    let float = |t: &Tensor| t.is_floating_point();
-    let bad = |t: &Tensor| t.isfinite().logical_not().sum(tch::Kind::Int64);
-    let counts: Vec<Tensor> =
-        files.iter().flat_map(|(_, ts)| ts.iter().filter(|(_, t)| float(t)).map(|(_, t)| bad(t))).collect();
+fn first_non_finite(files: &Files) -> Option<(String, String)> {
+    first_bad(files, |_| 0.0)
+}
+
+/// The first floating-point tensor that is not finite, or whose magnitude exceeds the bound of
+/// its file (`bound(file index)`, 0: none), by file and name.
+fn first_bad(files: &Files, bound: impl Fn(usize) -> f64) -> Option<(String, String)> {
+    let bad = |t: &Tensor, b: f64| {
+        let mut x = t.isfinite().logical_not();
+        if b > 0.0 {
+            x = x.logical_or(&t.abs().gt(b));
+        }
+        x.sum(tch::Kind::Int64)
+    };
+    let tensors = || {
+        files
+            .iter()
+            .enumerate()
+            .flat_map(|(i, (file, ts))| ts.iter().map(move |(n, t)| (i, file, n, t)))
+            .filter(|(_, _, _, t)| t.is_floating_point())
+    };
+    let counts: Vec<Tensor> = tensors().map(|(i, _, _, t)| bad(t, bound(i))).collect();
     if counts.is_empty() || Tensor::stack(&counts, 0).sum(tch::Kind::Int64).int64_value(&[]) == 0 {
         return None;
     }
-    files.iter().find_map(|(file, ts)| {
-        ts.iter().find(|(_, t)| float(t) && bad(t).int64_value(&[]) > 0).map(|(n, _)| (file.clone(), n.clone()))
-    })
+    tensors().find(|(i, _, _, t)| bad(t, bound(*i)).int64_value(&[]) > 0).map(|(_, f, n, _)| (f.clone(), n.clone()))
+}
+
+/// Writes a NaN into the first weight of `method`'s first network: the fault campaign's
+/// divergence that no loss has shown yet.
+pub fn poison(method: &mut dyn Saved) {
+    if let Some((_, vs)) = method.stores().first()
+        && let Some((_, mut w)) = named_variables(vs).into_iter().next()
+    {
+        tch::no_grad(|| {
+            let _ = w.fill_(f64::NAN);
+        });
+    }
 }
 
 /// Complete checkpoints, oldest first.
@@ -280,6 +347,7 @@ pub fn load(path: &Path, state: &State, method: &mut dyn Saved) -> Result<()> {
             Tensor::read_safetensors(&p).map_err(|e| Error::Checkpoint { path: p.clone(), msg: e.to_string() })?;
         let steps = *state.optimizer_steps.get(name).unwrap_or(&0);
         opt.load_state(&saved, steps, &p)?;
+        opt.lr_scale = state.lr_scale;
     }
     let p = path.join("state.safetensors");
     let extra: BTreeMap<String, Tensor> = if p.is_file() {

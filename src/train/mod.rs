@@ -2,6 +2,7 @@
 //! the weight average, checkpoints.
 pub mod checkpoint;
 pub mod ema;
+pub mod fault;
 pub mod guard;
 pub mod optim;
 pub mod run;
@@ -24,6 +25,18 @@ pub enum Schedule {
     Constant,
     /// Constant until `decay_start`, then linear to 0 at the last step.
     Linear,
+}
+
+/// What a run does when it diverges (a loss, weight or optimiser value not finite, or a loss
+/// beyond `divergence_bound`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDivergence {
+    /// Stop, keeping the last good checkpoint and writing nothing after it.
+    Stop,
+    /// Restore the last good checkpoint, multiply every learning rate by
+    /// `rollback_lr_factor` and go on; at most `max_rollbacks` times, then stop.
+    Rollback,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -69,10 +82,18 @@ pub struct TrainConfig {
     /// `false` lets libtorch pick faster nondeterministic kernels. No effect on CPU, whose
     /// kernels are deterministic; not part of the configuration's hash.
     pub deterministic: bool,
-    /// A step whose losses are not finite or exceed this in magnitude stops the run as
-    /// diverged, keeping its last checkpoint (checked on the device every step, read at logging
-    /// and checkpoint steps); 0 checks finiteness only. Not part of the configuration's hash.
+    /// A run diverges when a step's loss is not finite or exceeds this in magnitude (checked on
+    /// the device every step, read at logging and checkpoint steps), or when at those steps a
+    /// network weight does, or an optimiser value is not finite; 0 checks finiteness only. What
+    /// follows is `on_divergence`'s. Not part of the configuration's hash.
     pub divergence_bound: f64,
+    /// `stop` or `rollback` (see `OnDivergence`). Not part of the configuration's hash: it
+    /// changes nothing until a run diverges, and a checkpoint records the lowered rates.
+    pub on_divergence: OnDivergence,
+    /// Factor on the learning rates at each rollback, in (0, 1).
+    pub rollback_lr_factor: f64,
+    /// Rollbacks allowed in a run before it stops.
+    pub max_rollbacks: u64,
 }
 
 impl Default for TrainConfig {
@@ -100,6 +121,9 @@ impl Default for TrainConfig {
             eval_samples: 1000,
             classifier: String::new(),
             divergence_bound: 1e8,
+            on_divergence: OnDivergence::Stop,
+            rollback_lr_factor: 0.5,
+            max_rollbacks: 3,
         }
     }
 }
@@ -137,6 +161,15 @@ impl TrainConfig {
             return bad(
                 "divergence_bound",
                 &format!("must be a finite number ≥ 0 (0: finiteness only), not {}", self.divergence_bound),
+            );
+        }
+        if !(self.rollback_lr_factor > 0.0 && self.rollback_lr_factor < 1.0) {
+            return bad(
+                "rollback_lr_factor",
+                &format!(
+                    "must lie strictly between 0 and 1 (each rollback multiplies the learning rates by it), not {}",
+                    self.rollback_lr_factor
+                ),
             );
         }
         if !(1..=4096).contains(&self.grid_samples) {

@@ -21,6 +21,9 @@ pub struct Optimizer {
     pub steps: i64,
     /// The same count as one-element tensors, one per parameter, for the fused Adam kernel.
     step_tensors: Vec<Tensor>,
+    /// Multiplies every learning rate given to `step`: 1 until a divergence is rolled back
+    /// (`train.on_divergence = "rollback"`), and saved with the checkpoint's state.
+    pub lr_scale: f64,
 }
 
 impl Optimizer {
@@ -38,6 +41,7 @@ impl Optimizer {
             state,
             steps: 0,
             step_tensors,
+            lr_scale: 1.0,
         }
     }
 
@@ -53,6 +57,7 @@ impl Optimizer {
     /// One update with `grads` (one per parameter, in order) at learning rate `lr`.
     pub fn step(&mut self, grads: &[Tensor], lr: f64) {
         assert_eq!(grads.len(), self.params.len(), "one gradient per parameter");
+        let lr = lr * self.lr_scale;
         self.steps += 1;
         if self.kind == OptimizerKind::Adam {
             // torch.optim.Adam(fused=True): one kernel over every parameter.

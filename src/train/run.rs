@@ -4,6 +4,7 @@
 //!
 //! Costs: reading a loss from the device is a synchronisation point, so metrics are read only
 //! at logging and checkpoint steps; in between, the loop only queues work.
+use super::OnDivergence;
 use super::checkpoint::{self, State};
 use crate::config::Config;
 use crate::data::{Data, Dataset, unpaired::Unpaired};
@@ -86,6 +87,41 @@ fn diverged(m: &Metrics, bound: f64) -> Option<Tensor> {
     Some(bad.any().to_kind(Kind::Int64))
 }
 
+/// Whether the steps since `since` diverged: the device flag of their losses (`tripped`), then
+/// every weight, optimiser value and state tensor of `method` — one device read when all is well.
+fn check_divergence(
+    method: &mut dyn method::Method,
+    tripped: Option<Tensor>,
+    bound: f64,
+    step: u64,
+    since: u64,
+    last: &Option<PathBuf>,
+) -> Option<Error> {
+    let what = if tripped.is_some_and(|n| n.int64_value(&[]) > 0) {
+        if bound > 0.0 {
+            format!("a loss was not finite or beyond ±{bound:e} (train.divergence_bound)")
+        } else {
+            "a loss was not finite".into()
+        }
+    } else {
+        let (file, tensor) = checkpoint::diverged_tensor(method, bound)?;
+        if bound > 0.0 && !file.starts_with("opt_") && file != "state.safetensors" {
+            format!("`{tensor}` of {file} is no longer finite or beyond ±{bound:e} (train.divergence_bound)")
+        } else {
+            format!("`{tensor}` of {file} is no longer finite")
+        }
+    };
+    Some(Error::Diverged {
+        step,
+        since,
+        what,
+        kept: match last {
+            Some(p) => format!("The last checkpoint, {}, is kept; nothing after it was saved", p.display()),
+            None => "No checkpoint was written".into(),
+        },
+    })
+}
+
 /// Loads the training data of the kind a method consumes.
 pub fn load_data(cfg: &Config, batch: Batch, device: tch::Device) -> Result<Data> {
     match batch {
@@ -126,6 +162,8 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     let mut method = method::build(cfg, info, device)?;
 
     let mut start = 0;
+    // the learning-rate factor and rollback count that checkpoints carry
+    let (mut lr_scale, mut rollbacks) = (1.0, 0);
     if opts.resume {
         let Some((path, state)) = latest else {
             return Err(Error::Usage(format!(
@@ -158,6 +196,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         }
         checkpoint::load(&path, &state, method.as_mut())?;
         start = state.step;
+        (lr_scale, rollbacks) = (state.lr_scale, state.rollbacks);
         truncate_metrics(&out.join("metrics.jsonl"), start)?;
     } else {
         let _ = std::fs::remove_file(out.join("metrics.jsonl"));
@@ -199,7 +238,8 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     let mut last_ckpt: Option<PathBuf> = checkpoint::list(out)?.pop().map(|(p, _)| p);
     let t0 = Instant::now();
     let (mut t_log, mut step_log) = (Instant::now(), start);
-    let state_for = |step: u64| State {
+    let t = &cfg.train;
+    let state_for = |step: u64, lr_scale: f64, rollbacks: u64| State {
         step,
         seed: cfg.seed,
         config_hash: cfg.hash(),
@@ -208,8 +248,9 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         gantry_version: env!("CARGO_PKG_VERSION").into(),
         classes: info.classes,
         shape_b: info.shape_b.map(checkpoint::shape_vec),
+        lr_scale,
+        rollbacks,
     };
-    let t = &cfg.train;
     let signals = super::guard::StopSignals::install();
     // steps since the last read whose losses were not finite or beyond the bound, counted on the
     // device so that no step waits for the host
@@ -217,9 +258,14 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     let kept = |last: &Option<PathBuf>| {
         last.as_ref().map_or("no checkpoint (none was written yet)".into(), |p| p.display().to_string())
     };
-    for step in start..total {
+    let mut step = start;
+    while step < total {
         rng::seed_torch(cfg.seed, rng::stream::STEP, step);
         let metrics = method.train_step(step, &data);
+        super::fault::kill_point("kill-step");
+        if super::fault::fires("poison-step") {
+            checkpoint::poison(method.as_mut());
+        }
         let done = step + 1;
         let is_last = done == total;
         let want_ckpt = is_last || (t.checkpoint_every > 0 && done % t.checkpoint_every == 0);
@@ -229,46 +275,81 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                 None => bad,
             });
         }
+        let mut trouble: Option<Error> = None;
         if done % t.log_every == 0 || want_ckpt {
-            if let Some(n) = tripped.take()
-                && n.int64_value(&[]) > 0
-            {
-                bar.abandon();
-                let what = if t.divergence_bound > 0.0 {
-                    format!("a loss was not finite or beyond ±{:e} (train.divergence_bound)", t.divergence_bound)
+            trouble = check_divergence(method.as_mut(), tripped.take(), t.divergence_bound, done, step_log, &last_ckpt);
+            if trouble.is_none() {
+                let values = read_metrics(&metrics);
+                if let Some((k, v)) = values.iter().find(|(_, v)| !v.is_finite()) {
+                    trouble =
+                        Some(Error::NonFinite { step: done, key: k.to_string(), value: *v, kept: kept(&last_ckpt) });
                 } else {
-                    "a loss was not finite".into()
+                    let rate = (done - step_log) as f64 / t_log.elapsed().as_secs_f64().max(1e-9);
+                    (t_log, step_log) = (Instant::now(), done);
+                    let mut obj = serde_json::Map::new();
+                    obj.insert("step".into(), done.into());
+                    for (k, v) in &values {
+                        obj.insert(k.to_string(), (*v).into());
+                    }
+                    obj.insert("time/steps_per_s".into(), rate.into());
+                    writeln!(log, "{}", serde_json::Value::Object(obj)).map_err(io_err(&metrics_path))?;
+                    let shown: Vec<String> = values
+                        .iter()
+                        .filter(|(k, _)| k.ends_with("loss"))
+                        .map(|(k, v)| format!("{k} {v:.4}"))
+                        .collect();
+                    bar.set_message(shown.join(" "));
+                }
+            }
+        }
+        if let Some(e) = trouble {
+            if t.on_divergence == OnDivergence::Rollback && rollbacks < t.max_rollbacks {
+                // back to the last good checkpoint (or the start), at lower learning rates
+                let to = match checkpoint::latest(out)? {
+                    Some((path, state)) => {
+                        checkpoint::load(&path, &state, method.as_mut())?;
+                        state.step
+                    }
+                    None => {
+                        method = method::build(cfg, info, device)?;
+                        method.prepare(&data, true)?;
+                        0
+                    }
                 };
-                return Err(Error::Diverged {
-                    step: done,
-                    since: step_log,
-                    what,
-                    kept: match &last_ckpt {
-                        Some(p) => format!(
-                            "Nothing was saved after step {step_log}; the last checkpoint, {}, is kept",
-                            p.display()
-                        ),
-                        None => "No checkpoint was written".into(),
-                    },
+                rollbacks += 1;
+                lr_scale *= t.rollback_lr_factor;
+                for (_, opt) in method.optimizers() {
+                    opt.lr_scale = lr_scale;
+                }
+                truncate_metrics(&metrics_path, to)?;
+                log = std::fs::OpenOptions::new().append(true).open(&metrics_path).map_err(io_err(&metrics_path))?;
+                let reason = e.to_string();
+                // "training stopped at step N: <what>. <what was kept> …" → "<what>"
+                let reason = reason.split_once(": ").map_or(reason.as_str(), |(_, r)| r);
+                let reason = reason.split(". ").next().unwrap_or(reason).to_string();
+                let event = serde_json::json!({
+                    "step": to,
+                    "event": "rollback",
+                    "diverged_at": done,
+                    "reason": reason,
+                    "lr_scale": lr_scale,
+                    "rollback": rollbacks,
                 });
+                writeln!(log, "{event}").map_err(io_err(&metrics_path))?;
+                if !opts.quiet {
+                    bar.println(format!(
+                        "diverged at step {done} ({reason}); rolled back to step {to} with the learning rates ×{lr_scale} (rollback {rollbacks} of {})",
+                        t.max_rollbacks
+                    ));
+                }
+                tripped = None;
+                (t_log, step_log) = (Instant::now(), to);
+                bar.set_position(to);
+                step = to;
+                continue;
             }
-            let values = read_metrics(&metrics);
-            if let Some((k, v)) = values.iter().find(|(_, v)| !v.is_finite()) {
-                bar.abandon();
-                return Err(Error::NonFinite { step: done, key: k.to_string(), value: *v, kept: kept(&last_ckpt) });
-            }
-            let rate = (done - step_log) as f64 / t_log.elapsed().as_secs_f64().max(1e-9);
-            (t_log, step_log) = (Instant::now(), done);
-            let mut obj = serde_json::Map::new();
-            obj.insert("step".into(), done.into());
-            for (k, v) in &values {
-                obj.insert(k.to_string(), (*v).into());
-            }
-            obj.insert("time/steps_per_s".into(), rate.into());
-            writeln!(log, "{}", serde_json::Value::Object(obj)).map_err(io_err(&metrics_path))?;
-            let shown: Vec<String> =
-                values.iter().filter(|(k, _)| k.ends_with("loss")).map(|(k, v)| format!("{k} {v:.4}")).collect();
-            bar.set_message(shown.join(" "));
+            bar.abandon();
+            return Err(if rollbacks > 0 { e.after_rollbacks(rollbacks) } else { e });
         }
         if t.sample_every > 0 && (done % t.sample_every == 0 || is_last) {
             method.write_grid(&fixed, &data, &samples_dir.join(format!("step-{done:07}.png")), cfg.seed)?;
@@ -306,7 +387,8 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
             }
         }
         if want_ckpt {
-            last_ckpt = Some(checkpoint::save(out, method.as_mut(), state_for(done), t.keep_checkpoints)?);
+            last_ckpt =
+                Some(checkpoint::save(out, method.as_mut(), state_for(done, lr_scale, rollbacks), t.keep_checkpoints)?);
         }
         bar.inc(1);
         if let Some(signal) = signals.received()
@@ -317,10 +399,11 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
             let path = if want_ckpt {
                 last_ckpt.clone().expect("just written")
             } else {
-                checkpoint::save(out, method.as_mut(), state_for(done), t.keep_checkpoints)?
+                checkpoint::save(out, method.as_mut(), state_for(done, lr_scale, rollbacks), t.keep_checkpoints)?
             };
             return Err(Error::Interrupted { signal, step: done, checkpoint: path, run: out.clone() });
         }
+        step = done;
     }
     bar.finish_and_clear();
     let seconds = t0.elapsed().as_secs_f64();
