@@ -99,7 +99,11 @@ pub fn parse_npy(bytes: &[u8]) -> Result<Points, String> {
         return Err("Fortran-ordered arrays are not supported; save with np.ascontiguousarray".into());
     }
     let shape = field("shape").ok_or("no shape in .npy header")?;
-    let inner = &shape[1..shape.find(')').ok_or("bad shape in .npy header")?];
+    let inner = shape
+        .strip_prefix('(')
+        .and_then(|s| s.split_once(')'))
+        .map(|(inner, _)| inner)
+        .ok_or("bad shape in .npy header (expected a tuple such as (N, D))")?;
     let dims: Vec<usize> = inner
         .split(',')
         .map(str::trim)
@@ -180,5 +184,8 @@ mod tests {
         };
         assert!(with_shape("(2305843009213693952, 2)").contains("overflows"));
         assert!(with_shape("(5, 0)").contains("holds no points"));
+        // shapes that are not tuples (found by tests/fuzz.rs: they panicked while slicing)
+        assert!(with_shape(")4, 2)").contains("bad shape"));
+        assert!(with_shape("\u{7b4}l (3, 2)").contains("bad shape"));
     }
 }
