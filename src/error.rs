@@ -29,8 +29,26 @@ pub enum Error {
     Diverged { step: u64, since: u64, what: String, kept: String },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("libtorch: {0}")]
-    Torch(#[from] tch::TchError),
+    #[error("libtorch: {}", torch_message(.0))]
+    Torch(tch::TchError),
+}
+
+// not `#[from]`: that would also make the error its source, and print libtorch's message twice
+impl From<tch::TchError> for Error {
+    fn from(e: tch::TchError) -> Error {
+        Error::Torch(e)
+    }
+}
+
+/// libtorch's message without the C++ stack it appends ("Exception raised from …", frames).
+fn torch_message(e: &tch::TchError) -> String {
+    let text = e.to_string();
+    let cut = ["\nException raised from", "Exception raised from", "\nframe #"]
+        .iter()
+        .filter_map(|m| text.find(m))
+        .min()
+        .unwrap_or(text.len());
+    text[..cut].trim_end().to_string()
 }
 
 /// A stopping signal's name, for messages.
@@ -70,4 +88,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.into();
     move |source| Error::Io { path, source }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn libtorch_messages_lose_their_cpp_stack() {
+        // the shape of a message from a failed ATen call (copied from a real one, shortened)
+        let raw = "shape '[2, 3]' is invalid for input of size 5\nException raised from infer_size_impl at /pytorch/aten/src/ATen/InferSize.h:99 (most recent call first):\nframe #0: c10::Error::Error(...) + 0x9b";
+        let e = super::Error::from(tch::TchError::Torch(raw.into()));
+        let shown = e.to_string();
+        assert!(shown.ends_with("shape '[2, 3]' is invalid for input of size 5"), "{shown}");
+        assert!(std::error::Error::source(&e).is_none());
+    }
 }

@@ -15,10 +15,15 @@ fn main() {
     }
     let parsed = cli::Cli::parse();
     if let Err(e) = cli::run(parsed) {
-        eprintln!("error: {e}");
+        let shown = e.to_string();
+        eprintln!("error: {shown}");
+        // causes the message does not already carry (an I/O error's is part of it)
         let mut source = std::error::Error::source(&e);
         while let Some(s) = source {
-            eprintln!("  caused by: {s}");
+            let text = s.to_string();
+            if !shown.contains(&text) {
+                eprintln!("  caused by: {text}");
+            }
             source = s.source();
         }
         std::process::exit(e.exit_code());

@@ -289,3 +289,12 @@ fn a_reader_that_stops_early_gets_no_panic() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn a_cause_is_printed_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = gantry(tmp.path(), &["train", "--config", "missing.toml", "--out", "run"])
+        .fails_with("missing.toml: No such file or directory");
+    assert_eq!(r.stderr().matches("No such file or directory").count(), 1, "{}", r.stderr());
+    assert!(!r.stderr().contains("caused by"), "{}", r.stderr());
+}
