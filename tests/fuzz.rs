@@ -141,8 +141,8 @@ struct Figures {
     panics: u64,
     over_bound: u64,
     seconds: f64,
-    /// The largest single allocation seen over the input's size.
-    largest_ratio: f64,
+    /// The largest single allocation seen, in bytes.
+    largest_bytes: usize,
     failures: Vec<String>,
 }
 
@@ -170,7 +170,7 @@ fn fuzz<T: std::fmt::Debug>(
         let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| load(&input)));
         let largest = LARGEST.with(|c| c.get());
         f.cases += 1;
-        f.largest_ratio = f.largest_ratio.max(largest as f64 / input.len().max(1) as f64);
+        f.largest_bytes = f.largest_bytes.max(largest);
         let head: String = input.iter().take(24).map(|b| format!("{b:02x}")).collect();
         match got {
             Ok(Ok(_)) => f.accepted += 1,
