@@ -3,7 +3,7 @@
 the class), and against how many layers are shared.
 
     python3 bench/cogan.py --task agreement|sharing|adaptation [--seeds 3] [--workers 2] [--workdir DIR]
-                           [--preset cogan-digits] [--unit-preset unit-digits]
+                           [--preset cogan-digits] [--unit-preset unit-digits] [--methods CoGAN,UNIT]
 
 - `agreement`: CoGAN and the cGAN baseline on digits-edges and digits-negative. Published (CoGAN
   paper, Table 1): CoGAN 0.952 ± 0.002 (edges), 0.967 ± 0.008 (negatives); conditional GAN 0.909,
@@ -51,6 +51,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--task", required=True, choices=["agreement", "sharing", "adaptation"])
     ap.add_argument("--unit-preset", default="unit-digits")
+    ap.add_argument("--methods", default="CoGAN,UNIT", help="adaptation: which methods to run (comma-separated)")
     ap.add_argument("--steps", type=int, default=None, help="smoke test: train this many steps and print the section instead of writing it")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
@@ -76,7 +77,7 @@ def main():
         ]]
     elif a.task == "adaptation":
         variants = [("digits-typeset", f"{m} {way}", preset, ["--labels-from", frm])
-                    for m, preset in [("CoGAN", a.preset), ("UNIT", a.unit_preset)]
+                    for m, preset in [("CoGAN", a.preset), ("UNIT", a.unit_preset)] if m in a.methods.split(",")
                     for way, frm in [("typeset → handwritten", "b"), ("handwritten → typeset", "a")]]
     else:
         variants = [("digits-edges", f"shared G {g}, shared D 3", a.preset, ["--set", f"cogan.shared_g={g}"]) for g in range(5)]
