@@ -30,6 +30,8 @@ fn quick(preset: &str, data: &str, out: &str, steps: &str) -> Vec<String> {
         );
     } else if preset.starts_with("toy") {
         a.extend(["--set", "model.g_hidden=[16,16]", "--set", "model.d_hidden=[16,16]"].map(String::from));
+    } else if preset.starts_with("began") {
+        a.extend(["--set", "began.width=8"].map(String::from));
     } else if preset != "fgan-estimate" {
         a.extend(["--set", "model.base_channels=8"].map(String::from));
         if matches!(preset, "cgan" | "acgan" | "infogan") {
@@ -85,6 +87,9 @@ fn every_preset_trains_samples_and_checkpoints() {
         }
         if cfg.contains("loss = \"f_gan\"") {
             assert!(m[1]["d/divergence"].is_number(), "{p}");
+        }
+        if p.starts_with("began") {
+            assert!(m[1]["d/k"].is_number() && m[1]["d/m_global"].is_number(), "{p}: {}", m[1]);
         }
         let png = format!("{out}.png");
         gantry(dir, &["sample", "--run", &out, "--n", "9", "--out", &png, "--device", "cpu"]).ok();
@@ -197,6 +202,8 @@ fn resume_is_bit_exact() {
     check_resume(dir, "acgan", &idx, &[]);
     // InfoGAN's codes and Q head
     check_resume(dir, "infogan", &idx, &[]);
+    // BEGAN's controller k_t, saved as training state
+    check_resume(dir, "began", &idx, &[]);
     // the semi-supervised GAN: labelled subset walk, data-dependent init, Gaussian noise
     check_resume(dir, "improved-gan-semi", &idx, &[]);
     // clipping with RMSProp on synthetic data

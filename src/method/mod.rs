@@ -28,7 +28,7 @@ macro_rules! methods {
     };
 }
 
-methods!(gan, cgan, acgan, infogan, semi, cyclegan, discogan, cogan, unit);
+methods!(gan, cgan, acgan, infogan, semi, cyclegan, discogan, cogan, unit, began);
 
 /// Metric key and a scalar tensor, read from the device only at logging steps.
 pub type Metrics = Vec<(&'static str, Tensor)>;

@@ -1,5 +1,6 @@
 //! Architectures only: a configuration and the data's shape build a generator or a
 //! discriminator. No losses and no optimisers live here.
+pub mod began;
 pub mod classifier;
 pub mod cogan;
 pub mod dcgan;
