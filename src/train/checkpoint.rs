@@ -363,6 +363,58 @@ pub fn load(path: &Path, state: &State, method: &mut dyn Saved) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// A method of one network, for the checkpoint's own tests.
+    struct One {
+        vs: VarStore,
+        opt: Optimizer,
+    }
+
+    impl Saved for One {
+        fn stores(&self) -> Vec<(&'static str, &VarStore)> {
+            vec![("g", &self.vs)]
+        }
+        fn optimizers(&mut self) -> Vec<(&'static str, &mut Optimizer)> {
+            vec![("g", &mut self.opt)]
+        }
+    }
+
+    #[test]
+    fn a_non_finite_value_is_never_written_and_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let vs = VarStore::new(tch::Device::Cpu);
+        let w = vs.root().var("w", &[3], tch::nn::Init::Const(1.0));
+        let opt = Optimizer::new(&Default::default(), named_variables(&vs));
+        let mut m = One { vs, opt };
+        let state = |step| State {
+            step,
+            seed: 0,
+            config_hash: String::new(),
+            shape: vec![2],
+            optimizer_steps: Default::default(),
+            gantry_version: String::new(),
+            classes: 0,
+            shape_b: None,
+            lr_scale: 1.0,
+            rollbacks: 0,
+        };
+        save(dir.path(), &mut m, state(1), 3).unwrap();
+        assert_eq!(diverged_tensor(&mut m, 1e8), None);
+        // a weight beyond the bound counts as divergence, though it may be written
+        tch::no_grad(|| w.shallow_clone().fill_(1e9));
+        assert_eq!(diverged_tensor(&mut m, 1e8), Some(("g.safetensors".into(), "w".into())));
+        assert_eq!(diverged_tensor(&mut m, 0.0), None);
+        // an infinite optimiser value is named by its file, and nothing is written
+        tch::no_grad(|| w.shallow_clone().fill_(1.0));
+        let v = m.opt.state_tensors().remove(1).1;
+        tch::no_grad(|| v.shallow_clone().fill_(f64::INFINITY));
+        let e = save(dir.path(), &mut m, state(2), 3).unwrap_err().to_string();
+        assert!(e.contains("w.v (of opt_g.safetensors) is not finite"), "{e}");
+        assert!(e.contains("step-0000001, is finite and kept"), "{e}");
+        assert_eq!(list(dir.path()).unwrap().len(), 1);
+    }
+
     #[test]
     fn a_variable_of_another_dtype_is_refused() {
         let dir = tempfile::tempdir().unwrap();
