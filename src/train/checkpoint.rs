@@ -402,13 +402,13 @@ mod tests {
         save(dir.path(), &mut m, state(1), 3).unwrap();
         assert_eq!(diverged_tensor(&mut m, 1e8), None);
         // a weight beyond the bound counts as divergence, though it may be written
-        tch::no_grad(|| w.shallow_clone().fill_(1e9));
+        let _ = tch::no_grad(|| w.shallow_clone().fill_(1e9));
         assert_eq!(diverged_tensor(&mut m, 1e8), Some(("g.safetensors".into(), "w".into())));
         assert_eq!(diverged_tensor(&mut m, 0.0), None);
         // an infinite optimiser value is named by its file, and nothing is written
-        tch::no_grad(|| w.shallow_clone().fill_(1.0));
+        let _ = tch::no_grad(|| w.shallow_clone().fill_(1.0));
         let v = m.opt.state_tensors().remove(1).1;
-        tch::no_grad(|| v.shallow_clone().fill_(f64::INFINITY));
+        let _ = tch::no_grad(|| v.shallow_clone().fill_(f64::INFINITY));
         let e = save(dir.path(), &mut m, state(2), 3).unwrap_err().to_string();
         assert!(e.contains("w.v (of opt_g.safetensors) is not finite"), "{e}");
         assert!(e.contains("step-0000001, is finite and kept"), "{e}");
