@@ -21,14 +21,7 @@ import report
 GAMMAS = [0.3, 0.5, 0.7]
 
 
-def mean_se(xs):
-    m, sd = report.mean_sd(xs)
-    return m, sd / math.sqrt(len(xs)) if len(xs) > 1 else 0.0
-
-
-def fmt(xs, digits=3):
-    m, se = mean_se(xs)
-    return f"{m:.{digits}f} ± {se:.{digits}f}"
+mean_se, fmt = report.mean_se, report.fmt
 
 
 def ranks(xs):

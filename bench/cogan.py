@@ -30,14 +30,7 @@ import report
 PUBLISHED = {"digits-edges": (0.952, 0.909), "digits-negative": (0.967, 0.778)}
 
 
-def mean_se(xs):
-    m, sd = report.mean_sd(xs)
-    return m, sd / math.sqrt(len(xs)) if len(xs) > 1 else 0.0
-
-
-def fmt(xs, digits=3):
-    m, se = mean_se(xs)
-    return f"{m:.{digits}f} ± {se:.{digits}f}"
+mean_se, fmt = report.mean_se, report.fmt
 
 
 def write(a, name, body):

@@ -104,3 +104,16 @@ def mean_sd(xs):
     import statistics
     xs = list(xs)
     return statistics.mean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
+
+
+def mean_se(xs):
+    """Mean and standard error of the mean."""
+    import math
+    m, sd = mean_sd(xs)
+    return m, sd / math.sqrt(len(xs)) if len(xs) > 1 else 0.0
+
+
+def fmt(xs, digits=3):
+    """`mean ± standard error`."""
+    m, se = mean_se(xs)
+    return f"{m:.{digits}f} ± {se:.{digits}f}"
