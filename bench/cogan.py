@@ -150,8 +150,10 @@ def main():
 def adaptation_report(a, variants, res, steps, batch):
     head = [f"## Domain adaptation on digits-typeset ({report.stamp()})", "",
             f"`python3 bench/cogan.py {report.shown_args(sys.argv[1:])}` on {report.machine()}, CPU, "
-            f"{a.workers} runs side by side with one thread each, beside other work; `{a.preset}` and `{a.unit_preset}` with "
-            "`--labels-from`, each preset's own steps; seeds 0–" f"{a.seeds - 1}; mean ± standard error over the seeds. "
+            f"{a.workers} runs side by side with one thread each, beside other work; "
+            + " and ".join(f"`{p}`" for m, p in [("CoGAN", a.preset), ("UNIT", a.unit_preset)] if m in a.methods.split(","))
+            + " with `--labels-from`, each preset's own steps; seeds 0–" f"{a.seeds - 1}; mean ± standard error over the seeds. "
+            + ("" if "UNIT" in a.methods.split(",") else "UNIT was not run for this table. ") +
             "`adaptation`: the classifier head on the discriminator's shared layers, trained with the source domain's labels "
             "only, on the target domain's labelled test images; `source only`: the same architecture trained in the same run "
             "on the same source batches without the target domain, on the same images (README, *Domain adaptation*).", "",
