@@ -222,6 +222,17 @@ struct TranslateArgs {
 enum DataCommand {
     /// Write a built-in two-domain set in the trainA/ trainB/ testA/ testB/ layout.
     Make(DataMakeArgs),
+    /// Write a built-in image set or an IDX folder as an image-folder tree
+    /// (OUT/train/CLASS/N.png, OUT/test/CLASS/N.png) that `--data OUT` trains on identically.
+    Export(DataExportArgs),
+}
+
+#[derive(Args)]
+struct DataExportArgs {
+    /// fashion-mnist, stacked:DATA, or a folder of MNIST-format IDX files.
+    name: String,
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -480,6 +491,10 @@ pub fn run(cli: Cli) -> Result<()> {
             let o = gantry::datamake::Options { mnist: a.mnist, limit: a.limit, seed: a.seed };
             let made = gantry::datamake::make(&a.name, &a.out, &o)?;
             println!("{}", serde_json::to_string(&made).expect("a summary serialises"));
+        }
+        Command::Data(DataCommand::Export(a)) => {
+            let done = gantry::data::folder::export(&a.name, &a.out)?;
+            println!("{}", serde_json::to_string(&done).expect("a summary serialises"));
         }
         Command::Eval(a) => {
             check_n("--samples", a.samples)?;

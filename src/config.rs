@@ -102,8 +102,17 @@ const MOVED: &[(&str, &str, &str, &str)] = &[
     ("data", "labels", "semi", "labels"),
 ];
 
-/// `[train]` keys that only act once a run diverges, left out of the hash.
-const UNHASHED_TRAIN_KEYS: [&str; 3] = ["on_divergence", "rollback_lr_factor", "max_rollbacks"];
+/// Lines left out of the hash, so that runs of an older gantry keep theirs: `[train]` keys that
+/// only act once a run diverges or that choose outputs beside the run, and keys added since
+/// whose default changes nothing (matched with that value).
+const UNHASHED_LINES: [&str; 6] = [
+    "on_divergence = ",
+    "rollback_lr_factor = ",
+    "max_rollbacks = ",
+    "report = ",
+    "tensorboard = ",
+    "skip_bad = false",
+];
 
 /// Rewrites a configuration file of an older gantry (keys of `MOVED`) into today's layout.
 fn migrate(v: &mut Value) {
@@ -254,7 +263,7 @@ impl Config {
         let text: String = c
             .to_toml()
             .lines()
-            .filter(|l| !UNHASHED_TRAIN_KEYS.iter().any(|k| l.starts_with(&format!("{k} = "))))
+            .filter(|l| !UNHASHED_LINES.iter().any(|k| l.starts_with(k)))
             .map(|l| format!("{l}\n"))
             .collect();
         let digest = Sha256::digest(text.as_bytes());

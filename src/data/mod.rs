@@ -1,6 +1,7 @@
 //! Training data: where it comes from (`DATA` in the CLI), what shape the networks see, and the
 //! batch for any position in the run, derived from the seed so that a resumed run draws the
 //! same batches as a straight one.
+pub mod folder;
 pub mod idx;
 pub mod points;
 pub mod synthetic;
@@ -18,7 +19,8 @@ use tch::{Device, Kind, Tensor};
 #[serde(deny_unknown_fields, default)]
 pub struct DataConfig {
     /// A built-in set (`ring8`, `grid25`, `gaussians8`, `gaussians25`, `swissroll`,
-    /// `fashion-mnist`), a folder of MNIST-format IDX files, or a `.csv` / `.npy` file of points.
+    /// `fashion-mnist`), a folder of images (`folder`: one sub-folder per class for labels), a
+    /// folder of MNIST-format IDX files, or a `.csv` / `.npy` file of points.
     pub source: String,
     /// Examples per discriminator batch (and noise vectors per generator batch).
     pub batch_size: i64,
@@ -33,6 +35,8 @@ pub struct DataConfig {
     pub crop_size: i64,
     /// Two-domain folders: flip each training image left–right with probability ½.
     pub flip: bool,
+    /// Image folders: skip files that do not decode (counted and reported) instead of stopping.
+    pub skip_bad: bool,
 }
 
 impl Default for DataConfig {
@@ -45,6 +49,7 @@ impl Default for DataConfig {
             load_size: 0,
             crop_size: 0,
             flip: false,
+            skip_bad: false,
         }
     }
 }
@@ -245,6 +250,17 @@ impl Dataset {
             let (x, labels) = unpaired::domains_as_classes(cfg, split, device)?;
             let x = fit_images(x, cfg)?;
             (Shape::Image { channels: x.size()[1], size: x.size()[2] }, Store::Tensor { x, labels: Some(labels) })
+        } else if folder::is_image_folder(&path) {
+            let loaded = folder::load(&path, split, cfg, device)?;
+            if loaded.skipped > 0 {
+                eprintln!(
+                    "note: skipped {} unreadable image files of {} (data.skip_bad = true)",
+                    loaded.skipped,
+                    path.display()
+                );
+            }
+            let x = fit_images(loaded.x, cfg)?;
+            (Shape::Image { channels: x.size()[1], size: x.size()[2] }, Store::Tensor { x, labels: loaded.labels })
         } else if path.is_dir() {
             let (images, labels) = idx::read_split(&path, split)?;
             let (n, h, w) = (images.dims[0] as i64, images.dims[1] as i64, images.dims[2] as i64);
@@ -275,7 +291,7 @@ impl Dataset {
             return Err(Error::Data {
                 path,
                 msg: format!(
-                    "no such file or folder; DATA is one of {}, fashion-mnist, a folder of MNIST-format IDX files, or a .csv/.npy file of points",
+                    "no such file or folder; DATA is one of {}, fashion-mnist, a folder of images (one sub-folder per class for labels), a folder of MNIST-format IDX files, or a .csv/.npy file of points",
                     synthetic::NAMES.join(", ")
                 ),
             });
@@ -490,6 +506,9 @@ pub fn identity(source: &str) -> Result<String> {
                 h.update(std::fs::read(&f).map_err(crate::error::io_err(&f))?);
             }
         }
+    } else if folder::is_image_folder(&path) {
+        h.update(b"folder:");
+        folder::hash_into(&path, &mut h)?;
     } else if path.is_dir() {
         for stem in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"] {
             let f = idx::find(&path, stem)

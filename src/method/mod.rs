@@ -284,8 +284,9 @@ pub fn check(cfg: &Config) -> Result<()> {
 pub fn build(cfg: &Config, info: DataInfo, device: Device) -> Result<Box<dyn Method>> {
     let s = spec(&cfg.method)?;
     if s.batch == Batch::Labelled && info.classes < 2 {
+        let what = if info.classes == 1 { "has one class only" } else { "has none" };
         return Err(Error::Config(format!(
-            "method = \"{}\" needs labelled images (an MNIST-format folder with its labels file); the data `{}` has none",
+            "method = \"{}\" needs labelled images of two or more classes (an image folder with one sub-folder per class, or an MNIST-format folder with its labels file); the data `{}` {what}",
             s.name, cfg.data.source
         )));
     }

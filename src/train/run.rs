@@ -122,6 +122,15 @@ fn check_divergence(
     })
 }
 
+/// Whether a data source is an image folder with class sub-folders.
+fn is_class_folder(source: &str) -> bool {
+    let p = std::path::Path::new(source);
+    crate::data::folder::is_image_folder(p)
+        && crate::data::folder::split_dir(p, "train")
+            .and_then(|d| crate::data::folder::list(&d))
+            .is_ok_and(|l| !l.classes.is_empty())
+}
+
 /// Loads the training data of the kind a method consumes.
 pub fn load_data(cfg: &Config, batch: Batch, device: tch::Device) -> Result<Data> {
     match batch {
@@ -160,6 +169,12 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     let data = load_data(cfg, spec.batch, device)?;
     let info = DataInfo { shape: data.shape(), classes: data.classes(), shape_b: data.shape_b() };
     let mut method = method::build(cfg, info, device)?;
+    if !opts.quiet && spec.batch == Batch::Examples && info.classes > 0 && is_class_folder(&cfg.data.source) {
+        eprintln!(
+            "note: {} has {} class folders; method = \"{}\" is unconditional, so the labels are not used",
+            cfg.data.source, info.classes, cfg.method
+        );
+    }
 
     let mut start = 0;
     // the learning-rate factor and rollback count that checkpoints carry
