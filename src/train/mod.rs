@@ -7,6 +7,7 @@ pub mod guard;
 pub mod optim;
 pub mod run;
 pub mod schedule;
+pub mod tensorboard;
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -94,6 +95,12 @@ pub struct TrainConfig {
     pub rollback_lr_factor: f64,
     /// Rollbacks allowed in a run before it stops.
     pub max_rollbacks: u64,
+    /// Write TensorBoard event files under `RUN/tb/`: every scalar of `metrics.jsonl` and the
+    /// sample grids, at the same steps. Not part of the configuration's hash.
+    pub tensorboard: bool,
+    /// Rewrite `RUN/report.html` (`gantry report`) at every sample step and at the end, so the
+    /// run can be watched in a browser. Not part of the configuration's hash.
+    pub report: bool,
 }
 
 impl Default for TrainConfig {
@@ -124,6 +131,8 @@ impl Default for TrainConfig {
             on_divergence: OnDivergence::Stop,
             rollback_lr_factor: 0.5,
             max_rollbacks: 3,
+            tensorboard: false,
+            report: true,
         }
     }
 }

@@ -240,6 +240,9 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     let mut log =
         std::fs::OpenOptions::new().create(true).append(true).open(&metrics_path).map_err(io_err(&metrics_path))?;
 
+    let mut tb =
+        if cfg.train.tensorboard { Some(super::tensorboard::EventWriter::create(&out.join("tb"))?) } else { None };
+
     let total = cfg.steps;
     let bar = if opts.quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
     bar.set_style(
@@ -308,6 +311,12 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                     }
                     obj.insert("time/steps_per_s".into(), rate.into());
                     writeln!(log, "{}", serde_json::Value::Object(obj)).map_err(io_err(&metrics_path))?;
+                    if let Some(w) = tb.as_mut() {
+                        let mut scalars: Vec<(String, f64)> = values.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+                        scalars.push(("time/steps_per_s".into(), rate));
+                        w.scalars(done, &scalars)?;
+                        w.flush()?;
+                    }
                     let shown: Vec<String> = values
                         .iter()
                         .filter(|(k, _)| k.ends_with("loss"))
@@ -367,7 +376,12 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
             return Err(if rollbacks > 0 { e.after_rollbacks(rollbacks) } else { e });
         }
         if t.sample_every > 0 && (done % t.sample_every == 0 || is_last) {
-            method.write_grid(&fixed, &data, &samples_dir.join(format!("step-{done:07}.png")), cfg.seed)?;
+            let grid = samples_dir.join(format!("step-{done:07}.png"));
+            method.write_grid(&fixed, &data, &grid, cfg.seed)?;
+            if let Some(w) = tb.as_mut() {
+                w.image_file(done, "samples", &grid)?;
+                w.flush()?;
+            }
         }
         let eval_now = is_last || (t.eval_every > 0 && done % t.eval_every == 0);
         if eval_now {
@@ -398,6 +412,15 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                 }
             }
             if obj.len() > 1 {
+                if let Some(w) = tb.as_mut() {
+                    let scalars: Vec<(String, f64)> = obj
+                        .iter()
+                        .filter(|(k, _)| *k != "step")
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_f64()?)))
+                        .collect();
+                    w.scalars(done, &scalars)?;
+                    w.flush()?;
+                }
                 writeln!(log, "{}", serde_json::Value::Object(obj)).map_err(io_err(&metrics_path))?;
             }
         }
