@@ -57,3 +57,34 @@ int gantry_fused_adam(at::Tensor **params, at::Tensor **grads, at::Tensor **exp_
   }
 }
 }
+
+// ---- TorchScript export -------------------------------------------------------------------
+#include <torch/script.h>
+
+extern "C" {
+
+// Loads the TorchScript module at `in` (a generator traced by tch), adds integer and string
+// attributes a PyTorch user reads (`latent_dim`, `prior`, …) and, when `methods` is not empty,
+// TorchScript source defining further methods, then saves it at `out`.
+int gantry_jit_finish(const char *in, const char *out, const char **int_names, const int64_t *int_values,
+                      int n_int, const char **str_names, const char **str_values, int n_str,
+                      const char *methods) {
+  try {
+    torch::jit::Module m = torch::jit::load(std::string(in));
+    for (int i = 0; i < n_int; i++) {
+      m.register_attribute(int_names[i], c10::IntType::get(), c10::IValue(int_values[i]));
+    }
+    for (int i = 0; i < n_str; i++) {
+      m.register_attribute(str_names[i], c10::StringType::get(), c10::IValue(std::string(str_values[i])));
+    }
+    if (methods != nullptr && methods[0] != '\0') {
+      m.define(std::string(methods));
+    }
+    m.save(std::string(out));
+    return 0;
+  } catch (const std::exception &e) {
+    last_error = e.what();
+    return -1;
+  }
+}
+}

@@ -44,6 +44,9 @@ enum Command {
     /// Evaluation classifiers (the feature network of FCD, KID and the rest).
     #[command(subcommand)]
     Classifier(ClassifierCommand),
+    /// Write a run's generator as a TorchScript module for PyTorch (`torch.jit.load`); a
+    /// translation run gives one per direction (OUT-a2b.pt, OUT-b2a.pt).
+    Export(ExportArgs),
     /// List the presets.
     Presets,
 }
@@ -101,8 +104,15 @@ struct SampleArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// A grid PNG (images), a scatter PNG or a CSV (points).
-    #[arg(long, required_unless_present = "out_dir")]
+    #[arg(long, required_unless_present_any = ["out_dir", "npy"])]
     out: Option<PathBuf>,
+    /// The samples as a float32 .npy array ([n, c, h, w] in [−1, 1], or [n, d] points).
+    #[arg(long)]
+    npy: Option<PathBuf>,
+    /// The generator inputs the samples were drawn from, as a float32 .npy array [n, input_dim]
+    /// (what an exported generator's forward takes).
+    #[arg(long)]
+    latents_npy: Option<PathBuf>,
     /// One PNG per sample.
     #[arg(long)]
     out_dir: Option<PathBuf>,
@@ -114,6 +124,21 @@ struct SampleArgs {
     #[arg(long)]
     step: Option<u64>,
     #[arg(long, default_value = "auto")]
+    device: String,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    #[arg(long)]
+    run: PathBuf,
+    /// The .pt file to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// Use the run's checkpoint of this step (default: its newest).
+    #[arg(long)]
+    step: Option<u64>,
+    /// The device the module is traced on (and loads onto by default).
+    #[arg(long, default_value = "cpu")]
     device: String,
 }
 
@@ -403,7 +428,9 @@ pub fn run(cli: Cli) -> Result<()> {
                         "--class: this run generates pairs, one image of each domain, and takes no class".into(),
                     ));
                 }
-                let (x, y) = gantry::coupled::pairs(p.as_ref(), a.n, a.seed, 0);
+                let z = gantry::coupled::latents(p.as_ref(), a.n, a.seed, 0);
+                let (x, y) = gantry::coupled::pairs_of(p.as_ref(), &z);
+                write_npys(&[(&a.npy, &tch::Tensor::stack(&[&x, &y], 0)), (&a.latents_npy, &z)])?;
                 if let Some(out) = &a.out {
                     viz::save_grid(&gantry::method::cogan::pair_rows(&x, &y, 8), 8, out)?;
                 }
@@ -438,7 +465,9 @@ pub fn run(cli: Cli) -> Result<()> {
                 }
                 _ => {}
             }
-            let x = t.generate(&t.latents_of(a.n, a.seed, a.class)?)?;
+            let z = t.latents_of(a.n, a.seed, a.class)?;
+            let x = t.generate(&z)?;
+            write_npys(&[(&a.npy, &x), (&a.latents_npy, &z)])?;
             // a conditional grid without --class has one row per class
             let ncol = if classes > 0 && a.class.is_none() { (a.n / classes).max(1) } else { 0 };
             if let Some(out) = &a.out {
@@ -450,6 +479,11 @@ pub fn run(cli: Cli) -> Result<()> {
                     sample::save_samples(&x.narrow(0, i, 1), t.shape, 1, &dir.join(format!("{i:05}.png")))?;
                 }
             }
+        }
+        Command::Export(a) => {
+            let t = sample::load_run_at(&a.run, &a.device, a.step)?;
+            let done = gantry::export::torchscript(&t, &a.run, &a.out)?;
+            println!("{}", serde_json::to_string(&done).expect("a summary serialises"));
         }
         Command::Interpolate(a) => {
             if a.rows < 1 || a.cols < 2 {
@@ -587,6 +621,18 @@ pub fn run(cli: Cli) -> Result<()> {
             for p in config::PRESETS {
                 println!("{:<20} {}", p.name, config::preset_description(p));
             }
+        }
+    }
+    Ok(())
+}
+
+/// Writes each tensor whose path was given as a float32 .npy file.
+fn write_npys(files: &[(&Option<PathBuf>, &tch::Tensor)]) -> Result<()> {
+    for (path, v) in files {
+        if let Some(path) = path {
+            v.to_device(tch::Device::Cpu)
+                .write_npy(path)
+                .map_err(|e| Error::Usage(format!("cannot write {} ({e})", path.display())))?;
         }
     }
     Ok(())

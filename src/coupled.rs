@@ -27,8 +27,18 @@ pub const AGREEMENT_PAIRS: i64 = 10_000;
 
 /// `n` pairs from the latents of (`seed`, `stream`).
 pub fn pairs(p: &dyn PairSampler, n: i64, seed: u64, index: u64) -> (Tensor, Tensor) {
+    pairs_of(p, &latents(p, n, seed, index))
+}
+
+/// The latents `pairs` draws for (n, seed, index).
+pub fn latents(p: &dyn PairSampler, n: i64, seed: u64, index: u64) -> Tensor {
     rng::seed_torch(seed, rng::stream::SAMPLE, index);
-    let z = p.latents(n);
+    p.latents(n)
+}
+
+/// The pairs of latents `z`, generated in chunks.
+pub fn pairs_of(p: &dyn PairSampler, z: &Tensor) -> (Tensor, Tensor) {
+    let n = z.size()[0];
     let (mut a, mut b) = (vec![], vec![]);
     for i in (0..n).step_by(CHUNK as usize) {
         let (x, y) = p.generate_pair(&z.narrow(0, i, CHUNK.min(n - i)));

@@ -41,7 +41,7 @@ impl From<tch::TchError> for Error {
 }
 
 /// libtorch's message without the C++ stack it appends ("Exception raised from …", frames).
-fn torch_message(e: &tch::TchError) -> String {
+pub fn torch_message(e: &tch::TchError) -> String {
     let text = e.to_string();
     let cut = ["\nException raised from", "Exception raised from", "\nframe #"]
         .iter()

@@ -12,6 +12,7 @@ pub mod data;
 pub mod datamake;
 pub mod error;
 pub mod evaluate;
+pub mod export;
 pub mod imagefolder;
 pub mod method;
 pub mod metrics;

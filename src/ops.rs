@@ -7,6 +7,18 @@ unsafe extern "C" {
     fn gantry_last_error() -> *const std::os::raw::c_char;
     fn gantry_set_deterministic(on: i32) -> i32;
     fn gantry_leaky_relu(x: *mut C_tensor, slope: f64) -> *mut C_tensor;
+    #[allow(clippy::too_many_arguments)]
+    fn gantry_jit_finish(
+        input: *const std::os::raw::c_char,
+        out: *const std::os::raw::c_char,
+        int_names: *const *const std::os::raw::c_char,
+        int_values: *const i64,
+        n_int: i32,
+        str_names: *const *const std::os::raw::c_char,
+        str_values: *const *const std::os::raw::c_char,
+        n_str: i32,
+        methods: *const std::os::raw::c_char,
+    ) -> i32;
     fn gantry_fused_adam(
         params: *mut *mut C_tensor,
         grads: *mut *mut C_tensor,
@@ -90,6 +102,42 @@ pub fn slerp(a: &Tensor, b: &Tensor, t: f64) -> Tensor {
     }
     let s = omega.sin();
     a * (((1.0 - t) * omega).sin() / s) + b * ((t * omega).sin() / s)
+}
+
+/// Reloads the TorchScript module at `input`, adds integer and string attributes and the methods
+/// `methods` (TorchScript source, may be empty) defines, and saves it at `out`.
+pub fn jit_finish(
+    input: &std::path::Path,
+    out: &std::path::Path,
+    ints: &[(&str, i64)],
+    strs: &[(&str, &str)],
+    methods: &str,
+) -> std::result::Result<(), String> {
+    use std::ffi::CString;
+    let c = |s: &str| CString::new(s).map_err(|_| format!("`{s}` holds a NUL byte"));
+    let path = |p: &std::path::Path| c(&p.to_string_lossy());
+    let (input, out, methods) = (path(input)?, path(out)?, c(methods)?);
+    let int_names = ints.iter().map(|(k, _)| c(k)).collect::<std::result::Result<Vec<_>, _>>()?;
+    let int_values: Vec<i64> = ints.iter().map(|(_, v)| *v).collect();
+    let str_names = strs.iter().map(|(k, _)| c(k)).collect::<std::result::Result<Vec<_>, _>>()?;
+    let str_values = strs.iter().map(|(_, v)| c(v)).collect::<std::result::Result<Vec<_>, _>>()?;
+    let ptrs = |v: &[CString]| v.iter().map(|s| s.as_ptr()).collect::<Vec<_>>();
+    let (ip, sp, sv) = (ptrs(&int_names), ptrs(&str_names), ptrs(&str_values));
+    // SAFETY: every pointer refers to a live CString or slice of the stated length.
+    let rc = unsafe {
+        gantry_jit_finish(
+            input.as_ptr(),
+            out.as_ptr(),
+            ip.as_ptr(),
+            int_values.as_ptr(),
+            ip.len() as i32,
+            sp.as_ptr(),
+            sv.as_ptr(),
+            sp.len() as i32,
+            methods.as_ptr(),
+        )
+    };
+    if rc == 0 { Ok(()) } else { Err(last_error()) }
 }
 
 #[cfg(test)]

@@ -63,3 +63,117 @@ fn tensorboard_holds_every_logged_scalar_and_the_grids() {
     assert_eq!(grids, [4, 6, 8, 9], "a grid at each sample step and at the end of each leg");
     assert_eq!(std::fs::read_dir(t.path().join("run/tb")).unwrap().count(), 2);
 }
+
+fn python(args: &[&str]) -> serde_json::Value {
+    let out = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/export_check.py"))
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "PyTorch could not use the export: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn path(dir: &std::path::Path, name: &str) -> String {
+    dir.join(name).display().to_string()
+}
+
+#[test]
+fn exported_generators_draw_in_pytorch_what_gantry_samples() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let data = tiny_idx_named(d, "idx", 32, false, 5, true);
+    let data = data.to_str().unwrap();
+    // an unconditional DCGAN and a conditional one (AC-GAN): forward(z) equals gantry sample
+    // improved-gan with virtual batch norm: the reference batch rides along in the trace
+    for (preset, classes) in [("dcgan", 0), ("acgan", 10), ("improved-gan", 0)] {
+        let run = format!("{preset}-run");
+        let vbn: &[&str] = if preset == "improved-gan" { &["--set", "model.g_norm=\"virtual\""] } else { &[] };
+        tiny_run(d, preset, data, &run, "3", vbn).ok();
+        let g = path(d, &format!("{preset}.pt"));
+        let e = gantry(d, &["export", "--run", &run, "--out", &g]).ok().json();
+        assert_eq!(e["kind"], "noise");
+        let (z, x) = (path(d, &format!("{preset}-z.npy")), path(d, &format!("{preset}-x.npy")));
+        gantry(d, &["sample", "--run", &run, "--n", "10", "--seed", "7", "--npy", &x, "--latents-npy", &z]).ok();
+        let r = python(&["noise", &g, &z, &x]);
+        assert!(r["max_abs_diff"].as_f64().unwrap() <= 1e-5, "{preset}: {r}");
+        assert_eq!(r["shape"], serde_json::json!([10, 1, 28, 28]));
+        let a = &r["attributes"];
+        assert_eq!(
+            (a["num_classes"].as_i64(), a["prior"].as_str(), a["step"].as_i64()),
+            (Some(classes), Some("normal"), Some(3))
+        );
+        assert_eq!(a["input_dim"].as_i64().unwrap() - a["latent_dim"].as_i64().unwrap(), classes);
+        if classes > 0 {
+            // gantry sample without --class draws the classes in order, n / K per class
+            let r = python(&["labels", &g, &z, "0,1,2,3,4,5,6,7,8,9"]);
+            assert_eq!(r["max_abs_diff"].as_f64().unwrap(), 0.0, "{r}");
+        }
+    }
+}
+
+#[test]
+fn translation_runs_export_one_module_per_direction() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let mnist = tiny_idx_named(d, "mnist", 20, false, 5, true);
+    gantry(d, &["data", "make", "digits-edges", "--mnist", mnist.to_str().unwrap(), "--out", "pair"]).ok();
+    let small = [
+        "--set",
+        "cyclegan.ngf=4",
+        "--set",
+        "cyclegan.ndf=4",
+        "--set",
+        "cyclegan.blocks=1",
+        "--set",
+        "data.batch_size=2",
+    ];
+    let mut a = vec!["train", "--preset", "cyclegan-small", "--data", "pair", "--out", "cg", "--steps", "2", "--quiet"];
+    a.extend_from_slice(&small);
+    gantry(d, &a).ok();
+    let e = gantry(d, &["export", "--run", "cg", "--out", "G.pt"]).ok().json();
+    assert_eq!(e["kind"], "translation");
+    assert!(d.join("G-a2b.pt").is_file() && d.join("G-b2a.pt").is_file());
+    // one test image of A through PyTorch and through `gantry translate`: equal but for the PNG's rounding
+    let input = std::fs::read_dir(d.join("pair/testA")).unwrap().next().unwrap().unwrap().path();
+    std::fs::create_dir_all(d.join("in")).unwrap();
+    std::fs::copy(&input, d.join("in/x.png")).unwrap();
+    gantry(d, &["translate", "--run", "cg", "--input", "in", "--out", "out", "--direction", "a2b"]).ok();
+    let img = image::open(&input).unwrap().to_luma8();
+    let (w, h) = img.dimensions();
+    let x =
+        tch::Tensor::from_slice(img.as_raw()).view([1, 1, h as i64, w as i64]).to_kind(tch::Kind::Float) / 127.5 - 1.0;
+    x.write_npy(d.join("x.npy")).unwrap();
+    let r = python(&["translate", &path(d, "G-a2b.pt"), &path(d, "x.npy"), &path(d, "y.npy")]);
+    assert_eq!(r["attributes"]["direction"], "a2b");
+    let y = tch::Tensor::read_npy(d.join("y.npy")).unwrap();
+    let png = image::open(d.join("out/x.png")).unwrap().to_luma8();
+    let ours =
+        tch::Tensor::from_slice(png.as_raw()).view([1, 1, h as i64, w as i64]).to_kind(tch::Kind::Float) / 127.5 - 1.0;
+    let diff = (y - ours).abs().max().double_value(&[]);
+    assert!(diff <= 1.0 / 127.5 + 1e-5, "PyTorch's translation differs from gantry's by {diff}");
+    // CoGAN on the same folder: one module, the pair stacked
+    gantry(
+        d,
+        &[
+            "train",
+            "--preset",
+            "cogan-digits",
+            "--data",
+            "pair",
+            "--out",
+            "co",
+            "--steps",
+            "2",
+            "--quiet",
+            "--set",
+            "data.batch_size=2",
+        ],
+    )
+    .ok();
+    gantry(d, &["export", "--run", "co", "--out", "C.pt"]).ok();
+    gantry(d, &["sample", "--run", "co", "--n", "5", "--npy", "cx.npy", "--latents-npy", "cz.npy"]).ok();
+    let r = python(&["pairs", &path(d, "C.pt"), &path(d, "cz.npy"), &path(d, "cx.npy")]);
+    assert_eq!(r["shape"], serde_json::json!([2, 5, 1, 28, 28]));
+    assert!(r["max_abs_diff"].as_f64().unwrap() <= 1e-5, "{r}");
+}

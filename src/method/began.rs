@@ -242,6 +242,10 @@ impl NoiseSampler for Began {
         Tensor::rand([n, self.c.latent_dim], (Kind::Float, self.device)) * 2.0 - 1.0
     }
 
+    fn prior(&self) -> &'static str {
+        "uniform"
+    }
+
     /// Minus each image's reconstruction error: higher is more like the data.
     fn critic(&self, x: &Tensor) -> Tensor {
         tch::no_grad(|| -self.d.errors(x))

@@ -513,6 +513,10 @@ impl NoiseSampler for Gan {
         self.variant.classes()
     }
 
+    fn prior(&self) -> &'static str {
+        nets::prior_name(self.model.latent_prior)
+    }
+
     fn critic(&self, x: &Tensor) -> Tensor {
         // point data only (conditional methods need images), so there is no class to feed
         self.variant.source(tch::no_grad(|| self.d.forward_t(x, false)))

@@ -131,6 +131,11 @@ pub trait NoiseSampler {
     fn classes(&self) -> i64 {
         0
     }
+    /// The distribution of the noise part of the inputs: `normal` (N(0, I)) or `uniform`
+    /// (U(−1, 1) per dimension).
+    fn prior(&self) -> &'static str {
+        "normal"
+    }
     /// The discriminator's raw output for `x`, in eval mode.
     fn critic(&self, x: &Tensor) -> Tensor;
     /// The divergence or distance the critic estimates between `real` and `fake` (its metric

@@ -343,6 +343,10 @@ impl NoiseSampler for Semi {
         nets::latents(&self.model, self.shape, n, self.device)
     }
 
+    fn prior(&self) -> &'static str {
+        nets::prior_name(self.model.latent_prior)
+    }
+
     fn critic(&self, x: &Tensor) -> Tensor {
         tch::no_grad(|| self.d.forward_t(x, false)).logsumexp([1], false)
     }

@@ -131,7 +131,8 @@ impl CoGenerator {
 
     /// Images of domains A and B for latents `z` [n, z_dim].
     pub fn forward_pair(&self, z: &Tensor, train: bool) -> (Tensor, Tensor) {
-        let mut h = z.view([z.size()[0], -1, 1, 1]);
+        // the batch left to -1, so a traced export takes any batch size
+        let mut h = z.view([-1, z.size()[1], 1, 1]);
         for l in &self.layers.shared {
             h = l.forward_t(&h, train);
         }

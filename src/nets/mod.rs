@@ -211,9 +211,17 @@ impl VirtualBatchNorm {
         let mean = &mean_i * w + &mean_ref * (1.0 - w);
         let sq = &sq_i * w + &sq_ref * (1.0 - w);
         // the reference rows use the reference statistics alone
-        let is_ref = Tensor::arange(x.size()[0], (tch::Kind::Int64, x.device()))
-            .lt(REFERENCE_BATCH)
-            .view(std::iter::once(-1).chain(std::iter::repeat_n(1, x.dim() - 1)).collect::<Vec<_>>().as_slice());
+        // (built from the rows past the reference rather than from the batch's size, so that a
+        // traced export takes any batch size)
+        let rest = x.slice(0, REFERENCE_BATCH, None, 1).flatten(1, -1).select(1, 0);
+        let is_ref = Tensor::cat(
+            &[
+                Tensor::ones([REFERENCE_BATCH], (tch::Kind::Bool, x.device())),
+                rest.zeros_like().to_kind(tch::Kind::Bool),
+            ],
+            0,
+        )
+        .view(std::iter::once(-1).chain(std::iter::repeat_n(1, x.dim() - 1)).collect::<Vec<_>>().as_slice());
         let mean = mean_ref.expand_as(&mean).where_self(&is_ref, &mean);
         let sq = sq_ref.expand_as(&sq).where_self(&is_ref, &sq);
         let var = (sq - mean.square()).clamp_min(0.0);
@@ -278,7 +286,8 @@ pub struct WithReference {
 impl ModuleT for WithReference {
     fn forward_t(&self, z: &Tensor, train: bool) -> Tensor {
         let out = self.net.forward_t(&Tensor::cat(&[&self.z_ref, z], 0), train);
-        out.narrow(0, REFERENCE_BATCH, z.size()[0])
+        // an open-ended slice rather than a length, so a traced export takes any batch size
+        out.slice(0, REFERENCE_BATCH, None, 1)
     }
 }
 
@@ -299,6 +308,14 @@ pub fn latent_dim(cfg: &ModelConfig, shape: Shape) -> i64 {
 }
 
 /// Noise for `n` samples.
+/// The name of a prior, as exported generators carry it.
+pub fn prior_name(p: LatentPrior) -> &'static str {
+    match p {
+        LatentPrior::Normal => "normal",
+        LatentPrior::Uniform => "uniform",
+    }
+}
+
 pub fn latents(cfg: &ModelConfig, shape: Shape, n: i64, device: Device) -> Tensor {
     let size = [n, latent_dim(cfg, shape)];
     match cfg.latent_prior {

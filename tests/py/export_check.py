@@ -1,0 +1,57 @@
+"""Loads gantry-exported TorchScript generators in PyTorch and compares them with gantry's own
+output. Prints one JSON object.
+
+    export_check.py noise G.pt z.npy x.npy      # forward(z) against gantry sample's images
+    export_check.py labels G.pt z.npy y         # forward_labels(z[:, :latent_dim], y) == forward(z)
+    export_check.py translate G.pt x.npy y.npy  # the translated batch, written as y.npy
+    export_check.py pairs G.pt z.npy x.npy      # forward(z) ([2, n, c, h, w]) against gantry sample's pairs
+"""
+import ast, json, struct, sys
+import torch
+
+
+def read_npy(path):
+    # float32 .npy without numpy: magic, version, header length, a Python-literal header, data
+    raw = open(path, "rb").read()
+    assert raw[:6] == b"\x93NUMPY", path
+    major = raw[6]
+    (hlen,), start = (struct.unpack("<H", raw[8:10]), 10) if major == 1 else (struct.unpack("<I", raw[8:12]), 12)
+    header = ast.literal_eval(raw[start:start + hlen].decode("latin1"))
+    assert header["descr"] == "<f4" and not header["fortran_order"], header
+    data = bytearray(raw[start + hlen:])
+    return torch.frombuffer(data, dtype=torch.float32).reshape(header["shape"])
+
+
+def write_npy(path, t):
+    t = t.contiguous().to(torch.float32)
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }" % (tuple(t.shape),)
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin1"))
+        f.write(bytes(t.untyped_storage()))
+
+
+mode, g = sys.argv[1], torch.jit.load(sys.argv[2])
+out = {"attributes": {k: getattr(g, k) for k in ["latent_dim", "input_dim", "num_classes", "prior", "in_channels",
+                                                   "out_channels", "direction", "method", "value_range", "step"]
+                      if hasattr(g, k)}}
+with torch.no_grad():
+    if mode == "noise":
+        z, want = read_npy(sys.argv[3]), read_npy(sys.argv[4])
+        got = g(z)
+        out["max_abs_diff"] = (got - want).abs().max().item()
+        out["shape"] = list(got.shape)
+    elif mode == "labels":
+        z, y = read_npy(sys.argv[3]), torch.tensor([int(v) for v in sys.argv[4].split(",")])
+        got = g.forward_labels(z[:, :g.latent_dim], y)
+        out["max_abs_diff"] = (got - g(z)).abs().max().item()
+    elif mode == "translate":
+        x = read_npy(sys.argv[3])
+        y = g(x)
+        write_npy(sys.argv[4], y)
+        out["shape"] = list(y.shape)
+    elif mode == "pairs":
+        got = g(read_npy(sys.argv[3]))
+        out["shape"] = list(got.shape)
+        out["max_abs_diff"] = (got - read_npy(sys.argv[4])).abs().max().item()
+print(json.dumps(out))
