@@ -47,6 +47,9 @@ enum Command {
     /// Write a run's generator as a TorchScript module for PyTorch (`torch.jit.load`); a
     /// translation run gives one per direction (OUT-a2b.pt, OUT-b2a.pt).
     Export(ExportArgs),
+    /// An HTML report of a run (curves, sample grids, eval results, configuration), or of
+    /// several runs compared; self-contained, opened in any browser.
+    Report(ReportArgs),
     /// List the presets.
     Presets,
 }
@@ -125,6 +128,18 @@ struct SampleArgs {
     step: Option<u64>,
     #[arg(long, default_value = "auto")]
     device: String,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// The run to report on (default page: RUN/report.html).
+    #[arg(long, conflicts_with = "runs", required_unless_present = "runs")]
+    run: Option<PathBuf>,
+    /// Runs to compare: curves overlaid and a table of final figures (needs --out).
+    #[arg(long, num_args = 2.., requires = "out")]
+    runs: Vec<PathBuf>,
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -480,6 +495,15 @@ pub fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::Report(a) => {
+            let runs = match &a.run {
+                Some(r) => vec![r.clone()],
+                None => a.runs.clone(),
+            };
+            let out = a.out.clone().unwrap_or_else(|| runs[0].join("report.html"));
+            gantry::report::write(&runs, &out)?;
+            println!("{}", serde_json::json!({ "report": out, "runs": runs }));
+        }
         Command::Export(a) => {
             let t = sample::load_run_at(&a.run, &a.device, a.step)?;
             let done = gantry::export::torchscript(&t, &a.run, &a.out)?;
@@ -565,7 +589,12 @@ pub fn run(cli: Cli) -> Result<()> {
                     println!("{}", t.evaluate_pairs(&ask)?);
                     return Ok(());
                 }
-                println!("{}", t.evaluate(a.samples, a.seed, &features, a.quiet)?);
+                let result = t.evaluate(a.samples, a.seed, &features, a.quiet)?;
+                // kept beside the run for `gantry report`; a read-only run folder only loses that
+                if let Err(e) = gantry::report::save_eval(run, t.step, &result) {
+                    eprintln!("note: the result was not saved in the run folder ({e})");
+                }
+                println!("{result}");
             } else if let Some(reference) = &a.reference {
                 let device = config::parse_device(&a.device)?;
                 let net = features.load(reference, device, a.quiet)?;

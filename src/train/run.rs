@@ -277,6 +277,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         last.as_ref().map_or("no checkpoint (none was written yet)".into(), |p| p.display().to_string())
     };
     let mut step = start;
+    let mut write_report = false;
     while step < total {
         rng::seed_torch(cfg.seed, rng::stream::STEP, step);
         let metrics = method.train_step(step, &data);
@@ -382,6 +383,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                 w.image_file(done, "samples", &grid)?;
                 w.flush()?;
             }
+            write_report = t.report;
         }
         let eval_now = is_last || (t.eval_every > 0 && done % t.eval_every == 0);
         if eval_now {
@@ -422,6 +424,13 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                     w.flush()?;
                 }
                 writeln!(log, "{}", serde_json::Value::Object(obj)).map_err(io_err(&metrics_path))?;
+            }
+        }
+        if write_report || (is_last && t.report) {
+            write_report = false;
+            // the page is a view of the run; failing to write it does not stop training
+            if let Err(e) = crate::report::write(std::slice::from_ref(out), &out.join("report.html")) {
+                bar.println(format!("note: report.html not written ({e})"));
             }
         }
         if want_ckpt {
