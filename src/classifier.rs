@@ -133,6 +133,7 @@ impl Classifier {
         let n = train.len().unwrap_or(0);
         let per_epoch = (n / opts.batch_size).max(1) as u64;
         let total = per_epoch * opts.epochs;
+        let bar = crate::progress::bar(total, "classifier", opts.quiet);
         for step in 0..total {
             rng::seed_torch(opts.seed, rng::stream::STEP, step);
             let (x, y) = train.batch_with_labels(step, opts.batch_size, opts.seed);
@@ -145,15 +146,17 @@ impl Classifier {
             let loss = logits.cross_entropy_for_logits(&y);
             let grads = Tensor::run_backward(&[&loss], &opt.params(), false, false);
             opt.step(&grads, schedule::lr(opts.lr, crate::train::Schedule::Linear, 0, step, total));
-            if !opts.quiet && (step + 1) % per_epoch == 0 {
-                eprintln!(
-                    "classifier: epoch {}/{} loss {:.4}",
+            bar.inc(1);
+            if (step + 1) % per_epoch == 0 && !bar.is_hidden() {
+                bar.set_message(format!(
+                    "epoch {}/{} loss {:.4}",
                     (step + 1) / per_epoch,
                     opts.epochs,
                     loss.double_value(&[])
-                );
+                ));
             }
         }
+        bar.finish_and_clear();
         let mut c = Classifier {
             identity: weights_identity(&vs),
             vs,

@@ -416,6 +416,7 @@ fn check_n(flag: &str, n: i64) -> Result<()> {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command.unwrap_or(Command::Train(TrainArgs { out: "runs/latest".into(), ..Default::default() })) {
         Command::Train(a) => {
+            gantry::progress::set_quiet(a.quiet);
             let cfg = train_config(&a)?;
             if a.dry_run {
                 print!("{}", cfg.to_toml());
@@ -555,6 +556,7 @@ pub fn run(cli: Cli) -> Result<()> {
             println!("{}", serde_json::to_string(&done).expect("a summary serialises"));
         }
         Command::Eval(a) => {
+            gantry::progress::set_quiet(a.quiet);
             check_n("--samples", a.samples)?;
             if a.step.is_some() && a.run.is_none() {
                 return Err(Error::Usage("--step picks a checkpoint of --run; --images and --real have none".into()));
@@ -632,6 +634,7 @@ pub fn run(cli: Cli) -> Result<()> {
             println!("{}", serde_json::to_string(&s).expect("a selection serialises"));
         }
         Command::Classifier(ClassifierCommand::Train(a)) => {
+            gantry::progress::set_quiet(a.quiet);
             let device = config::parse_device(&a.device)?;
             let opts = gantry::classifier::TrainOptions {
                 epochs: a.epochs,

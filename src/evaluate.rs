@@ -96,7 +96,15 @@ fn reference_with_labels(data: &DataConfig, n: i64, seed: u64, device: Device) -
 pub fn generate_many(s: &dyn NoiseSampler, n: i64, seed: u64) -> Tensor {
     rng::seed_torch(seed, rng::stream::SAMPLE, 0);
     let z = s.latents(n);
-    let parts: Vec<Tensor> = (0..n).step_by(500).map(|i| s.generate(&z.narrow(0, i, 500.min(n - i)))).collect();
+    let bar = crate::progress::bar(n as u64, "samples", n < 20_000);
+    let parts: Vec<Tensor> = (0..n)
+        .step_by(500)
+        .map(|i| {
+            bar.inc(500.min(n - i) as u64);
+            s.generate(&z.narrow(0, i, 500.min(n - i)))
+        })
+        .collect();
+    bar.finish_and_clear();
     Tensor::cat(&parts, 0)
 }
 

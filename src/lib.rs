@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod nets;
 pub mod objective;
 pub mod ops;
+pub mod progress;
 pub mod report;
 pub mod rng;
 pub mod sample;

@@ -177,3 +177,41 @@ fn translation_runs_export_one_module_per_direction() {
     assert_eq!(r["shape"], serde_json::json!([2, 5, 1, 28, 28]));
     assert!(r["max_abs_diff"].as_f64().unwrap() <= 1e-5, "{r}");
 }
+
+/// Runs `gantry ARGS` under `script`, which gives it a terminal; returns what it drew.
+fn on_a_terminal(dir: &std::path::Path, args: &str) -> String {
+    let cmd = format!("{} {args}", env!("CARGO_BIN_EXE_gantry"));
+    let out = Command::new("script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .current_dir(dir)
+        .env("OMP_NUM_THREADS", "1")
+        .env("GANTRY_CACHE", dir.join(".gantry-cache"))
+        .output()
+        .expect("script (util-linux) runs");
+    assert!(out.status.success(), "{args}: {}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn progress_bars_show_on_a_terminal_only() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let data = tiny_idx_named(d, "idx", 32, false, 5, true);
+    let small = "--set data.batch_size=8 --set model.base_channels=8";
+    let drawn = on_a_terminal(d, &format!("train --preset dcgan --data {} --out a --steps 20 {small}", data.display()));
+    assert!(drawn.contains("ETA") && drawn.contains("20/20"), "{drawn}");
+    let drawn = on_a_terminal(d, &format!("classifier train --data {} --out c.safetensors --epochs 2", data.display()));
+    assert!(drawn.contains("classifier [") && drawn.contains("ETA"), "{drawn}");
+    // --quiet on a terminal, and any pipe, draw no bar
+    let drawn =
+        on_a_terminal(d, &format!("train --preset dcgan --data {} --out b --steps 5 --quiet {small}", data.display()));
+    assert!(!drawn.contains("ETA"), "{drawn}");
+    let piped = tiny_run(d, "dcgan", data.to_str().unwrap(), "c", "5", &[]).ok();
+    assert!(!piped.stderr().contains("ETA"));
+    let piped = gantry(
+        d,
+        &["classifier", "train", "--data", data.to_str().unwrap(), "--out", "c2.safetensors", "--epochs", "1"],
+    )
+    .ok();
+    assert!(!piped.stderr().contains("ETA") && !piped.stderr().contains("classifier ["), "{}", piped.stderr());
+}

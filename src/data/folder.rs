@@ -247,10 +247,11 @@ pub fn load(root: &Path, split: &str, cfg: &DataConfig, device: Device) -> Resul
         });
     }
     let mut bytes = vec![0u8; good.len() * per];
+    let bar = crate::progress::bar(good.len() as u64, "decoding", good.len() < 20_000);
     let decoded: Vec<bool> = bytes
         .par_chunks_mut(per)
         .zip(good.par_iter())
-        .map(|(out, &i)| match decode(&listing.files[i], channels, side, crop) {
+        .map(|(out, &i)| match decode(&listing.files[i], channels, side, crop).inspect(|_| bar.inc(1)) {
             Ok(raw) => {
                 out.copy_from_slice(&raw);
                 Ok(true)
@@ -319,7 +320,9 @@ pub fn write_tree(dir: &Path, x: &Tensor, labels: Option<&Tensor>, class_names: 
         std::fs::create_dir_all(&d).map_err(crate::error::io_err(&d))?;
     }
     let per = (c * s * s) as usize;
+    let bar = crate::progress::bar(n as u64, "export", n < 5000);
     (0..n as usize).into_par_iter().try_for_each(|i| {
+        bar.inc(1);
         let raw = bytes[i * per..(i + 1) * per].to_vec();
         let file = format!("{i:0width$}.png");
         let path = match &labels {

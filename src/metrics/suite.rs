@@ -60,13 +60,16 @@ impl FeatureNet {
             FeatureNet::Inception(i) => {
                 let n = x.size()[0];
                 let (mut f, mut l) = (vec![], vec![]);
+                let bar = crate::progress::bar(n as u64, "inception", n < 1000);
                 tch::no_grad(|| {
                     for k in (0..n).step_by(50) {
+                        bar.inc(50.min(n - k) as u64);
                         let (a, b) = i.net.features_logits(&x.narrow(0, k, 50.min(n - k)).to_device(i.vs.device()));
                         f.push(a);
                         l.push(b);
                     }
                 });
+                bar.finish_and_clear();
                 (Tensor::cat(&f, 0), Tensor::cat(&l, 0))
             }
         }

@@ -12,7 +12,6 @@ use crate::error::{Error, Result, io_err};
 use crate::evaluate::{Evaluator, Features};
 use crate::method::{self, Batch, DataInfo, FigureContext, Metrics};
 use crate::rng;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -244,13 +243,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         if cfg.train.tensorboard { Some(super::tensorboard::EventWriter::create(&out.join("tb"))?) } else { None };
 
     let total = cfg.steps;
-    let bar = if opts.quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} {per_sec} ETA {eta}")
-            .expect("template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(cfg.preset.clone());
+    let bar = crate::progress::bar(total, &cfg.preset, opts.quiet);
     bar.set_position(start);
 
     let mut last_ckpt: Option<PathBuf> = checkpoint::list(out)?.pop().map(|(p, _)| p);
