@@ -164,10 +164,28 @@ fn header(path: &Path) -> Result<(u32, u32, bool)> {
     Ok((w, h, colour))
 }
 
+/// An image with transparency laid over white (icons and cut-outs keep their look; dropping
+/// the alpha channel would show whatever colour the transparent pixels happen to store).
+fn over_white(img: image::DynamicImage) -> image::DynamicImage {
+    if !img.color().has_alpha() {
+        return img;
+    }
+    let mut rgba = img.to_rgba8();
+    for p in rgba.pixels_mut() {
+        let a = p[3] as u32;
+        for c in 0..3 {
+            p[c] = ((p[c] as u32 * a + 255 * (255 - a) + 127) / 255) as u8;
+        }
+        p[3] = 255;
+    }
+    image::DynamicImage::ImageRgba8(rgba)
+}
+
 /// Decodes one image as `side × side × channels` bytes: kept as it is (`crop = false`, the
 /// image already that size) or its shorter side resized to `side` and the centre cut.
+/// Transparent pixels become white.
 fn decode(path: &Path, channels: i64, side: u32, crop: bool) -> Result<Vec<u8>> {
-    let img = open_image(path)?;
+    let img = over_white(open_image(path)?);
     let img = if crop {
         let (w, h) = (img.width(), img.height());
         let scale = side as f64 / w.min(h) as f64;
@@ -440,6 +458,18 @@ mod tests {
         cfg.channels = 1;
         let d = load(t.path(), "train", &cfg, Device::Cpu).unwrap();
         assert_eq!(d.x.size(), [2, 1, 4, 4]);
+    }
+
+    #[test]
+    fn transparent_pixels_become_white() {
+        let t = tempfile::tempdir().unwrap();
+        let img = image::RgbaImage::from_fn(2, 1, |x, _| {
+            if x == 0 { image::Rgba([0, 0, 0, 0]) } else { image::Rgba([200, 0, 0, 128]) }
+        });
+        img.save(t.path().join("a.png")).unwrap();
+        let raw = decode(&t.path().join("a.png"), 3, 2, false).unwrap();
+        // (200·128 + 255·127 + 127) / 255 = 227; (0·128 + 255·127 + 127) / 255 = 127
+        assert_eq!(raw, [255, 255, 255, 227, 127, 127]);
     }
 
     #[test]
