@@ -155,6 +155,10 @@ struct ExportArgs {
     /// The device the module is traced on (and loads onto by default).
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// `torchscript` (any generator), or `safetensors`: plain weights with PyTorch-style names
+    /// and a Python file defining the matching nn.Module (DCGAN-family generators).
+    #[arg(long, default_value = "torchscript", value_parser = ["torchscript", "safetensors"])]
+    format: String,
 }
 
 #[derive(Args)]
@@ -507,7 +511,11 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Export(a) => {
             let t = sample::load_run_at(&a.run, &a.device, a.step)?;
-            let done = gantry::export::torchscript(&t, &a.run, &a.out)?;
+            let done = if a.format == "safetensors" {
+                gantry::export::plain(&t, &a.run, &a.out)?
+            } else {
+                gantry::export::torchscript(&t, &a.run, &a.out)?
+            };
             println!("{}", serde_json::to_string(&done).expect("a summary serialises"));
         }
         Command::Interpolate(a) => {

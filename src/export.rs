@@ -132,3 +132,189 @@ pub fn torchscript(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
     }
     Err(Error::Usage(format!("this run (method = \"{}\") has no generator to export", t.cfg.method)))
 }
+
+/// Writes a DCGAN-family generator as plain weights (`STEM.safetensors`, PyTorch-style names,
+/// the averaged weights when the run keeps them) and `STEM.py`, a PyTorch `nn.Module` of the same
+/// layers with a loader that needs neither gantry nor the safetensors package.
+pub fn plain(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
+    use crate::nets::{Arch, GeneratorKind, ModelConfig, Norm};
+    let s = t.method.noise().ok_or_else(|| {
+        Error::Usage("--format safetensors writes noise generators; export a translation or pair run as TorchScript (the default format)".into())
+    })?;
+    let not_plain = |why: String| {
+        Error::Usage(format!(
+            "--format safetensors: {why}; export it as TorchScript (the default format), which takes any network"
+        ))
+    };
+    if !["gan", "cgan", "acgan", "infogan"].contains(&t.cfg.method.as_str()) {
+        return Err(not_plain(format!(
+            "method = \"{}\" has no plain-module writer (the DCGAN family's generators do)",
+            t.cfg.method
+        )));
+    }
+    let m: ModelConfig = t.cfg.section("model")?;
+    if m.arch != Arch::Dcgan || m.generator != GeneratorKind::Net {
+        return Err(not_plain("the plain module is written for model.arch = \"dcgan\" generators".into()));
+    }
+    if m.g_norm == Norm::Virtual {
+        return Err(not_plain("virtual batch norm carries a reference batch that a plain module lacks".into()));
+    }
+    let crate::data::Shape::Image { channels, size } = t.shape else {
+        return Err(not_plain("this run's data are points".into()));
+    };
+    let (levels, start) = crate::nets::dcgan::plan(size)?;
+    let example = s.latents(1);
+    let input_dim = example.size()[1];
+    let classes = s.classes();
+    let latent_dim = s.codes().map_or(input_dim - classes, |(_, d)| d);
+    let stores = t.method.stores();
+    let (_, g) = stores
+        .iter()
+        .find(|(n, _)| *n == "g_ema")
+        .or_else(|| stores.iter().find(|(n, _)| *n == "g"))
+        .ok_or_else(|| Error::Usage("this run holds no generator store `g`".into()))?;
+    let mut vars: Vec<(String, Tensor)> =
+        g.variables().into_iter().map(|(k, v)| (k, v.to_device(tch::Device::Cpu))).collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    let weights = out.with_extension("safetensors");
+    let module = out.with_extension("py");
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(crate::error::io_err(dir))?;
+    }
+    Tensor::write_safetensors(&vars, &weights)
+        .map_err(|e| Error::Usage(format!("cannot write {} ({e})", weights.display())))?;
+    let top = m.base_channels << (levels - 1);
+    let bias = m.g_norm == Norm::None;
+    let norm = |name: &str, shape: &str, dims: usize| -> String {
+        match (m.g_norm, dims) {
+            (Norm::None, _) => String::new(),
+            (Norm::Batch, 1) => format!("        self.{name} = nn.BatchNorm1d({shape})\n"),
+            (Norm::Batch, _) => format!("        self.{name} = nn.BatchNorm2d({shape})\n"),
+            _ => format!("        self.{name} = nn.LayerNorm({shape})\n"),
+        }
+    };
+    let apply = |name: &str, x: &str| if m.g_norm == Norm::None { x.to_string() } else { format!("self.{name}({x})") };
+    let mut init = String::new();
+    let mut fwd = String::from("        x = z\n");
+    let fc_in = if m.g_fc > 0 {
+        init += &format!("        self.pre = nn.Linear({input_dim}, {}, bias={})\n", m.g_fc, py_bool(bias));
+        init += &norm("norm_pre", &m.g_fc.to_string(), 1);
+        fwd += &format!("        x = torch.relu({})\n", apply("norm_pre", "self.pre(x)"));
+        m.g_fc
+    } else {
+        input_dim
+    };
+    let flat = top * start * start;
+    init += &format!("        self.fc = nn.Linear({fc_in}, {flat}, bias={})\n", py_bool(bias));
+    init += &match m.g_norm {
+        Norm::Layer => format!("        self.norm_fc = nn.LayerNorm([{flat}])\n"),
+        _ => norm("norm_fc", &flat.to_string(), 1),
+    };
+    fwd += &format!("        x = torch.relu({}).view(-1, {top}, {start}, {start})\n", apply("norm_fc", "self.fc(x)"));
+    let (mut ch, mut side) = (top, start);
+    for i in 0..levels - 1 {
+        side *= 2;
+        init +=
+            &format!("        self.up{i} = nn.ConvTranspose2d({ch}, {}, 4, 2, 1, bias={})\n", ch / 2, py_bool(bias));
+        init += &match m.g_norm {
+            Norm::Layer => format!("        self.norm{i} = nn.LayerNorm([{}, {side}, {side}])\n", ch / 2),
+            _ => norm(&format!("norm{i}"), &(ch / 2).to_string(), 2),
+        };
+        fwd += &format!("        x = torch.relu({})\n", apply(&format!("norm{i}"), &format!("self.up{i}(x)")));
+        ch /= 2;
+    }
+    init += &format!("        self.out = nn.ConvTranspose2d({ch}, {channels}, 4, 2, 1)\n");
+    fwd += "        return torch.tanh(self.out(x))\n";
+    let prior = s.prior();
+    let text = format!(
+        r#""""A generator trained by gantry, as a plain PyTorch module.
+
+Run: {run} (preset {preset}, method {method}), step {step}.
+Weights: {weights} (safetensors, PyTorch names; the loader below reads the format itself).
+
+    from {stem} import load
+    g = load("{weights}")                      # eval mode, CPU
+    z = {sample}
+    x = g(z)                                   # [n, {channels}, {size}, {size}] in [-1, 1]
+{labels}"""
+import json
+import struct
+
+import torch
+from torch import nn
+
+LATENT_DIM = {latent_dim}
+INPUT_DIM = {input_dim}
+NUM_CLASSES = {classes}
+PRIOR = "{prior}"
+
+
+class Generator(nn.Module):
+    """gantry's DCGAN generator: linear projection, {ups} transposed convolutions (kernel 4,
+    stride 2), {norm_name}, ReLU, tanh."""
+
+    latent_dim = LATENT_DIM
+    input_dim = INPUT_DIM
+    num_classes = NUM_CLASSES
+    prior = PRIOR
+
+    def __init__(self):
+        super().__init__()
+{init}
+    def forward(self, z):
+{fwd}
+    def forward_labels(self, z, y):
+        """Class-conditional runs: z [n, latent_dim] and integer classes y [n]."""
+        onehot = torch.nn.functional.one_hot(y, self.num_classes).to(z.dtype)
+        return self.forward(torch.cat([z, onehot], 1))
+
+
+def read_safetensors(path):
+    """The tensors of a safetensors file (little-endian float32/int64 as gantry writes them)."""
+    kinds = {{"F32": torch.float32, "F64": torch.float64, "I64": torch.int64, "F16": torch.float16, "BF16": torch.bfloat16}}
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        data = bytearray(f.read())
+    out = {{}}
+    for name, h in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = h["data_offsets"]
+        out[name] = torch.frombuffer(data[a:b], dtype=kinds[h["dtype"]]).reshape(h["shape"]).clone()
+    return out
+
+
+def load(path="{weights}"):
+    g = Generator()
+    weights = read_safetensors(path)
+    # batch norm's num_batches_tracked is PyTorch's own counter; gantry does not keep it
+    result = g.load_state_dict(weights, strict=False)
+    missing = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
+    if missing or result.unexpected_keys:
+        raise ValueError(f"{{path}} does not fit this module: missing {{missing}}, unexpected {{result.unexpected_keys}}")
+    return g.eval()
+"#,
+        run = run.display(),
+        preset = t.cfg.preset,
+        method = t.cfg.method,
+        step = t.step,
+        weights = weights.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        stem = module.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        sample =
+            if prior == "normal" { "torch.randn(16, g.latent_dim)" } else { "torch.rand(16, g.latent_dim) * 2 - 1" },
+        labels = if classes > 0 { "    x = g.forward_labels(z, torch.arange(16) % g.num_classes)\n" } else { "" },
+        ups = levels,
+        norm_name = match m.g_norm {
+            Norm::Batch => "batch norm",
+            Norm::Layer => "layer norm",
+            _ => "no norm",
+        },
+    );
+    std::fs::write(&module, text).map_err(crate::error::io_err(&module))?;
+    Ok(Exported { run: run.into(), step: t.step, files: vec![weights, module], kind: "noise", input: vec![input_dim] })
+}
+
+fn py_bool(b: bool) -> &'static str {
+    if b { "True" } else { "False" }
+}

@@ -104,6 +104,18 @@ fn exported_generators_draw_in_pytorch_what_gantry_samples() {
             (Some(classes), Some("normal"), Some(3))
         );
         assert_eq!(a["input_dim"].as_i64().unwrap() - a["latent_dim"].as_i64().unwrap(), classes);
+        // the plain module and weights give the same images
+        let plain = path(d, &format!("{preset}-plain.pt"));
+        let p = gantry(d, &["export", "--run", &run, "--out", &plain, "--format", "safetensors"]);
+        if preset == "improved-gan" {
+            p.fails_with("virtual batch norm");
+        } else {
+            p.ok();
+            let (py, st) = (path(d, &format!("{preset}-plain.py")), path(d, &format!("{preset}-plain.safetensors")));
+            let r = python(&["plain", &py, &st, &z, &x]);
+            assert!(r["max_abs_diff"].as_f64().unwrap() <= 1e-5, "{preset} plain: {r}");
+            assert_eq!(r["attributes"]["num_classes"].as_i64(), Some(classes));
+        }
         if classes > 0 {
             // gantry sample without --class draws the classes in order, n / K per class
             let r = python(&["labels", &g, &z, "0,1,2,3,4,5,6,7,8,9"]);
@@ -134,6 +146,7 @@ fn translation_runs_export_one_module_per_direction() {
     let e = gantry(d, &["export", "--run", "cg", "--out", "G.pt"]).ok().json();
     assert_eq!(e["kind"], "translation");
     assert!(d.join("G-a2b.pt").is_file() && d.join("G-b2a.pt").is_file());
+    gantry(d, &["export", "--run", "cg", "--out", "P.pt", "--format", "safetensors"]).fails_with("TorchScript");
     // one test image of A through PyTorch and through `gantry translate`: equal but for the PNG's rounding
     let input = std::fs::read_dir(d.join("pair/testA")).unwrap().next().unwrap().unwrap().path();
     std::fs::create_dir_all(d.join("in")).unwrap();

@@ -5,6 +5,7 @@ output. Prints one JSON object.
     export_check.py labels G.pt z.npy y         # forward_labels(z[:, :latent_dim], y) == forward(z)
     export_check.py translate G.pt x.npy y.npy  # the translated batch, written as y.npy
     export_check.py pairs G.pt z.npy x.npy      # forward(z) ([2, n, c, h, w]) against gantry sample's pairs
+    export_check.py plain G.py G.safetensors z.npy x.npy   # the plain nn.Module and its weights
 """
 import ast, json, struct, sys
 import torch
@@ -31,7 +32,20 @@ def write_npy(path, t):
         f.write(bytes(t.untyped_storage()))
 
 
-mode, g = sys.argv[1], torch.jit.load(sys.argv[2])
+mode = sys.argv[1]
+if mode == "plain":
+    # export_check.py plain G.py G.safetensors z.npy x.npy: the nn.Module file and its weights
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("exported", sys.argv[2])
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    g = mod.load(sys.argv[3])
+    with torch.no_grad():
+        got = g(read_npy(sys.argv[4]))
+    print(json.dumps({"max_abs_diff": (got - read_npy(sys.argv[5])).abs().max().item(), "shape": list(got.shape),
+                      "attributes": {"latent_dim": g.latent_dim, "num_classes": g.num_classes, "prior": g.prior}}))
+    sys.exit(0)
+g = torch.jit.load(sys.argv[2])
 out = {"attributes": {k: getattr(g, k) for k in ["latent_dim", "input_dim", "num_classes", "prior", "in_channels",
                                                    "out_channels", "direction", "method", "value_range", "step"]
                       if hasattr(g, k)}}
