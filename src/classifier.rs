@@ -85,11 +85,34 @@ pub fn adapt(x: &Tensor, channels: i64, size: i64) -> Tensor {
 }
 
 impl Classifier {
-    /// Trains on `source`'s train split and measures accuracy on its `t10k` split.
+    /// Trains on `source`'s train split and measures accuracy on its `t10k` split. An image
+    /// folder of one split holds out a seeded sixth of it (seed 0, so every run of gantry holds
+    /// out the same images) as the test split.
     pub fn train(source: &str, opts: &TrainOptions, device: Device) -> Result<Classifier> {
-        let cfg = DataConfig { source: source.to_string(), ..Default::default() };
-        let train = Dataset::load_split(&cfg, "train", device)?;
-        let test = Dataset::load_split(&cfg, "t10k", device)?;
+        let mut cfg = DataConfig { source: source.to_string(), ..Default::default() };
+        let folder = data::folder::is_image_folder(std::path::Path::new(source));
+        if folder && data::folder::needs_size(std::path::Path::new(source))? {
+            // images of several sizes: read at one side (inputs are resized to it when scored)
+            cfg.image_size = data::folder::CLASSIFIER_SIDE;
+        }
+        let mut train = Dataset::load_split(&cfg, "train", device)?;
+        let one_split = folder && data::folder::split_dir(std::path::Path::new(source), "t10k").is_err();
+        let test = if one_split {
+            let (x, y) =
+                train.tensors().map(|(x, y)| (x.shallow_clone(), y.map(Tensor::shallow_clone))).expect("a finite set");
+            let n = x.size()[0];
+            let perm =
+                Tensor::from_slice(&rng::permutation(n as usize, rng::derive(0, rng::stream::LABELS, 77))).to(device);
+            let held = (n / 6).max(1);
+            let (test_idx, train_idx) = (perm.narrow(0, 0, held), perm.narrow(0, held, n - held));
+            let pick = |i: &Tensor| (x.index_select(0, i), y.as_ref().map(|y| y.index_select(0, i)));
+            let (tx, ty) = pick(&test_idx);
+            let (rx, ry) = pick(&train_idx);
+            train = Dataset::from_tensors(source, rx, ry);
+            Dataset::from_tensors(source, tx, ty)
+        } else {
+            Dataset::load_split(&cfg, "t10k", device)?
+        };
         let no_labels = || Error::Data {
             path: PathBuf::from(source),
             msg: "a classifier needs labelled images: an MNIST-format folder with train and t10k images and labels"

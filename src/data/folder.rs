@@ -181,6 +181,18 @@ fn over_white(img: image::DynamicImage) -> image::DynamicImage {
     image::DynamicImage::ImageRgba8(rgba)
 }
 
+/// Whether a folder's (train split's) images need `data.image_size` to be read: they are not
+/// all square and of one side.
+pub fn needs_size(root: &Path) -> Result<bool> {
+    let listing = list(&split_dir(root, "train")?)?;
+    let sizes: Vec<(u32, u32)> =
+        listing.files.par_iter().filter_map(|f| header(f).ok().map(|(w, h, _)| (w, h))).collect();
+    Ok(sizes.first().is_none_or(|&(w, h)| w != h || sizes.iter().any(|&s| s != (w, h))))
+}
+
+/// The side the evaluation classifier reads a folder of mixed sizes at.
+pub const CLASSIFIER_SIDE: i64 = 64;
+
 /// Decodes one image as `side × side × channels` bytes: kept as it is (`crop = false`, the
 /// image already that size) or its shorter side resized to `side` and the centre cut.
 /// Transparent pixels become white.
