@@ -128,8 +128,7 @@ fn exported_generators_draw_in_pytorch_what_gantry_samples() {
 fn translation_runs_export_one_module_per_direction() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
-    let mnist = tiny_idx_named(d, "mnist", 20, false, 5, true);
-    gantry(d, &["data", "make", "digits-edges", "--mnist", mnist.to_str().unwrap(), "--out", "pair"]).ok();
+    tiny_domains(d, 20);
     let small = [
         "--set",
         "cyclegan.ngf=4",

@@ -2,14 +2,12 @@
 //! half-full image pool, translate an image larger than the crop and not square, evaluate, and
 //! refuse bad input with the file, key or value named.
 mod common;
-use common::{gantry, tiny_idx_named, tiny_run};
+use common::{gantry, tiny_run};
 use std::path::Path;
 
 /// A tiny digits-edges folder (random 28×28 "digits" from a generated IDX set).
 fn domains(dir: &Path) -> String {
-    let mnist = tiny_idx_named(dir, "mnist", 44, false, 5, true);
-    gantry(dir, &["data", "make", "digits-edges", "--mnist", mnist.to_str().unwrap(), "--out", "pair"]).ok();
-    dir.join("pair").display().to_string()
+    common::tiny_domains(dir, 44)
 }
 
 /// Narrow networks, batch 2, a pool of 10: training stays quick.

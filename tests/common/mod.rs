@@ -113,6 +113,15 @@ pub fn metrics(run: &Path) -> Vec<serde_json::Value> {
 /// Trains `preset` for `steps` generator steps on `data` into `out`, with small batches and
 /// narrow DCGAN networks so the test stays quick; `extra` adds flags.
 pub fn tiny_run(dir: &Path, preset: &str, data: &str, out: &str, steps: &str, extra: &[&str]) -> Run {
+    tiny_run_with(dir, preset, data, out, steps, &[&["--quiet"], extra].concat())
+}
+
+/// `tiny_run` without `--quiet`: what the run says on stderr is kept.
+pub fn tiny_run_loud(dir: &Path, preset: &str, data: &str, out: &str, steps: &str, extra: &[&str]) -> Run {
+    tiny_run_with(dir, preset, data, out, steps, extra)
+}
+
+fn tiny_run_with(dir: &Path, preset: &str, data: &str, out: &str, steps: &str, extra: &[&str]) -> Run {
     let mut a = vec![
         "train",
         "--preset",
@@ -123,7 +132,6 @@ pub fn tiny_run(dir: &Path, preset: &str, data: &str, out: &str, steps: &str, ex
         out,
         "--steps",
         steps,
-        "--quiet",
         "--set",
         "data.batch_size=8",
         "--set",
@@ -131,4 +139,12 @@ pub fn tiny_run(dir: &Path, preset: &str, data: &str, out: &str, steps: &str, ex
     ];
     a.extend_from_slice(extra);
     gantry(dir, &a)
+}
+
+/// A tiny digits-edges two-domain folder `pair` (random 28×28 "digits" from a generated IDX
+/// set of `n` images); returns its path.
+pub fn tiny_domains(dir: &Path, n: usize) -> String {
+    let mnist = tiny_idx_named(dir, "mnist", n, false, 5, true);
+    gantry(dir, &["data", "make", "digits-edges", "--mnist", mnist.to_str().unwrap(), "--out", "pair"]).ok();
+    dir.join("pair").display().to_string()
 }
