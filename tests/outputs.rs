@@ -129,18 +129,8 @@ fn translation_runs_export_one_module_per_direction() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
     tiny_domains(d, 20);
-    let small = [
-        "--set",
-        "cyclegan.ngf=4",
-        "--set",
-        "cyclegan.ndf=4",
-        "--set",
-        "cyclegan.blocks=1",
-        "--set",
-        "data.batch_size=2",
-    ];
     let mut a = vec!["train", "--preset", "cyclegan-small", "--data", "pair", "--out", "cg", "--steps", "2", "--quiet"];
-    a.extend_from_slice(&small);
+    a.extend_from_slice(CYCLEGAN_TINY);
     gantry(d, &a).ok();
     let e = gantry(d, &["export", "--run", "cg", "--out", "G.pt"]).ok().json();
     assert_eq!(e["kind"], "translation");

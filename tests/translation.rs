@@ -13,14 +13,6 @@ fn domains(dir: &Path) -> String {
 /// Narrow networks, batch 2, a pool of 10: training stays quick.
 const SMALL: &[&str] = &[
     "--set",
-    "cyclegan.ngf=4",
-    "--set",
-    "cyclegan.ndf=4",
-    "--set",
-    "cyclegan.blocks=1",
-    "--set",
-    "data.batch_size=2",
-    "--set",
     "cyclegan.pool_size=10",
     "--set",
     "train.checkpoint_every=2",
@@ -32,6 +24,7 @@ const SMALL: &[&str] = &[
 
 fn cyclegan(dir: &Path, data: &str, out: &str, steps: &str, extra: &[&str]) -> common::Run {
     let mut a = vec!["train", "--preset", "cyclegan-small", "--data", data, "--out", out, "--steps", steps, "--quiet"];
+    a.extend_from_slice(common::CYCLEGAN_TINY);
     a.extend_from_slice(SMALL);
     a.extend_from_slice(extra);
     gantry(dir, &a)

@@ -148,3 +148,7 @@ pub fn tiny_domains(dir: &Path, n: usize) -> String {
     gantry(dir, &["data", "make", "digits-edges", "--mnist", mnist.to_str().unwrap(), "--out", "pair"]).ok();
     dir.join("pair").display().to_string()
 }
+
+/// CycleGAN's networks at their narrowest with batch 2, for quick translation runs.
+pub const CYCLEGAN_TINY: &[&str] =
+    &["--set", "cyclegan.ngf=4", "--set", "cyclegan.ndf=4", "--set", "cyclegan.blocks=1", "--set", "data.batch_size=2"];
