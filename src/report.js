@@ -67,7 +67,7 @@
 
   function draw(key, canvas) {
     const ctx = canvas.getContext("2d");
-    const W = canvas.width, H = canvas.height, L = 118, R = 14, T = 12, B = 44;
+    const W = canvas.width, H = canvas.height, L = 132, R = 14, T = 12, B = 44;
     ctx.clearRect(0, 0, W, H);
     ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, W, H);
     const series = runs.map((r) => (r.metrics[key] || []).filter(([, v]) => Number.isFinite(v)));
@@ -86,16 +86,22 @@
     // axes and ticks
     ctx.strokeStyle = "#ccd"; ctx.fillStyle = "#445"; ctx.font = "20px system-ui, sans-serif"; ctx.lineWidth = 1;
     ctx.beginPath(); ctx.moveTo(L, T); ctx.lineTo(L, H - B); ctx.lineTo(W - R, H - B); ctx.stroke();
+    // labels as precise as the spacing of the ticks needs, so neighbours never read alike
+    const digits = Math.max(0, Math.min(10, 1 - Math.floor(Math.log10((y1 - y0) / 4))));
+    const label = (t) => {
+      if (log) return fmt(Math.pow(10, t));
+      return Math.abs(t) >= 1e5 ? t.toExponential(3) : t.toFixed(digits);
+    };
     for (let i = 0; i <= 4; i++) {
       const t = y0 + ((y1 - y0) * i) / 4, yy = T + (1 - i / 4) * (H - T - B);
       ctx.strokeStyle = "#eef"; ctx.beginPath(); ctx.moveTo(L, yy); ctx.lineTo(W - R, yy); ctx.stroke();
-      ctx.textAlign = "right"; ctx.fillText(fmt(log ? Math.pow(10, t) : t), L - 6, yy + 6);
+      ctx.textAlign = "right"; ctx.fillText(label(t), L - 6, yy + 6);
     }
+    // whole-step ticks at a round spacing
     ctx.textAlign = "center";
-    for (let i = 0; i <= 4; i++) {
-      const s = s0 + ((s1 - s0) * i) / 4;
-      ctx.fillText(String(Math.round(s)), px(s), H - B + 26);
-    }
+    const raw = Math.max(1, (s1 - s0) / 4), mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    const tick = [1, 2, 5, 10].map((m) => m * mag).find((v) => v >= raw);
+    for (let s = Math.ceil(s0 / tick) * tick; s <= s1; s += tick) ctx.fillText(String(s), px(s), H - B + 26);
     if (log) { ctx.textAlign = "left"; ctx.fillText("log", L + 6, T + 18); }
     // rollbacks
     runs.forEach((r) => r.events.forEach((e) => {
