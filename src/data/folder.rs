@@ -128,7 +128,7 @@ pub fn list(dir: &Path) -> Result<Listing> {
     if entries.is_empty() {
         return Err(Error::Data {
             path: dir.into(),
-            msg: "holds no .png, .jpg or .jpeg images (searched recursively); point --data at a folder of images, one sub-folder per class for labels".into(),
+            msg: "holds no .png, .jpg or .jpeg images (searched recursively) and no MNIST-format train-images-idx3-ubyte[.gz]; point --data at a folder of images (one sub-folder per class for labels) or of IDX files".into(),
         });
     }
     entries.sort_by(|(a, _), (b, _)| a.file_name().cmp(&b.file_name()).then_with(|| a.cmp(b)));
