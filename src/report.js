@@ -101,7 +101,11 @@
     ctx.textAlign = "center";
     const raw = Math.max(1, (s1 - s0) / 4), mag = Math.pow(10, Math.floor(Math.log10(raw)));
     const tick = [1, 2, 5, 10].map((m) => m * mag).find((v) => v >= raw);
-    for (let s = Math.ceil(s0 / tick) * tick; s <= s1; s += tick) ctx.fillText(String(s), px(s), H - B + 26);
+    for (let s = Math.ceil(s0 / tick) * tick; s <= s1; s += tick) {
+      // a label at the right edge ends there instead of being cut
+      ctx.textAlign = px(s) > W - R - 40 ? "right" : "center";
+      ctx.fillText(String(s), Math.min(px(s), W - 2), H - B + 26);
+    }
     if (log) { ctx.textAlign = "left"; ctx.fillText("log", L + 6, T + 18); }
     // rollbacks
     runs.forEach((r) => r.events.forEach((e) => {
