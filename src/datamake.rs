@@ -117,7 +117,12 @@ fn save(dir: &Path, name: &str, img: &[u8], side: usize) -> Result<()> {
 fn write_folder(root: &Path, folder: &str, items: &[(Img, i64)], side: usize) -> Result<String> {
     let dir = root.join(folder);
     std::fs::create_dir_all(&dir).map_err(crate::error::io_err(&dir))?;
-    items.par_iter().enumerate().try_for_each(|(i, (img, _))| save(&dir, &format!("{i:05}.png"), img, side))?;
+    let bar = crate::progress::bar(items.len() as u64, folder, items.len() < 5000);
+    items.par_iter().enumerate().try_for_each(|(i, (img, _))| {
+        bar.inc(1);
+        save(&dir, &format!("{i:05}.png"), img, side)
+    })?;
+    bar.finish_and_clear();
     Ok(items.iter().enumerate().map(|(i, (_, l))| format!("{folder}/{i:05}.png,{l}\n")).collect())
 }
 
