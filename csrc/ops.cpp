@@ -3,6 +3,10 @@
 // across the C boundary: on error it returns null and the Rust side panics with the message.
 #include <ATen/ATen.h>
 #include <ATen/Context.h>
+#include <ATen/SequenceNumber.h>
+#include <ATen/autocast_mode.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <torch/csrc/autograd/profiler_kineto.h>
 #include <string>
 
 static thread_local std::string last_error;
@@ -82,6 +86,94 @@ int gantry_jit_finish(const char *in, const char *out, const char **int_names, c
     }
     m.save(std::string(out));
     return 0;
+  } catch (const std::exception &e) {
+    last_error = e.what();
+    return -1;
+  }
+}
+
+// Advances this thread's autograd sequence counter by n. The autograd engine runs the nodes that
+// are ready in order of their sequence numbers; on CUDA, the nodes that a backward pass with
+// create_graph makes (a gradient penalty's) are numbered by the device's worker thread, and the
+// forward pass's by the calling thread, so their relative order follows how many nodes each
+// thread has numbered since the process started. The training loop advances the calling thread
+// by more than any step's backward pass numbers, before each step: then the forward pass's nodes
+// always come after the worker's, and a resumed process orders them as a straight one does.
+void gantry_bump_sequence(int64_t n) {
+  for (int64_t i = 0; i < n; i++) at::sequence_number::get_and_increment();
+}
+
+// This thread's autograd sequence counter (for tests).
+uint64_t gantry_sequence_peek() { return at::sequence_number::peek(); }
+
+// Autocast to bfloat16 on CPU (cuda = 0) or CUDA (cuda = 1): on = 1 enters, on = 0 leaves and
+// drops the cast weights it cached (as torch.autocast's __exit__ does for the outermost region).
+int gantry_autocast_bf16(int cuda, int on) {
+  try {
+    auto dev = cuda ? at::kCUDA : at::kCPU;
+    if (on) {
+      at::autocast::set_autocast_dtype(dev, at::kBFloat16);
+      at::autocast::set_autocast_enabled(dev, true);
+      at::autocast::increment_nesting();
+    } else {
+      at::autocast::set_autocast_enabled(dev, false);
+      if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    }
+    return 0;
+  } catch (const std::exception &e) {
+    last_error = e.what();
+    return -1;
+  }
+}
+
+// libtorch's profiler (Kineto) over the calling thread's work and, with cuda = 1, the GPU's.
+int gantry_profile_start(int cuda) {
+  try {
+    using namespace torch::profiler::impl;
+    ProfilerConfig config(ProfilerState::KINETO);
+    std::set<ActivityType> acts{ActivityType::CPU};
+    if (cuda) acts.insert(ActivityType::CUDA);
+    torch::autograd::profiler::prepareProfiler(config, acts);
+    torch::autograd::profiler::enableProfiler(config, acts);
+    return 0;
+  } catch (const std::exception &e) {
+    last_error = e.what();
+    return -1;
+  }
+}
+
+// Stops the profiler and counts what it saw: counts[0] ATen operators (events named aten::…),
+// counts[1] kernels run on the GPU, counts[2] kernel launches from the host (cudaLaunchKernel,
+// cuLaunchKernel, cudaLaunchKernelExC), counts[3] host synchronisations (…Synchronize), counts[4]
+// copies (cudaMemcpy…), counts[5] CUDA graph launches.
+int gantry_profile_stop(int64_t *counts) {
+  try {
+    auto result = torch::autograd::profiler::disableProfiler();
+    for (int i = 0; i < 6; i++) counts[i] = 0;
+    for (const auto &e : result->events()) {
+      const std::string name = e.name();
+      if (e.deviceType() == c10::DeviceType::CUDA) {
+        counts[1]++;
+        continue;
+      }
+      if (name.rfind("aten::", 0) == 0) counts[0]++;
+      if (name.find("LaunchKernel") != std::string::npos) counts[2]++;
+      if (name.find("Synchronize") != std::string::npos) counts[3]++;
+      if (name.rfind("cudaMemcpy", 0) == 0) counts[4]++;
+      if (name.rfind("cudaGraphLaunch", 0) == 0) counts[5]++;
+    }
+    return 0;
+  } catch (const std::exception &e) {
+    last_error = e.what();
+    return -1;
+  }
+}
+
+// Whether the current CUDA device computes in bfloat16 natively (compute capability 8.0 or later,
+// as libtorch's CUDA hooks judge it for cuDNN's bf16 convolutions).
+int gantry_cuda_bf16() {
+  try {
+    return at::detail::getCUDAHooks().supportsBFloat16ConvolutionWithCuDNNv8() ? 1 : 0;
   } catch (const std::exception &e) {
     last_error = e.what();
     return -1;

@@ -105,13 +105,14 @@ const MOVED: &[(&str, &str, &str, &str)] = &[
 /// Lines left out of the hash, so that runs of an older gantry keep theirs: `[train]` keys that
 /// only act once a run diverges or that choose outputs beside the run, and keys added since
 /// whose default changes nothing (matched with that value).
-const UNHASHED_LINES: [&str; 6] = [
+const UNHASHED_LINES: [&str; 7] = [
     "on_divergence = ",
     "rollback_lr_factor = ",
     "max_rollbacks = ",
     "report = ",
     "tensorboard = ",
     "skip_bad = false",
+    "precision = \"fp32\"",
 ];
 
 /// Rewrites a configuration file of an older gantry (keys of `MOVED`) into today's layout.

@@ -19,6 +19,12 @@ unsafe extern "C" {
         n_str: i32,
         methods: *const std::os::raw::c_char,
     ) -> i32;
+    fn gantry_bump_sequence(n: i64);
+    fn gantry_sequence_peek() -> u64;
+    fn gantry_autocast_bf16(cuda: i32, on: i32) -> i32;
+    fn gantry_cuda_bf16() -> i32;
+    fn gantry_profile_start(cuda: i32) -> i32;
+    fn gantry_profile_stop(counts: *mut i64) -> i32;
     fn gantry_fused_adam(
         params: *mut *mut C_tensor,
         grads: *mut *mut C_tensor,
@@ -93,6 +99,78 @@ pub fn fused_adam(
     assert_eq!(rc, 0, "fused adam: {}", last_error());
 }
 
+/// Advances the calling thread's autograd sequence counter by `n` (see csrc/ops.cpp: it keeps
+/// the order in which CUDA's backward pass runs ready nodes independent of the process's past).
+pub fn bump_sequence(n: i64) {
+    // SAFETY: increments a thread-local counter.
+    unsafe { gantry_bump_sequence(n) }
+}
+
+/// The calling thread's autograd sequence counter.
+pub fn sequence_peek() -> u64 {
+    // SAFETY: reads a thread-local counter.
+    unsafe { gantry_sequence_peek() }
+}
+
+/// Runs `f` under autocast to bfloat16 on `device` (matrix products and convolutions in bf16;
+/// reductions, losses and norms in fp32, by ATen's autocast lists).
+pub fn autocast_bf16<T>(device: tch::Device, f: impl FnOnce() -> T) -> T {
+    let cuda = i32::from(device.is_cuda());
+    // SAFETY: plain setters on libtorch's thread-local autocast state.
+    let rc = unsafe { gantry_autocast_bf16(cuda, 1) };
+    assert_eq!(rc, 0, "autocast: {}", last_error());
+    let out = f();
+    let rc = unsafe { gantry_autocast_bf16(cuda, 0) };
+    assert_eq!(rc, 0, "autocast: {}", last_error());
+    out
+}
+
+/// Whether the current CUDA device has bfloat16 arithmetic (compute capability 8.0 or later).
+pub fn cuda_has_bf16() -> bool {
+    // SAFETY: a query on libtorch's CUDA hooks.
+    unsafe { gantry_cuda_bf16() == 1 }
+}
+
+/// What libtorch's profiler counted between `profile_start` and `profile_stop`.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct ProfileCounts {
+    /// ATen operators called (nested ones included: `linear` and the `addmm` it calls).
+    pub aten_ops: i64,
+    /// Activities on the GPU: kernels, copies and fills.
+    pub gpu_activities: i64,
+    /// Kernel launches from the host.
+    pub kernel_launches: i64,
+    /// Host synchronisations (stream, event and device).
+    pub synchronisations: i64,
+    /// Copies between host and device.
+    pub copies: i64,
+    /// CUDA graph launches.
+    pub graph_launches: i64,
+}
+
+/// Starts libtorch's profiler on this thread (and the GPU when `cuda`).
+pub fn profile_start(cuda: bool) -> std::result::Result<(), String> {
+    // SAFETY: starts libtorch's profiler; errors come back as a code.
+    if unsafe { gantry_profile_start(i32::from(cuda)) } == 0 { Ok(()) } else { Err(last_error()) }
+}
+
+/// Stops the profiler that `profile_start` started and counts its events.
+pub fn profile_stop() -> std::result::Result<ProfileCounts, String> {
+    let mut c = [0i64; 6];
+    // SAFETY: `c` holds the six counts the C side writes.
+    if unsafe { gantry_profile_stop(c.as_mut_ptr()) } != 0 {
+        return Err(last_error());
+    }
+    Ok(ProfileCounts {
+        aten_ops: c[0],
+        gpu_activities: c[1],
+        kernel_launches: c[2],
+        synchronisations: c[3],
+        copies: c[4],
+        graph_launches: c[5],
+    })
+}
+
 /// Spherical interpolation between latents a and b (Shoemake 1985; White 2016 for GANs).
 pub fn slerp(a: &Tensor, b: &Tensor, t: f64) -> Tensor {
     let cos = (a.dot(b) / (a.norm() * b.norm())).clamp(-1.0, 1.0).double_value(&[]);
@@ -143,6 +221,48 @@ pub fn jit_finish(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bump_advances_this_threads_autograd_counter() {
+        let before = sequence_peek();
+        bump_sequence(1000);
+        assert_eq!(sequence_peek(), before + 1000);
+
+        // a node made by an operation on a tensor that requires grad takes the next number
+        let x = Tensor::ones([1], (tch::Kind::Float, tch::Device::Cpu)).set_requires_grad(true);
+        let _y = &x * 2.0;
+        assert_eq!(sequence_peek(), before + 1001);
+    }
+
+    #[test]
+    fn autocast_bf16_casts_matrix_products_and_keeps_reductions_in_fp32() {
+        // ATen's autocast lists: mm is cast to the autocast dtype, sum stays fp32 (and `mse_loss`
+        // is on the fp32 list): torch.autocast("cpu", torch.bfloat16) gives the same dtypes.
+        let a = Tensor::ones([4, 4], (tch::Kind::Float, tch::Device::Cpu));
+        let (mm, loss) = autocast_bf16(tch::Device::Cpu, || {
+            let mm = a.mm(&a);
+            let loss = mm.mse_loss(&a, tch::Reduction::Mean);
+            (mm, loss)
+        });
+        assert_eq!(mm.kind(), tch::Kind::BFloat16);
+        assert_eq!(loss.kind(), tch::Kind::Float);
+        assert_eq!(mm.to_kind(tch::Kind::Float).double_value(&[0, 0]), 4.0);
+        // and it is off again afterwards
+        assert_eq!(a.mm(&a).kind(), tch::Kind::Float);
+    }
+
+    #[test]
+    fn profiler_counts_aten_operators() {
+        let a = Tensor::ones([8, 8], (tch::Kind::Float, tch::Device::Cpu));
+        profile_start(false).unwrap();
+        for _ in 0..3 {
+            let _ = a.mm(&a).relu();
+        }
+        let c = profile_stop().unwrap();
+        // three aten::mm and three aten::relu at least (relu may call clamp_min inside)
+        assert!(c.aten_ops >= 6, "{c:?}");
+        assert_eq!((c.kernel_launches, c.gpu_activities), (0, 0));
+    }
 
     #[test]
     fn slerp_endpoints_and_norm() {

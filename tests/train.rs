@@ -294,3 +294,52 @@ fn the_binary_loads_libtorchs_cuda_backend() {
     let deps = String::from_utf8_lossy(&out.stdout);
     assert!(deps.contains("libtorch_cuda.so"), "gantry does not load libtorch_cuda.so:\n{deps}");
 }
+
+#[test]
+fn bf16_trains_where_the_cpu_has_it_and_is_refused_where_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let idx = tiny_idx(dir, 20, false).display().to_string();
+    let bf16 = ["--set", "train.precision=bf16"];
+    if gantry::train::cpu_has_bf16() {
+        // the gradient penalty's double backward under autocast too
+        for p in ["dcgan", "wgan-gp"] {
+            tiny_run(dir, p, &idx, &format!("{p}-16"), "3", &bf16).ok();
+            tiny_run(dir, p, &idx, &format!("{p}-32"), "3", &[]).ok();
+            let last = |run: &str| metrics(&dir.join(run)).last().unwrap()["d_loss"].as_f64().unwrap();
+            let (a, b) = (last(&format!("{p}-16")), last(&format!("{p}-32")));
+            // bf16 products round differently, yet the losses stay close (no fp16-style overflow)
+            assert!(a != b && (a - b).abs() < 0.1 * b.abs().max(1.0), "{p}: bf16 {a} vs fp32 {b}");
+        }
+        // precision is part of the configuration: a bf16 checkpoint does not resume as fp32
+        tiny_run(dir, "dcgan", &idx, "dcgan-16", "5", &["--resume"]).fails_with("train.precision");
+    } else {
+        tiny_run(dir, "dcgan", &idx, "x", "3", &bf16).fails_with("train.precision");
+    }
+}
+
+#[test]
+fn gantry_profile_counts_a_steps_operators() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let run = |value: &str, out: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_gantry"))
+            .args(["train", "--preset", "toy-wgan-gp", "--steps", "4", "--quiet", "--out", out])
+            .args(["--set", "train.sample_every=0", "--set", "train.report=false"])
+            .current_dir(dir)
+            .env("OMP_NUM_THREADS", "1")
+            .env("GANTRY_PROFILE", value)
+            .output()
+            .unwrap()
+    };
+    assert!(run("1:3", "p").status.success());
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("p/profile.json")).unwrap()).unwrap();
+    assert_eq!(p["steps"], 2);
+    // 5 critic steps (forward, penalty, double backward, Adam) and a generator step: thousands
+    let ops = p["per_step"]["aten_ops"].as_f64().unwrap();
+    assert!((1000.0..20000.0).contains(&ops), "{p}");
+    let bad = run("3:1", "q");
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("GANTRY_PROFILE=3:1: expected FROM:TO"));
+}

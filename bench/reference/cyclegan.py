@@ -13,6 +13,7 @@ once full). Images are random tensors of the given size (gantry reads a folder o
 decoded once and held in memory). Prints one JSON line like bench/reference/dcgan.py.
 """
 import argparse, json, random, resource, time
+import timing
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -28,6 +29,7 @@ p.add_argument("--blocks", type=int, default=9)
 p.add_argument("--d-layers", type=int, default=3)
 p.add_argument("--device", default="cpu")
 p.add_argument("--seed", type=int, default=0)
+timing.add_args(p)
 a = p.parse_args()
 torch.manual_seed(a.seed)
 random.seed(a.seed)
@@ -133,14 +135,4 @@ def step(i):
     opt_d.step()
 
 
-sync = torch.cuda.synchronize if a.device.startswith("cuda") else (lambda: None)
-sync()
-t0 = time.perf_counter()
-for i in range(a.steps):
-    step(i)
-sync()
-dt = time.perf_counter() - t0
-print(json.dumps({"impl": "pytorch", "model": f"cyclegan-{a.size}", "steps": a.steps, "seconds": dt,
-                  "steps_per_s": a.steps / dt,
-                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "threads": torch.get_num_threads(), "torch": torch.__version__}))
+timing.run(step, a, f"cyclegan-{a.size}")

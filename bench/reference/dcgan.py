@@ -9,6 +9,7 @@ fresh noise with D's parameters frozen. Data: Fashion-MNIST train split, one ran
 per epoch. Prints one JSON line: steps, seconds, steps_per_s, peak RSS.
 """
 import argparse, gzip, json, resource, struct, time
+import timing
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -18,6 +19,7 @@ p.add_argument("--steps", type=int, default=200)
 p.add_argument("--seed", type=int, default=0)
 p.add_argument("--device", default="cpu")
 p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+timing.add_args(p)
 a = p.parse_args()
 torch.manual_seed(a.seed)
 
@@ -73,14 +75,4 @@ def step():
     for q in D.parameters():
         q.requires_grad_(True)
 
-sync = torch.cuda.synchronize if a.device.startswith("cuda") else (lambda: None)
-sync()
-t0 = time.perf_counter()
-for _ in range(a.steps):
-    step()
-sync()
-dt = time.perf_counter() - t0
-print(json.dumps({"impl": "pytorch", "model": "dcgan", "steps": a.steps, "seconds": dt,
-                  "steps_per_s": a.steps / dt,
-                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "threads": torch.get_num_threads(), "torch": torch.__version__}))
+timing.run(lambda _: step(), a, "dcgan")

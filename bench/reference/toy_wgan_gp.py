@@ -6,6 +6,7 @@ betas (0.5, 0.9). Data: PacGAN's grid25 ({-4..4 step 2}^2, std 0.05), sampled pe
 Prints one JSON line: steps, seconds, steps_per_s, peak RSS.
 """
 import argparse, json, resource, time
+import timing
 import torch
 from torch import nn
 
@@ -13,6 +14,7 @@ p = argparse.ArgumentParser()
 p.add_argument("--steps", type=int, default=100)
 p.add_argument("--seed", type=int, default=0)
 p.add_argument("--device", default="cpu")
+timing.add_args(p)
 a = p.parse_args()
 torch.manual_seed(a.seed)
 # modules and tensors made from here on live on the device
@@ -55,16 +57,10 @@ def gen_step():
     for q in D.parameters():
         q.requires_grad_(True)
 
-sync = torch.cuda.synchronize if a.device.startswith("cuda") else (lambda: None)
-sync()
-t0 = time.perf_counter()
-for step in range(a.steps):
+def step(_):
     for _ in range(5):
         critic_step()
     gen_step()
-sync()
-dt = time.perf_counter() - t0
-print(json.dumps({"impl": "pytorch", "model": "toy-wgan-gp", "steps": a.steps, "seconds": dt,
-                  "steps_per_s": a.steps / dt,
-                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "threads": torch.get_num_threads(), "torch": torch.__version__}))
+
+
+timing.run(step, a, "toy-wgan-gp")

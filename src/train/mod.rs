@@ -5,6 +5,7 @@ pub mod ema;
 pub mod fault;
 pub mod guard;
 pub mod optim;
+pub mod profile;
 pub mod run;
 pub mod schedule;
 pub mod tensorboard;
@@ -101,6 +102,18 @@ pub struct TrainConfig {
     /// Rewrite `RUN/report.html` (`gantry report`) at every sample step and at the end, so the
     /// run can be watched in a browser. Not part of the configuration's hash.
     pub report: bool,
+    /// `fp32`, or `bf16`: each training step under autocast to bfloat16 (matrix products and
+    /// convolutions in bf16; losses, normalisations, the gradient penalty's norms, the weights and
+    /// the optimiser's state in fp32), on a CPU with bf16 instructions (AVX512-BF16 or AMX) or a
+    /// GPU of compute capability 8.0 or later. Sampling and evaluation stay in fp32.
+    pub precision: Precision,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    Fp32,
+    Bf16,
 }
 
 impl Default for TrainConfig {
@@ -133,6 +146,7 @@ impl Default for TrainConfig {
             max_rollbacks: 3,
             tensorboard: false,
             report: true,
+            precision: Precision::Fp32,
         }
     }
 }
@@ -185,5 +199,50 @@ impl TrainConfig {
             return bad("grid_samples", &format!("must be 1 to 4,096, not {}", self.grid_samples));
         }
         Ok(())
+    }
+
+    /// Refuses `precision = "bf16"` where `device` has no bf16 arithmetic.
+    pub fn check_precision(&self, device: tch::Device) -> Result<()> {
+        if self.precision == Precision::Fp32 {
+            return Ok(());
+        }
+        let (has, what) = if device.is_cuda() {
+            (crate::ops::cuda_has_bf16(), "this GPU has no bfloat16 arithmetic (compute capability 8.0 or later has)")
+        } else {
+            (cpu_has_bf16(), "this CPU has no bfloat16 instructions (AVX512-BF16 or AMX on x86-64, BF16 on Arm)")
+        };
+        if has {
+            Ok(())
+        } else {
+            Err(Error::Config(format!(
+                "`train.precision = \"bf16\"`: {what}; train with precision = \"fp32\" here, or on a device that has them"
+            )))
+        }
+    }
+}
+
+/// Whether the processor lists bfloat16 instructions in /proc/cpuinfo (Linux).
+pub fn cpu_has_bf16() -> bool {
+    std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|info| lists_bf16(&info))
+}
+
+/// Whether a /proc/cpuinfo text lists bfloat16 instructions: x86-64's `avx512_bf16` or
+/// `amx_bf16` flags, or Arm's `bf16` feature.
+fn lists_bf16(info: &str) -> bool {
+    info.lines()
+        .filter(|l| l.starts_with("flags") || l.starts_with("Features"))
+        .flat_map(|l| l.split_whitespace())
+        .any(|f| matches!(f, "avx512_bf16" | "amx_bf16" | "bf16"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bf16_instructions_are_read_from_cpuinfo() {
+        assert!(super::lists_bf16("processor\t: 0\nflags\t\t: fpu sse avx512f avx512_bf16 amx_tile\n"));
+        assert!(super::lists_bf16("Features\t: fp asimd bf16 i8mm\n"));
+        assert!(!super::lists_bf16("flags\t\t: fpu sse avx2 avx512f avx512_vnni\n"));
+        // a flag's name inside another line is not a flag
+        assert!(!super::lists_bf16("model name\t: bf16 emulator\nflags\t: sse\n"));
     }
 }

@@ -61,6 +61,13 @@ fn truncate_metrics(path: &Path, step: u64) -> Result<()> {
     write_atomic(path, &kept)
 }
 
+/// How far the calling thread's autograd counter moves at least per step on CUDA (see
+/// `ops::bump_sequence`): more nodes than any step's backward passes make on the device's worker
+/// thread (about one per node of the penalised forward pass: a few hundred for five critic
+/// steps through a convolutional critic). A step that numbers fewer nodes itself is topped up,
+/// at about 5 ns a node.
+const SEQUENCE_STRIDE: u64 = 8192;
+
 /// Reads a step's metrics from the device in one transfer.
 fn read_metrics(m: &Metrics) -> Vec<(&'static str, f64)> {
     if m.is_empty() {
@@ -145,6 +152,12 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     if device.is_cuda() {
         crate::ops::set_deterministic(cfg.train.deterministic);
     }
+    cfg.train.check_precision(device)?;
+    let profile = super::profile::range_from_env()?;
+    // On CUDA the calling thread's autograd counter is advanced before each step (see
+    // `ops::bump_sequence`), so that a resumed process runs a step's backward nodes in the order a
+    // straight one does. GANTRY_SEQUENCE_BUMP=0 turns it off, to show the drift it removes.
+    let bump = device.is_cuda() && std::env::var("GANTRY_SEQUENCE_BUMP").map_or(true, |v| v != "0");
     std::fs::create_dir_all(out).map_err(|e| {
         Error::Usage(format!("cannot create the output folder {} ({e}); choose a writable --out", out.display()))
     })?;
@@ -271,9 +284,37 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     };
     let mut step = start;
     let mut write_report = false;
+    let mut seq_target = crate::ops::sequence_peek();
     while step < total {
         rng::seed_torch(cfg.seed, rng::stream::STEP, step);
-        let metrics = method.train_step(step, &data);
+        if bump {
+            // each step starts at least SEQUENCE_STRIDE past the last one's start, so that this
+            // thread's counter stays ahead of the worker thread's, which starts at 0 in this
+            // process and advances less than that per step
+            seq_target += SEQUENCE_STRIDE;
+            let now = crate::ops::sequence_peek();
+            if now < seq_target {
+                crate::ops::bump_sequence((seq_target - now) as i64);
+            }
+            seq_target = seq_target.max(now);
+        }
+        if profile.is_some_and(|(a, b)| a.max(start) == step && step < b) {
+            super::profile::start(device.is_cuda())?;
+        }
+        let metrics = if t.precision == super::Precision::Bf16 {
+            crate::ops::autocast_bf16(device, || method.train_step(step, &data))
+        } else {
+            method.train_step(step, &data)
+        };
+        if let Some((a, b)) = profile
+            && step + 1 == b
+            && a.max(start) < b
+        {
+            let c = super::profile::finish(&out.join("profile.json"), b - a.max(start), device)?;
+            if !opts.quiet {
+                bar.println(format!("profiled steps {}..{b}: {c:?}", a.max(start)));
+            }
+        }
         super::fault::kill_point("kill-step");
         if super::fault::fires("poison-step") {
             checkpoint::poison(method.as_mut());
