@@ -61,7 +61,7 @@ def main():
         for prec in ("fp32", "bf16"):
             rs = sorted((r for r in rows if r["preset"] == p and r["precision"] == prec), key=lambda r: r["seed"])
             m = lambda k: statistics.mean(r[k] for r in rs if r[k] is not None)
-            lines.append(f"| {p} | {a.steps[p]} | {prec} | {', '.join(f'{r['fcd']:.2f}' for r in rs)} | {m('fcd'):.2f} | "
+            lines.append(f"| {p} | {a.steps[p]} | {prec} | {', '.join(format(r['fcd'], '.2f') for r in rs)} | {m('fcd'):.2f} | "
                          f"{m('precision_k'):.3f} | {m('recall'):.3f} | {m('steps_per_s'):.2f} |")
     report.write_section("precision" + ("-cuda" if cuda else ""), "\n".join(lines))
 

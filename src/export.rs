@@ -32,10 +32,14 @@ pub struct Exported {
     pub input: Vec<i64>,
 }
 
-/// One traced module, finished with its attributes at `out`.
+/// One traced module, finished with its attributes at `out`. The trace records one batch's
+/// operations; it is checked on a second input of another batch size (`check`) against the
+/// network itself, so a layer whose work depends on the batch in a way a trace cannot record is
+/// refused rather than exported wrong.
 fn write_module(
     out: &Path,
     example: &Tensor,
+    check: &Tensor,
     ints: &[(&str, i64)],
     strs: &[(&str, &str)],
     methods: &str,
@@ -48,6 +52,22 @@ fn write_module(
                 crate::error::torch_message(&e)
             ))
         })?;
+    let want = tch::no_grad(|| f(check).remove(0));
+    let got = tch::no_grad(|| traced.forward_ts(std::slice::from_ref(check))).map_err(|e| {
+        Error::Usage(format!(
+            "the traced generator fails on a batch of another size ({})",
+            crate::error::torch_message(&e)
+        ))
+    })?;
+    let diff = if got.size() == want.size() { (&got - &want).abs().max().double_value(&[]) } else { f64::INFINITY };
+    if diff.is_nan() || diff > 1e-5 {
+        return Err(Error::Usage(format!(
+            "the traced generator does not reproduce gantry's on a batch of {} (largest difference {diff:e}, shapes {:?} and {:?}): a layer's work depends on the batch in a way a trace cannot record; please report it with the run's config.toml",
+            check.size()[0],
+            got.size(),
+            want.size()
+        )));
+    }
     let tmp = out.with_extension("traced.tmp");
     traced.save(&tmp).map_err(|e| Error::Usage(format!("cannot write {} ({e})", tmp.display())))?;
     let done = crate::ops::jit_finish(&tmp, out, ints, strs, methods)
@@ -85,7 +105,7 @@ pub fn torchscript(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
         } else {
             ""
         };
-        write_module(out, &example, &ints, &strs, methods, &mut |z| vec![s.generate(z)])?;
+        write_module(out, &example, &s.latents(3), &ints, &strs, methods, &mut |z| vec![s.generate(z)])?;
         return Ok(Exported {
             run: run.into(),
             step: t.step,
@@ -103,11 +123,12 @@ pub fn torchscript(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
             let (cin, cout) = tr.channels(dir);
             let path = out.with_file_name(format!("{stem}-{name}.pt"));
             let example = Tensor::rand([2, cin, side, side], (tch::Kind::Float, t.device)) * 2.0 - 1.0;
+            let check = Tensor::rand([3, cin, side, side], (tch::Kind::Float, t.device)) * 2.0 - 1.0;
             let mut strs = common_strs.to_vec();
             strs.push(("direction", name));
             let ints =
                 [("in_channels", cin), ("out_channels", cout), ("side_multiple", tr.side_multiple()), ("step", step)];
-            write_module(&path, &example, &ints, &strs, "", &mut |x| vec![tr.translate(x, dir)])?;
+            write_module(&path, &example, &check, &ints, &strs, "", &mut |x| vec![tr.translate(x, dir)])?;
             files.push(path);
         }
         return Ok(Exported { run: run.into(), step: t.step, files, kind: "translation", input: vec![] });
@@ -118,7 +139,7 @@ pub fn torchscript(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
         let mut strs = common_strs.to_vec();
         strs.push(("prior", "normal"));
         let ints = [("latent_dim", input_dim), ("input_dim", input_dim), ("num_classes", 0), ("step", step)];
-        write_module(out, &example, &ints, &strs, "", &mut |z| {
+        write_module(out, &example, &p.latents(3), &ints, &strs, "", &mut |z| {
             let (a, b) = p.generate_pair(z);
             vec![Tensor::stack(&[a, b], 0)]
         })?;
@@ -133,9 +154,19 @@ pub fn torchscript(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
     Err(Error::Usage(format!("this run (method = \"{}\") has no generator to export", t.cfg.method)))
 }
 
-/// Writes a DCGAN-family generator as plain weights (`STEM.safetensors`, PyTorch-style names,
-/// the averaged weights when the run keeps them) and `STEM.py`, a PyTorch `nn.Module` of the same
-/// layers with a loader that needs neither gantry nor the safetensors package.
+/// A generator's layers as Python: `__init__` lines, `forward` lines (from `x = z`), and a phrase
+/// for the class's docstring.
+struct PyLayers {
+    init: String,
+    fwd: String,
+    about: String,
+}
+
+/// Writes a noise generator as plain weights (`STEM.safetensors`, PyTorch-style names, the
+/// averaged weights when the run keeps them) and `STEM.py`, a PyTorch `nn.Module` of the same
+/// layers with a loader that needs neither gantry nor the safetensors package: DCGAN-family and
+/// fully connected generators (the GAN family, cGAN, AC-GAN, InfoGAN, f-GAN, the toys) and
+/// BEGAN's decoder.
 pub fn plain(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
     use crate::nets::{Arch, GeneratorKind, ModelConfig, Norm};
     let s = t.method.noise().ok_or_else(|| {
@@ -146,27 +177,36 @@ pub fn plain(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
             "--format safetensors: {why}; export it as TorchScript (the default format), which takes any network"
         ))
     };
-    if !["gan", "cgan", "acgan", "infogan"].contains(&t.cfg.method.as_str()) {
+    if !["gan", "cgan", "acgan", "infogan", "began"].contains(&t.cfg.method.as_str()) {
         return Err(not_plain(format!(
-            "method = \"{}\" has no plain-module writer (the DCGAN family's generators do)",
+            "method = \"{}\" has no plain-module writer (gan, cgan, acgan, infogan and began have)",
             t.cfg.method
         )));
     }
-    let m: ModelConfig = t.cfg.section("model")?;
-    if m.arch != Arch::Dcgan || m.generator != GeneratorKind::Net {
-        return Err(not_plain("the plain module is written for model.arch = \"dcgan\" generators".into()));
-    }
-    if m.g_norm == Norm::Virtual {
-        return Err(not_plain("virtual batch norm carries a reference batch that a plain module lacks".into()));
-    }
-    let crate::data::Shape::Image { channels, size } = t.shape else {
-        return Err(not_plain("this run's data are points".into()));
-    };
-    let (levels, start) = crate::nets::dcgan::plan(size)?;
     let example = s.latents(1);
     let input_dim = example.size()[1];
     let classes = s.classes();
     let latent_dim = s.codes().map_or(input_dim - classes, |(_, d)| d);
+    let layers = if t.cfg.method == "began" {
+        let c: crate::method::began::BeganConfig = t.cfg.section("began")?;
+        let crate::data::Shape::Image { channels, size } = t.shape else {
+            return Err(not_plain("this run's data are points".into()));
+        };
+        began_layers(&c, input_dim, channels, size)?
+    } else {
+        let m: ModelConfig = t.cfg.section("model")?;
+        if m.generator != GeneratorKind::Net {
+            return Err(not_plain("this run's generator is a fixed Gaussian with no weights".into()));
+        }
+        if m.g_norm == Norm::Virtual {
+            return Err(not_plain("virtual batch norm carries a reference batch that a plain module lacks".into()));
+        }
+        match (m.arch, t.shape) {
+            (Arch::Dcgan, crate::data::Shape::Image { channels, size }) => dcgan_layers(&m, input_dim, channels, size)?,
+            (Arch::Mlp, shape) => mlp_layers(&m, input_dim, shape),
+            (Arch::Dcgan, _) => return Err(not_plain("this run's data are points".into())),
+        }
+    };
     let stores = t.method.stores();
     let (_, g) = stores
         .iter()
@@ -183,49 +223,12 @@ pub fn plain(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
     }
     Tensor::write_safetensors(&vars, &weights)
         .map_err(|e| Error::Usage(format!("cannot write {} ({e})", weights.display())))?;
-    let top = m.base_channels << (levels - 1);
-    let bias = m.g_norm == Norm::None;
-    let norm = |name: &str, shape: &str, dims: usize| -> String {
-        match (m.g_norm, dims) {
-            (Norm::None, _) => String::new(),
-            (Norm::Batch, 1) => format!("        self.{name} = nn.BatchNorm1d({shape})\n"),
-            (Norm::Batch, _) => format!("        self.{name} = nn.BatchNorm2d({shape})\n"),
-            _ => format!("        self.{name} = nn.LayerNorm({shape})\n"),
-        }
-    };
-    let apply = |name: &str, x: &str| if m.g_norm == Norm::None { x.to_string() } else { format!("self.{name}({x})") };
-    let mut init = String::new();
-    let mut fwd = String::from("        x = z\n");
-    let fc_in = if m.g_fc > 0 {
-        init += &format!("        self.pre = nn.Linear({input_dim}, {}, bias={})\n", m.g_fc, py_bool(bias));
-        init += &norm("norm_pre", &m.g_fc.to_string(), 1);
-        fwd += &format!("        x = torch.relu({})\n", apply("norm_pre", "self.pre(x)"));
-        m.g_fc
-    } else {
-        input_dim
-    };
-    let flat = top * start * start;
-    init += &format!("        self.fc = nn.Linear({fc_in}, {flat}, bias={})\n", py_bool(bias));
-    init += &match m.g_norm {
-        Norm::Layer => format!("        self.norm_fc = nn.LayerNorm([{flat}])\n"),
-        _ => norm("norm_fc", &flat.to_string(), 1),
-    };
-    fwd += &format!("        x = torch.relu({}).view(-1, {top}, {start}, {start})\n", apply("norm_fc", "self.fc(x)"));
-    let (mut ch, mut side) = (top, start);
-    for i in 0..levels - 1 {
-        side *= 2;
-        init +=
-            &format!("        self.up{i} = nn.ConvTranspose2d({ch}, {}, 4, 2, 1, bias={})\n", ch / 2, py_bool(bias));
-        init += &match m.g_norm {
-            Norm::Layer => format!("        self.norm{i} = nn.LayerNorm([{}, {side}, {side}])\n", ch / 2),
-            _ => norm(&format!("norm{i}"), &(ch / 2).to_string(), 2),
-        };
-        fwd += &format!("        x = torch.relu({})\n", apply(&format!("norm{i}"), &format!("self.up{i}(x)")));
-        ch /= 2;
-    }
-    init += &format!("        self.out = nn.ConvTranspose2d({ch}, {channels}, 4, 2, 1)\n");
-    fwd += "        return torch.tanh(self.out(x))\n";
     let prior = s.prior();
+    let shape_note = match t.shape {
+        crate::data::Shape::Image { channels, size } => format!("[n, {channels}, {size}, {size}] in [-1, 1]"),
+        crate::data::Shape::Points { dim } => format!("[n, {dim}] points"),
+    };
+    let PyLayers { init, fwd, about } = layers;
     let text = format!(
         r#""""A generator trained by gantry, as a plain PyTorch module.
 
@@ -235,7 +238,7 @@ Weights: {weights} (safetensors, PyTorch names; the loader below reads the forma
     from {stem} import load
     g = load("{weights}")                      # eval mode, CPU
     z = {sample}
-    x = g(z)                                   # [n, {channels}, {size}, {size}] in [-1, 1]
+    x = g(z)                                   # {shape_note}
 {labels}"""
 import json
 import struct
@@ -250,8 +253,7 @@ PRIOR = "{prior}"
 
 
 class Generator(nn.Module):
-    """gantry's DCGAN generator: linear projection, {ups} transposed convolutions (kernel 4,
-    stride 2), {norm_name}, ReLU, tanh."""
+    """gantry's generator: {about}."""
 
     latent_dim = LATENT_DIM
     input_dim = INPUT_DIM
@@ -262,6 +264,7 @@ class Generator(nn.Module):
         super().__init__()
 {init}
     def forward(self, z):
+        x = z
 {fwd}
     def forward_labels(self, z, y):
         """Class-conditional runs: z [n, latent_dim] and integer classes y [n]."""
@@ -304,15 +307,149 @@ def load(path="{weights}"):
         sample =
             if prior == "normal" { "torch.randn(16, g.latent_dim)" } else { "torch.rand(16, g.latent_dim) * 2 - 1" },
         labels = if classes > 0 { "    x = g.forward_labels(z, torch.arange(16) % g.num_classes)\n" } else { "" },
-        ups = levels,
-        norm_name = match m.g_norm {
-            Norm::Batch => "batch norm",
-            Norm::Layer => "layer norm",
-            _ => "no norm",
-        },
     );
     std::fs::write(&module, text).map_err(crate::error::io_err(&module))?;
     Ok(Exported { run: run.into(), step: t.step, files: vec![weights, module], kind: "noise", input: vec![input_dim] })
+}
+
+/// The DCGAN generator (`nets::dcgan`): [linear pre-layer,] linear projection, transposed
+/// convolutions (kernel 4, stride 2) with a norm and ReLU, tanh.
+fn dcgan_layers(m: &crate::nets::ModelConfig, input_dim: i64, channels: i64, size: i64) -> Result<PyLayers> {
+    use crate::nets::Norm;
+    let (levels, start) = crate::nets::dcgan::plan(size)?;
+    let top = m.base_channels << (levels - 1);
+    let bias = m.g_norm == Norm::None;
+    let norm = |name: &str, shape: &str, dims: usize| -> String {
+        match (m.g_norm, dims) {
+            (Norm::None, _) => String::new(),
+            (Norm::Batch, 1) => format!("        self.{name} = nn.BatchNorm1d({shape})\n"),
+            (Norm::Batch, _) => format!("        self.{name} = nn.BatchNorm2d({shape})\n"),
+            _ => format!("        self.{name} = nn.LayerNorm({shape})\n"),
+        }
+    };
+    let apply = |name: &str, x: &str| if m.g_norm == Norm::None { x.to_string() } else { format!("self.{name}({x})") };
+    let mut init = String::new();
+    let mut fwd = String::new();
+    let fc_in = if m.g_fc > 0 {
+        init += &format!("        self.pre = nn.Linear({input_dim}, {}, bias={})\n", m.g_fc, py_bool(bias));
+        init += &norm("norm_pre", &m.g_fc.to_string(), 1);
+        fwd += &format!("        x = torch.relu({})\n", apply("norm_pre", "self.pre(x)"));
+        m.g_fc
+    } else {
+        input_dim
+    };
+    let flat = top * start * start;
+    init += &format!("        self.fc = nn.Linear({fc_in}, {flat}, bias={})\n", py_bool(bias));
+    init += &match m.g_norm {
+        Norm::Layer => format!("        self.norm_fc = nn.LayerNorm([{flat}])\n"),
+        _ => norm("norm_fc", &flat.to_string(), 1),
+    };
+    fwd += &format!("        x = torch.relu({}).view(-1, {top}, {start}, {start})\n", apply("norm_fc", "self.fc(x)"));
+    let (mut ch, mut side) = (top, start);
+    for i in 0..levels - 1 {
+        side *= 2;
+        init +=
+            &format!("        self.up{i} = nn.ConvTranspose2d({ch}, {}, 4, 2, 1, bias={})\n", ch / 2, py_bool(bias));
+        init += &match m.g_norm {
+            Norm::Layer => format!("        self.norm{i} = nn.LayerNorm([{}, {side}, {side}])\n", ch / 2),
+            _ => norm(&format!("norm{i}"), &(ch / 2).to_string(), 2),
+        };
+        fwd += &format!("        x = torch.relu({})\n", apply(&format!("norm{i}"), &format!("self.up{i}(x)")));
+        ch /= 2;
+    }
+    init += &format!("        self.out = nn.ConvTranspose2d({ch}, {channels}, 4, 2, 1)\n");
+    fwd += "        return torch.tanh(self.out(x))\n";
+    let norm_name = match m.g_norm {
+        Norm::Batch => "batch norm",
+        Norm::Layer => "layer norm",
+        _ => "no norm",
+    };
+    Ok(PyLayers {
+        init,
+        fwd,
+        about: format!(
+            "DCGAN's: linear projection, {levels} transposed convolutions (kernel 4, stride 2), {norm_name}, ReLU, tanh"
+        ),
+    })
+}
+
+/// The fully connected generator (`nets::mlp`): hidden layers linear → norm → activation, then a
+/// linear read-out, through tanh and reshaped for images.
+fn mlp_layers(m: &crate::nets::ModelConfig, input_dim: i64, shape: crate::data::Shape) -> PyLayers {
+    use crate::nets::{Activation, Norm};
+    let k = if m.g_activation == Activation::Maxout { m.maxout_pieces } else { 1 };
+    let bias = m.g_norm == Norm::None || k > 1;
+    let (mut init, mut fwd) = (String::new(), String::new());
+    let mut prev = input_dim;
+    for (i, &w) in m.g_hidden.iter().enumerate() {
+        init += &format!("        self.fc{i} = nn.Linear({prev}, {}, bias={})\n", w * k, py_bool(bias));
+        let normed = match m.g_norm {
+            Norm::Batch => {
+                init += &format!("        self.norm{i} = nn.BatchNorm1d({})\n", w * k);
+                format!("self.norm{i}(self.fc{i}(x))")
+            }
+            Norm::Layer => {
+                init += &format!("        self.norm{i} = nn.LayerNorm([{}])\n", w * k);
+                format!("self.norm{i}(self.fc{i}(x))")
+            }
+            _ => format!("self.fc{i}(x)"),
+        };
+        fwd += &match m.g_activation {
+            Activation::Relu => format!("        x = torch.relu({normed})\n"),
+            Activation::LeakyRelu => {
+                format!("        x = torch.nn.functional.leaky_relu({normed}, {:?})\n", m.leaky_slope)
+            }
+            Activation::Softplus => format!("        x = torch.nn.functional.softplus({normed})\n"),
+            Activation::Tanh => format!("        x = torch.tanh({normed})\n"),
+            Activation::Maxout => format!("        x = {normed}.view(-1, {w}, {k}).amax(2)\n"),
+        };
+        prev = w;
+    }
+    init += &format!("        self.out = nn.Linear({prev}, {})\n", shape.numel());
+    fwd += &match shape {
+        crate::data::Shape::Image { channels, size } => {
+            format!("        return torch.tanh(self.out(x)).view(-1, {channels}, {size}, {size})\n")
+        }
+        crate::data::Shape::Points { .. } => "        return self.out(x)\n".into(),
+    };
+    let act = format!("{:?}", m.g_activation).to_lowercase();
+    PyLayers {
+        init,
+        fwd,
+        about: format!("{} fully connected hidden layers ({act}), a linear read-out", m.g_hidden.len()),
+    }
+}
+
+/// BEGAN's decoder (`nets::began`): linear to s₀×s₀×n, two 3×3 convolutions with ELU per level,
+/// nearest-neighbour ×2 between levels, a last 3×3 convolution with no activation, clipped to
+/// [−1, 1] as `gantry sample` clips it.
+fn began_layers(c: &crate::method::began::BeganConfig, input_dim: i64, channels: i64, size: i64) -> Result<PyLayers> {
+    let (levels, start) = crate::nets::began::plan(size)?;
+    let n = c.width;
+    let mut init = format!("        self.fc = nn.Linear({input_dim}, {})\n", start * start * n);
+    let mut fwd = format!("        x = self.fc(x).view(-1, {n}, {start}, {start})\n");
+    // nn.Module names with dots are not allowed: the levels are ModuleDicts named l0, l1, …
+    for l in 0..levels {
+        init += &format!(
+            "        self.l{l} = nn.ModuleDict({{\"conv0\": nn.Conv2d({n}, {n}, 3, 1, 1), \"conv1\": nn.Conv2d({n}, {n}, 3, 1, 1)}})\n"
+        );
+        fwd += &format!(
+            "        x = torch.nn.functional.elu(self.l{l}[\"conv1\"](torch.nn.functional.elu(self.l{l}[\"conv0\"](x))))\n"
+        );
+        if l + 1 < levels {
+            fwd += "        x = torch.nn.functional.interpolate(x, scale_factor=2, mode=\"nearest\")\n";
+        }
+    }
+    init += &format!("        self.out = nn.Conv2d({n}, {channels}, 3, 1, 1)\n");
+    // the last layer is linear, as the reference's; gantry clips its images to [-1, 1]
+    fwd += "        return self.out(x).clamp(-1, 1)\n";
+    Ok(PyLayers {
+        init,
+        fwd,
+        about: format!(
+            "BEGAN's decoder: linear to {start}x{start}x{n}, {levels} levels of two 3x3 convolutions with ELU, nearest-neighbour upsampling between them, a last 3x3 convolution with no activation, clipped to [-1, 1]"
+        ),
+    })
 }
 
 fn py_bool(b: bool) -> &'static str {

@@ -85,11 +85,24 @@ fn exported_generators_draw_in_pytorch_what_gantry_samples() {
     let data = tiny_idx_named(d, "idx", 32, false, 5, true);
     let data = data.to_str().unwrap();
     // an unconditional DCGAN and a conditional one (AC-GAN): forward(z) equals gantry sample
-    // improved-gan with virtual batch norm: the reference batch rides along in the trace
-    for (preset, classes) in [("dcgan", 0), ("acgan", 10), ("improved-gan", 0)] {
+    // improved-gan with virtual batch norm: the reference batch rides along in the trace; the
+    // 2014 GAN's fully connected generator (with layer norm, to have one) and BEGAN's decoder
+    for (preset, classes) in [("dcgan", 0), ("acgan", 10), ("improved-gan", 0), ("gan", 0), ("began", 0)] {
         let run = format!("{preset}-run");
-        let vbn: &[&str] = if preset == "improved-gan" { &["--set", "model.g_norm=\"virtual\""] } else { &[] };
-        tiny_run(d, preset, data, &run, "3", vbn).ok();
+        let extra: &[&str] = match preset {
+            "improved-gan" => &["--set", "model.g_norm=\"virtual\""],
+            "gan" => &["--set", "model.g_norm=\"layer\"", "--set", "model.g_hidden=[64, 32]"],
+            "began" => &["--set", "began.width=8", "--set", "began.hidden=16"],
+            _ => &[],
+        };
+        if preset == "began" {
+            let mut a = vec!["train", "--preset", "began", "--data", data, "--out", &run, "--steps", "3", "--quiet"];
+            a.extend_from_slice(&["--set", "data.batch_size=8"]);
+            a.extend_from_slice(extra);
+            gantry(d, &a).ok();
+        } else {
+            tiny_run(d, preset, data, &run, "3", extra).ok();
+        }
         let g = path(d, &format!("{preset}.pt"));
         let e = gantry(d, &["export", "--run", &run, "--out", &g]).ok().json();
         assert_eq!(e["kind"], "noise");
@@ -101,7 +114,7 @@ fn exported_generators_draw_in_pytorch_what_gantry_samples() {
         let a = &r["attributes"];
         assert_eq!(
             (a["num_classes"].as_i64(), a["prior"].as_str(), a["step"].as_i64()),
-            (Some(classes), Some("normal"), Some(3))
+            (Some(classes), Some(if preset == "began" { "uniform" } else { "normal" }), Some(3))
         );
         assert_eq!(a["input_dim"].as_i64().unwrap() - a["latent_dim"].as_i64().unwrap(), classes);
         // the plain module and weights give the same images

@@ -35,6 +35,16 @@ pub enum Target {
     Generator,
 }
 
+/// A critic's outputs in fp32 when a bf16 (or fp16) step produced them, so that losses and
+/// their means are computed and logged in fp32 (`train.precision`); others as they are.
+fn wide(x: &Tensor) -> Tensor {
+    if matches!(x.kind(), tch::Kind::BFloat16 | tch::Kind::Half) {
+        x.to_kind(tch::Kind::Float)
+    } else {
+        x.shallow_clone()
+    }
+}
+
 impl Adversarial {
     pub fn from_config(cfg: &ObjectiveConfig) -> Adversarial {
         match cfg.loss {
@@ -49,6 +59,7 @@ impl Adversarial {
 
     /// The discriminator's loss on outputs for real (`v`) and generated (`u`) batches.
     pub fn d_loss(&self, v: &Tensor, u: &Tensor) -> Tensor {
+        let (v, u) = (&wide(v), &wide(u));
         match self {
             // −log σ(v) = softplus(−v); −log(1 − σ(u)) = softplus(u)
             Adversarial::Minimax | Adversarial::NonSaturating => (-v).softplus().mean(None) + u.softplus().mean(None),
@@ -65,6 +76,7 @@ impl Adversarial {
     /// the cross-entropy losses becomes α, −α log σ(v) − (1 − α) log(1 − σ(v)); fake targets
     /// stay 0. α = 1 is `d_loss`; other losses ignore α (configuration refuses the combination).
     pub fn d_loss_smoothed(&self, v: &Tensor, u: &Tensor, alpha: f64) -> Tensor {
+        let (v, u) = (&wide(v), &wide(u));
         match self {
             Adversarial::Minimax | Adversarial::NonSaturating if alpha != 1.0 => {
                 ((-v).softplus() * alpha + v.softplus() * (1.0 - alpha)).mean(None) + u.softplus().mean(None)
@@ -75,6 +87,7 @@ impl Adversarial {
 
     /// The generator's loss on the discriminator's outputs `u` for generated samples.
     pub fn g_loss(&self, u: &Tensor) -> Tensor {
+        let u = &wide(u);
         match self {
             // log(1 − σ(u)) = −softplus(u)
             Adversarial::Minimax => -u.softplus().mean(None),
@@ -98,6 +111,7 @@ impl Adversarial {
     /// saturating loss for Generator); hinge: mean relu(1 ∓ x), the generator −mean x;
     /// Wasserstein: ∓mean x; f-GAN: −mean g_f(x), mean f*(g_f(x)), and the generator's own.
     pub fn target_loss(&self, x: &Tensor, target: Target) -> Tensor {
+        let x = &wide(x);
         match (self, target) {
             (Adversarial::LeastSquares { b, .. }, Target::Real) => (x - *b).square().mean(None),
             (Adversarial::LeastSquares { a, .. }, Target::Fake) => (x - *a).square().mean(None),
@@ -120,6 +134,7 @@ impl Adversarial {
     /// Kantorovich–Rubinstein dual), E g_f(v) − E f*(g_f(u)) for f-GAN (a lower bound on
     /// D_f(P‖Q), tight at the optimal critic).
     pub fn estimate(&self, v: &Tensor, u: &Tensor) -> Option<Tensor> {
+        let (v, u) = (&wide(v), &wide(u));
         match self {
             Adversarial::Wasserstein => Some(v.mean(None) - u.mean(None)),
             Adversarial::FGan { divergence, .. } => Some(
