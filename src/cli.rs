@@ -15,6 +15,10 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// CPU threads libtorch uses (default: `train.threads` when training, else OMP_NUM_THREADS,
+    /// else every core). Results can differ in the last bits between thread counts.
+    #[arg(long, global = true, value_name = "N")]
+    threads: Option<usize>,
 }
 
 #[derive(Subcommand)]
@@ -418,10 +422,19 @@ fn check_n(flag: &str, n: i64) -> Result<()> {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
+    if let Some(n) = cli.threads {
+        if n == 0 {
+            return Err(Error::Usage("--threads must be at least 1 (omit it for the default)".into()));
+        }
+        gantry::threads::set(n);
+    }
     match cli.command.unwrap_or(Command::Train(TrainArgs { out: "runs/latest".into(), ..Default::default() })) {
         Command::Train(a) => {
             gantry::progress::set_quiet(a.quiet);
             let cfg = train_config(&a)?;
+            if cli.threads.is_none() {
+                gantry::threads::set(cfg.train.threads);
+            }
             if a.dry_run {
                 print!("{}", cfg.to_toml());
                 return Ok(());

@@ -105,7 +105,7 @@ const MOVED: &[(&str, &str, &str, &str)] = &[
 /// Lines left out of the hash, so that runs of an older gantry keep theirs: `[train]` keys that
 /// only act once a run diverges or that choose outputs beside the run, and keys added since
 /// whose default changes nothing (matched with that value).
-const UNHASHED_LINES: [&str; 7] = [
+const UNHASHED_LINES: [&str; 8] = [
     "on_divergence = ",
     "rollback_lr_factor = ",
     "max_rollbacks = ",
@@ -113,6 +113,7 @@ const UNHASHED_LINES: [&str; 7] = [
     "tensorboard = ",
     "skip_bad = false",
     "precision = \"fp32\"",
+    "threads = ",
 ];
 
 /// Rewrites a configuration file of an older gantry (keys of `MOVED`) into today's layout.

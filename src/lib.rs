@@ -24,6 +24,7 @@ pub mod report;
 pub mod rng;
 pub mod sample;
 pub mod select;
+pub mod threads;
 pub mod train;
 pub mod translate;
 pub mod viz;

@@ -13,6 +13,8 @@ fn main() {
         // needs it to be deterministic (train.deterministic).
         unsafe { std::env::set_var("CUBLAS_WORKSPACE_CONFIG", ":4096:8") };
     }
+    // before libtorch does any work: a passive OpenMP wait policy when the machine is busy
+    gantry::threads::prepare();
     let parsed = cli::Cli::parse();
     if let Err(e) = cli::run(parsed) {
         let shown = e.to_string();

@@ -349,3 +349,41 @@ fn gantry_profile_counts_a_steps_operators() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("GANTRY_PROFILE=3:1: expected FROM:TO"));
 }
+
+#[test]
+fn threads_are_chosen_by_flag_or_key_and_a_busy_machine_waits_passively() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let run = |args: &[&str], policy: Option<&str>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_gantry"));
+        c.args(["train", "--preset", "toy-wgan-gp", "--steps", "2", "--quiet"]).args(args).current_dir(dir);
+        c.env_remove("OMP_NUM_THREADS").env_remove("OMP_WAIT_POLICY");
+        if let Some(p) = policy {
+            c.env("OMP_WAIT_POLICY", p);
+        }
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        serde_json::from_str::<serde_json::Value>(text.lines().last().unwrap()).unwrap()
+    };
+    assert_eq!(run(&["--out", "a", "--threads", "1"], None)["threads"], 1);
+    assert_eq!(run(&["--out", "b", "--set", "train.threads=1"], None)["threads"], 1);
+    // the flag wins over the key
+    let both = run(&["--out", "c", "--set", "train.threads=1", "--threads", "2"], None);
+    assert_eq!(both["threads"], 2);
+    // with another thread spinning, the machine is busy: gantry re-executes itself with a passive
+    // OpenMP wait policy (which it reports), unless the environment chose one
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let spin = {
+        let stop = stop.clone();
+        std::thread::spawn(move || while !stop.load(std::sync::atomic::Ordering::Relaxed) {})
+    };
+    let busy = run(&["--out", "d"], None);
+    let chosen = run(&["--out", "e"], Some("ACTIVE"));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    spin.join().unwrap();
+    assert_eq!(busy["wait_policy"], "PASSIVE");
+    assert_eq!(chosen["wait_policy"], "ACTIVE");
+    // 0 threads is refused
+    gantry(dir, &["--threads", "0", "presets"]).fails_with("--threads must be at least 1");
+}

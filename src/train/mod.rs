@@ -107,6 +107,9 @@ pub struct TrainConfig {
     /// the optimiser's state in fp32), on a CPU with bf16 instructions (AVX512-BF16 or AMX) or a
     /// GPU of compute capability 8.0 or later. Sampling and evaluation stay in fp32.
     pub precision: Precision,
+    /// CPU threads for this run (0: `--threads`, else OMP_NUM_THREADS, else every core). Not part
+    /// of the configuration's hash; a resumed run with another count can differ in the last bits.
+    pub threads: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +150,7 @@ impl Default for TrainConfig {
             tensorboard: false,
             report: true,
             precision: Precision::Fp32,
+            threads: 0,
         }
     }
 }

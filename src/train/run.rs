@@ -31,6 +31,9 @@ pub struct Summary {
     pub steps: u64,
     pub seconds: f64,
     pub steps_per_s: f64,
+    /// libtorch's CPU threads, and how idle ones waited (`OMP_WAIT_POLICY`; see `threads`).
+    pub threads: i32,
+    pub wait_policy: String,
     pub checkpoint: Option<PathBuf>,
     /// The method's own figures at the end (a semi-supervised run's `test_error`, …).
     #[serde(flatten)]
@@ -495,6 +498,8 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         steps,
         seconds,
         steps_per_s: steps as f64 / seconds.max(1e-9),
+        threads: tch::get_num_threads(),
+        wait_policy: std::env::var("OMP_WAIT_POLICY").unwrap_or_else(|_| "default".into()),
         checkpoint: last_ckpt,
         figures,
     })
