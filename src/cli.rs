@@ -160,9 +160,13 @@ struct ExportArgs {
     #[arg(long, default_value = "cpu")]
     device: String,
     /// `torchscript` (any generator), or `safetensors`: plain weights with PyTorch-style names
-    /// and a Python file defining the matching nn.Module (DCGAN-family generators).
+    /// and a Python file defining the matching nn.Module.
     #[arg(long, default_value = "torchscript", value_parser = ["torchscript", "safetensors"])]
     format: String,
+    /// Also trace and check every layer on its own (as export does by itself, to name the layer,
+    /// when the whole generator fails), and check that the layers make up the generator.
+    #[arg(long)]
+    check_layers: bool,
 }
 
 #[derive(Args)]
@@ -527,7 +531,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let done = if a.format == "safetensors" {
                 gantry::export::plain(&t, &a.run, &a.out)?
             } else {
-                gantry::export::torchscript(&t, &a.run, &a.out)?
+                gantry::export::torchscript(&t, &a.run, &a.out, a.check_layers)?
             };
             println!("{}", serde_json::to_string(&done).expect("a summary serialises"));
         }

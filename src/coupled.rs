@@ -181,6 +181,9 @@ mod tests {
                 let a = z.view([-1, 1, 4, 4]).tanh();
                 (a.shallow_clone(), -a)
             }
+            fn stages(&self) -> Vec<crate::nets::Stage<'_>> {
+                vec![]
+            }
         }
         let (agree, chance) = pixel_agreement(&Neg, Transform::Negative, 200, 0);
         assert_eq!(agree, 1.0);

@@ -17,6 +17,7 @@
 //! Images are `[n, c, h, w]` in [−1, 1] (attribute `value_range = "[-1, 1]"`).
 use crate::error::{Error, Result};
 use crate::method::Direction;
+use crate::nets::Stage;
 use crate::sample::Trained;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -35,7 +36,9 @@ pub struct Exported {
 /// One traced module, finished with its attributes at `out`. The trace records one batch's
 /// operations; it is checked on a second input of another batch size (`check`) against the
 /// network itself, so a layer whose work depends on the batch in a way a trace cannot record is
-/// refused rather than exported wrong.
+/// refused rather than exported wrong. When the whole network fails, its `stages` are traced and
+/// checked one by one to name the layer.
+#[allow(clippy::too_many_arguments)]
 fn write_module(
     out: &Path,
     example: &Tensor,
@@ -44,29 +47,48 @@ fn write_module(
     strs: &[(&str, &str)],
     methods: &str,
     f: &mut dyn FnMut(&Tensor) -> Vec<Tensor>,
+    stages: &[Stage],
+    check_layers: bool,
 ) -> Result<()> {
+    let fail = |what: String| {
+        let blame = match locate(stages, example, check) {
+            Some(Untraceable { layer, why }) => {
+                format!("layer `{layer}` {why}: its work depends on the input in a way a trace cannot record")
+            }
+            None => "no single layer fails on its own (checked layer by layer)".into(),
+        };
+        Error::Usage(format!(
+            "{} cannot be exported as TorchScript: {what}; {blame}. Please report it with the run's config.toml",
+            out.display()
+        ))
+    };
     let traced = CModule::create_by_tracing("Generator", "forward", std::slice::from_ref(example), &mut |xs| f(&xs[0]))
-        .map_err(|e| {
-            Error::Usage(format!(
-                "the generator could not be traced to TorchScript ({}); please report it with the run's config.toml",
-                crate::error::torch_message(&e)
-            ))
-        })?;
+        .map_err(|e| fail(format!("the trace failed ({})", crate::error::torch_message(&e))))?;
     let want = tch::no_grad(|| f(check).remove(0));
     let got = tch::no_grad(|| traced.forward_ts(std::slice::from_ref(check))).map_err(|e| {
-        Error::Usage(format!(
-            "the traced generator fails on a batch of another size ({})",
+        fail(format!(
+            "the traced generator fails on a batch of {} ({})",
+            check.size()[0],
             crate::error::torch_message(&e)
         ))
     })?;
-    let diff = if got.size() == want.size() { (&got - &want).abs().max().double_value(&[]) } else { f64::INFINITY };
-    if diff.is_nan() || diff > 1e-5 {
-        return Err(Error::Usage(format!(
-            "the traced generator does not reproduce gantry's on a batch of {} (largest difference {diff:e}, shapes {:?} and {:?}): a layer's work depends on the batch in a way a trace cannot record; please report it with the run's config.toml",
-            check.size()[0],
-            got.size(),
-            want.size()
+    if let Some(diff) = differs(&got, &want) {
+        return Err(fail(format!(
+            "the traced generator does not reproduce gantry's on a batch of {} ({diff})",
+            check.size()[0]
         )));
+    }
+    if check_layers {
+        if let Some(diff) = differs(&crate::nets::run_stages(stages, check), &want) {
+            return Err(Error::Usage(format!(
+                "{}: the generator's layers ({}) do not make up the generator ({diff}); please report it with the run's config.toml",
+                out.display(),
+                stages.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        if let Some(Untraceable { layer, why }) = locate(stages, example, check) {
+            return Err(Error::Usage(format!("{}: layer `{layer}` {why}", out.display())));
+        }
     }
     let tmp = out.with_extension("traced.tmp");
     traced.save(&tmp).map_err(|e| Error::Usage(format!("cannot write {} ({e})", tmp.display())))?;
@@ -76,9 +98,58 @@ fn write_module(
     done
 }
 
+/// How a traced output differs from the network's, beyond 1e-5 (None when it does not).
+fn differs(got: &Tensor, want: &Tensor) -> Option<String> {
+    if got.size() != want.size() {
+        return Some(format!("shapes {:?} and {:?}", got.size(), want.size()));
+    }
+    let diff = (got - want).abs().max().double_value(&[]);
+    (diff.is_nan() || diff > 1e-5).then(|| format!("largest difference {diff:e}"))
+}
+
+/// The first stage that cannot be traced faithfully, and why.
+#[derive(Debug)]
+struct Untraceable {
+    layer: String,
+    why: String,
+}
+
+/// Traces each of `stages` alone on the example's activations at its input and checks it on the
+/// second batch's, as `write_module` checks the whole network.
+fn locate(stages: &[Stage], example: &Tensor, check: &Tensor) -> Option<Untraceable> {
+    let (mut x, mut c) = (example.shallow_clone(), check.shallow_clone());
+    for s in stages {
+        let blame = |why: String| Some(Untraceable { layer: s.name.clone(), why });
+        let traced = match CModule::create_by_tracing("Stage", "forward", std::slice::from_ref(&x), &mut |xs| {
+            vec![(s.run)(&xs[0])]
+        }) {
+            Ok(t) => t,
+            Err(e) => return blame(format!("cannot be traced ({})", crate::error::torch_message(&e))),
+        };
+        let want = tch::no_grad(|| (s.run)(&c));
+        match tch::no_grad(|| traced.forward_ts(std::slice::from_ref(&c))) {
+            Err(e) => {
+                return blame(format!(
+                    "fails, traced, on a batch of {} ({})",
+                    c.size()[0],
+                    crate::error::torch_message(&e)
+                ));
+            }
+            Ok(got) => {
+                if let Some(diff) = differs(&got, &want) {
+                    return blame(format!("gives, traced, another result on a batch of {} ({diff})", c.size()[0]));
+                }
+            }
+        }
+        x = tch::no_grad(|| (s.run)(&x));
+        c = want;
+    }
+    None
+}
+
 /// Writes `t`'s generators as TorchScript next to `out` (`out` itself for one generator;
 /// `STEM-a2b.pt` and `STEM-b2a.pt` for a translation run).
-pub fn torchscript(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
+pub fn torchscript(t: &Trained, run: &Path, out: &Path, check_layers: bool) -> Result<Exported> {
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(crate::error::io_err(dir))?;
     }
@@ -105,7 +176,17 @@ pub fn torchscript(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
         } else {
             ""
         };
-        write_module(out, &example, &s.latents(3), &ints, &strs, methods, &mut |z| vec![s.generate(z)])?;
+        write_module(
+            out,
+            &example,
+            &s.latents(3),
+            &ints,
+            &strs,
+            methods,
+            &mut |z| vec![s.generate(z)],
+            &s.stages(),
+            check_layers,
+        )?;
         return Ok(Exported {
             run: run.into(),
             step: t.step,
@@ -122,13 +203,37 @@ pub fn torchscript(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
         for (dir, name) in [(Direction::AtoB, "a2b"), (Direction::BtoA, "b2a")] {
             let (cin, cout) = tr.channels(dir);
             let path = out.with_file_name(format!("{stem}-{name}.pt"));
-            let example = Tensor::rand([2, cin, side, side], (tch::Kind::Float, t.device)) * 2.0 - 1.0;
-            let check = Tensor::rand([3, cin, side, side], (tch::Kind::Float, t.device)) * 2.0 - 1.0;
+            // images [n, c, side, side] in [−1, 1]; the toys' points [n, dim]
+            let input = |n: i64| match t.shape {
+                crate::data::Shape::Points { .. } => Tensor::randn([n, cin], (tch::Kind::Float, t.device)),
+                crate::data::Shape::Image { .. } => {
+                    Tensor::rand([n, cin, side, side], (tch::Kind::Float, t.device)) * 2.0 - 1.0
+                }
+            };
+            let (example, check) = (input(2), input(3));
             let mut strs = common_strs.to_vec();
             strs.push(("direction", name));
-            let ints =
-                [("in_channels", cin), ("out_channels", cout), ("side_multiple", tr.side_multiple()), ("step", step)];
-            write_module(&path, &example, &check, &ints, &strs, "", &mut |x| vec![tr.translate(x, dir)])?;
+            // points carry their dimensions; images their channels and the side they need
+            let ints = match t.shape {
+                crate::data::Shape::Points { .. } => vec![("input_dim", cin), ("output_dim", cout), ("step", step)],
+                crate::data::Shape::Image { .. } => vec![
+                    ("in_channels", cin),
+                    ("out_channels", cout),
+                    ("side_multiple", tr.side_multiple()),
+                    ("step", step),
+                ],
+            };
+            write_module(
+                &path,
+                &example,
+                &check,
+                &ints,
+                &strs,
+                "",
+                &mut |x| vec![tr.translate(x, dir)],
+                &tr.stages(dir),
+                check_layers,
+            )?;
             files.push(path);
         }
         return Ok(Exported { run: run.into(), step: t.step, files, kind: "translation", input: vec![] });
@@ -139,10 +244,20 @@ pub fn torchscript(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
         let mut strs = common_strs.to_vec();
         strs.push(("prior", "normal"));
         let ints = [("latent_dim", input_dim), ("input_dim", input_dim), ("num_classes", 0), ("step", step)];
-        write_module(out, &example, &p.latents(3), &ints, &strs, "", &mut |z| {
-            let (a, b) = p.generate_pair(z);
-            vec![Tensor::stack(&[a, b], 0)]
-        })?;
+        write_module(
+            out,
+            &example,
+            &p.latents(3),
+            &ints,
+            &strs,
+            "",
+            &mut |z| {
+                let (a, b) = p.generate_pair(z);
+                vec![Tensor::stack(&[a, b], 0)]
+            },
+            &p.stages(),
+            check_layers,
+        )?;
         return Ok(Exported {
             run: run.into(),
             step: t.step,
@@ -162,24 +277,42 @@ struct PyLayers {
     about: String,
 }
 
-/// Writes a noise generator as plain weights (`STEM.safetensors`, PyTorch-style names, the
-/// averaged weights when the run keeps them) and `STEM.py`, a PyTorch `nn.Module` of the same
-/// layers with a loader that needs neither gantry nor the safetensors package: DCGAN-family and
-/// fully connected generators (the GAN family, cGAN, AC-GAN, InfoGAN, f-GAN, the toys) and
-/// BEGAN's decoder.
+/// Writes a run's generators as plain weights (safetensors, PyTorch-style names, the averaged
+/// weights when the run keeps them) and a Python file defining a PyTorch `nn.Module` of the same
+/// layers, with a loader that needs neither gantry nor the safetensors package:
+/// - noise generators (`STEM.safetensors`, `STEM.py`): DCGAN-family and fully connected
+///   generators (the GAN family, cGAN, AC-GAN, InfoGAN, f-GAN, the toys) and BEGAN's decoder;
+/// - translation runs (`STEM-a2b.safetensors`, `STEM-b2a.safetensors`, `STEM.py`): CycleGAN's
+///   ResNet, DiscoGAN's encoder–decoder and the toys' MLPs, UNIT's encoder and decoder pair;
+/// - CoGAN pairs (`STEM.safetensors`, `STEM.py`).
 pub fn plain(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(crate::error::io_err(dir))?;
+    }
+    if t.method.noise().is_some() {
+        return plain_noise(t, run, out);
+    }
+    let (files, kind) = if t.method.translator().is_some() {
+        (crate::export_py::translation(t, run, out)?, "translation")
+    } else if t.method.pairs().is_some() {
+        (crate::export_py::pairs(t, run, out)?, "pairs")
+    } else {
+        return Err(Error::Usage(format!("this run (method = \"{}\") has no generator to export", t.cfg.method)));
+    };
+    Ok(Exported { run: run.into(), step: t.step, files, kind, input: vec![] })
+}
+
+fn plain_noise(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
     use crate::nets::{Arch, GeneratorKind, ModelConfig, Norm};
-    let s = t.method.noise().ok_or_else(|| {
-        Error::Usage("--format safetensors writes noise generators; export a translation or pair run as TorchScript (the default format)".into())
-    })?;
+    let s = t.method.noise().expect("a noise sampler");
     let not_plain = |why: String| {
         Error::Usage(format!(
             "--format safetensors: {why}; export it as TorchScript (the default format), which takes any network"
         ))
     };
-    if !["gan", "cgan", "acgan", "infogan", "began"].contains(&t.cfg.method.as_str()) {
+    if !["gan", "cgan", "acgan", "infogan", "began", "semi"].contains(&t.cfg.method.as_str()) {
         return Err(not_plain(format!(
-            "method = \"{}\" has no plain-module writer (gan, cgan, acgan, infogan and began have)",
+            "method = \"{}\" has no plain-module writer (gan, cgan, acgan, infogan, began and semi have)",
             t.cfg.method
         )));
     }
@@ -187,7 +320,10 @@ pub fn plain(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
     let input_dim = example.size()[1];
     let classes = s.classes();
     let latent_dim = s.codes().map_or(input_dim - classes, |(_, d)| d);
-    let layers = if t.cfg.method == "began" {
+    let layers = if t.cfg.method == "semi" {
+        let m: ModelConfig = t.cfg.section("model")?;
+        semi_layers(&m, input_dim, t.shape)
+    } else if t.cfg.method == "began" {
         let c: crate::method::began::BeganConfig = t.cfg.section("began")?;
         let crate::data::Shape::Image { channels, size } = t.shape else {
             return Err(not_plain("this run's data are points".into()));
@@ -218,9 +354,6 @@ pub fn plain(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
     vars.sort_by(|a, b| a.0.cmp(&b.0));
     let weights = out.with_extension("safetensors");
     let module = out.with_extension("py");
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(crate::error::io_err(dir))?;
-    }
     Tensor::write_safetensors(&vars, &weights)
         .map_err(|e| Error::Usage(format!("cannot write {} ({e})", weights.display())))?;
     let prior = s.prior();
@@ -272,21 +405,7 @@ class Generator(nn.Module):
         return self.forward(torch.cat([z, onehot], 1))
 
 
-def read_safetensors(path):
-    """The tensors of a safetensors file (little-endian float32/int64 as gantry writes them)."""
-    kinds = {{"F32": torch.float32, "F64": torch.float64, "I64": torch.int64, "F16": torch.float16, "BF16": torch.bfloat16}}
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(n))
-        data = bytearray(f.read())
-    out = {{}}
-    for name, h in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = h["data_offsets"]
-        out[name] = torch.frombuffer(data[a:b], dtype=kinds[h["dtype"]]).reshape(h["shape"]).clone()
-    return out
-
+{reader}
 
 def load(path="{weights}"):
     g = Generator()
@@ -307,6 +426,7 @@ def load(path="{weights}"):
         sample =
             if prior == "normal" { "torch.randn(16, g.latent_dim)" } else { "torch.rand(16, g.latent_dim) * 2 - 1" },
         labels = if classes > 0 { "    x = g.forward_labels(z, torch.arange(16) % g.num_classes)\n" } else { "" },
+        reader = crate::export_py::READER,
     );
     std::fs::write(&module, text).map_err(crate::error::io_err(&module))?;
     Ok(Exported { run: run.into(), step: t.step, files: vec![weights, module], kind: "noise", input: vec![input_dim] })
@@ -452,6 +572,66 @@ fn began_layers(c: &crate::method::began::BeganConfig, input_dim: i64, channels:
     })
 }
 
+/// The semi-supervised GAN's generator (`nets::semi`): per hidden layer a linear map without
+/// bias, batch norm without scale, its own bias and softplus; a weight-normalised read-out
+/// g · v / ‖v‖ + b, softplus, mapped to 2x − 1 and clipped to [−1, 1] as `gantry sample` clips.
+fn semi_layers(m: &crate::nets::ModelConfig, input_dim: i64, shape: crate::data::Shape) -> PyLayers {
+    let (mut init, mut fwd) = (String::new(), String::new());
+    let mut prev = input_dim;
+    for (i, &w) in m.g_hidden.iter().enumerate() {
+        init += &format!("        self.fc{i} = nn.Linear({prev}, {w}, bias=False)\n");
+        init += &format!("        self.norm{i} = nn.BatchNorm1d({w}, affine=False)\n");
+        init += &format!("        self.bias{i} = nn.Parameter(torch.zeros({w}))\n");
+        fwd += &format!("        x = torch.nn.functional.softplus(self.norm{i}(self.fc{i}(x)) + self.bias{i})\n");
+        prev = w;
+    }
+    let n = shape.numel();
+    init += &format!(
+        "        self.out = nn.ParameterDict({{\"v\": nn.Parameter(torch.zeros({n}, {prev})), \"g\": nn.Parameter(torch.ones({n})), \"b\": nn.Parameter(torch.zeros({n}))}})\n"
+    );
+    fwd += "        o = self.out\n";
+    fwd += "        w = o[\"v\"] * (o[\"g\"].unsqueeze(1) / o[\"v\"].square().sum(1, keepdim=True).sqrt())\n";
+    let view = match shape {
+        crate::data::Shape::Image { channels, size } => format!(".view(-1, {channels}, {size}, {size})"),
+        crate::data::Shape::Points { dim } => format!(".view(-1, {dim})"),
+    };
+    fwd += &format!(
+        "        return (torch.nn.functional.softplus(torch.nn.functional.linear(x, w, o[\"b\"])) * 2 - 1){view}.clamp(-1, 1)\n"
+    );
+    PyLayers {
+        init,
+        fwd,
+        about: format!(
+            "the semi-supervised GAN's: {} dense layers with batch norm and softplus, a weight-normalised softplus read-out",
+            m.g_hidden.len()
+        ),
+    }
+}
+
 fn py_bool(b: bool) -> &'static str {
     if b { "True" } else { "False" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_layer_a_trace_cannot_record_is_named() {
+        // `baked` reads the batch size as a number while tracing: the trace keeps 2 rows on any
+        // batch, so it is the layer to blame; the layers before and after trace faithfully
+        let stages = vec![
+            Stage::new("first", |x| x * 2.0),
+            Stage::new("baked", |x| x.narrow(0, 0, x.size()[0]) + 1.0),
+            Stage::new("last", |x| x.tanh()),
+        ];
+        let example = Tensor::randn([2, 4], tch::kind::FLOAT_CPU);
+        let check = Tensor::randn([3, 4], tch::kind::FLOAT_CPU);
+        let u = locate(&stages, &example, &check).expect("a layer is blamed");
+        assert_eq!(u.layer, "baked");
+        assert!(u.why.contains("batch of 3") && u.why.contains("shapes"), "{}", u.why);
+        // a faithful network blames nothing
+        let faithful = vec![Stage::new("first", |x| x * 2.0), Stage::new("last", |x| x.tanh())];
+        assert!(locate(&faithful, &example, &check).is_none());
+    }
 }

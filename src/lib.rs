@@ -13,6 +13,7 @@ pub mod datamake;
 pub mod error;
 pub mod evaluate;
 pub mod export;
+pub mod export_py;
 pub mod imagefolder;
 pub mod method;
 pub mod metrics;

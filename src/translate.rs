@@ -341,6 +341,9 @@ mod tests {
         fn channels(&self, _dir: Direction) -> (i64, i64) {
             (1, 1)
         }
+        fn stages(&self, _dir: Direction) -> Vec<crate::nets::Stage<'_>> {
+            vec![crate::nets::Stage::new("negate", |x| -x)]
+        }
         fn side_multiple(&self) -> i64 {
             4
         }

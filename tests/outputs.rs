@@ -87,12 +87,16 @@ fn exported_generators_draw_in_pytorch_what_gantry_samples() {
     // an unconditional DCGAN and a conditional one (AC-GAN): forward(z) equals gantry sample
     // improved-gan with virtual batch norm: the reference batch rides along in the trace; the
     // 2014 GAN's fully connected generator (with layer norm, to have one) and BEGAN's decoder
-    for (preset, classes) in [("dcgan", 0), ("acgan", 10), ("improved-gan", 0), ("gan", 0), ("began", 0)] {
+    // the semi-supervised GAN's weight-normalised generator
+    for (preset, classes) in
+        [("dcgan", 0), ("acgan", 10), ("improved-gan", 0), ("gan", 0), ("began", 0), ("improved-gan-semi", 0)]
+    {
         let run = format!("{preset}-run");
         let extra: &[&str] = match preset {
             "improved-gan" => &["--set", "model.g_norm=\"virtual\""],
             "gan" => &["--set", "model.g_norm=\"layer\"", "--set", "model.g_hidden=[64, 32]"],
             "began" => &["--set", "began.width=8", "--set", "began.hidden=16"],
+            "improved-gan-semi" => &["--set", "semi.labels=20", "--set", "model.g_hidden=[32]"],
             _ => &[],
         };
         if preset == "began" {
@@ -104,7 +108,8 @@ fn exported_generators_draw_in_pytorch_what_gantry_samples() {
             tiny_run(d, preset, data, &run, "3", extra).ok();
         }
         let g = path(d, &format!("{preset}.pt"));
-        let e = gantry(d, &["export", "--run", &run, "--out", &g]).ok().json();
+        // --check-layers: every layer also traces faithfully alone, and the layers make up G
+        let e = gantry(d, &["export", "--run", &run, "--out", &g, "--check-layers"]).ok().json();
         assert_eq!(e["kind"], "noise");
         let (z, x) = (path(d, &format!("{preset}-z.npy")), path(d, &format!("{preset}-x.npy")));
         gantry(d, &["sample", "--run", &run, "--n", "10", "--seed", "7", "--npy", &x, "--latents-npy", &z]).ok();
@@ -145,10 +150,39 @@ fn translation_runs_export_one_module_per_direction() {
     let mut a = vec!["train", "--preset", "cyclegan-small", "--data", "pair", "--out", "cg", "--steps", "2", "--quiet"];
     a.extend_from_slice(CYCLEGAN_TINY);
     gantry(d, &a).ok();
-    let e = gantry(d, &["export", "--run", "cg", "--out", "G.pt"]).ok().json();
+    let e = gantry(d, &["export", "--run", "cg", "--out", "G.pt", "--check-layers"]).ok().json();
     assert_eq!(e["kind"], "translation");
     assert!(d.join("G-a2b.pt").is_file() && d.join("G-b2a.pt").is_file());
-    gantry(d, &["export", "--run", "cg", "--out", "P.pt", "--format", "safetensors"]).fails_with("TorchScript");
+    // DiscoGAN and UNIT too; then each run's plain modules against its TorchScript ones (which
+    // are checked against gantry's own networks as they are written)
+    let tiny = |preset: &str, out: &str, sets: &[&str]| {
+        let mut a = vec!["train", "--preset", preset, "--data", "pair", "--out", out, "--steps", "2", "--quiet"];
+        for s in sets {
+            a.extend_from_slice(&["--set", s]);
+        }
+        gantry(d, &a).ok();
+        let pt = format!("{out}.pt");
+        gantry(d, &["export", "--run", out, "--out", &pt, "--check-layers"]).ok();
+    };
+    tiny("discogan-digits", "dg", &["discogan.ngf=4", "discogan.ndf=4", "data.batch_size=2"]);
+    tiny("unit-digits", "un", &["unit.ch=4", "unit.d_ch=4", "data.batch_size=2"]);
+    for (run, stem) in [("cg", "G"), ("dg", "dg"), ("un", "un")] {
+        let plain = format!("{stem}-plain.pt");
+        let e = gantry(d, &["export", "--run", run, "--out", &plain, "--format", "safetensors"]).ok().json();
+        assert_eq!(e["files"].as_array().unwrap().len(), 3, "{e}");
+        for dir in ["a2b", "b2a"] {
+            let r = python(&[
+                "plain-translation",
+                &path(d, &format!("{stem}-plain.py")),
+                &path(d, &format!("{stem}-plain-{dir}.safetensors")),
+                dir,
+                &path(d, &format!("{stem}-{dir}.pt")),
+            ]);
+            assert!(r["max_abs_diff"].as_f64().unwrap() <= 1e-5, "{run} {dir}: {r}");
+            assert!(r["odd_diff"].as_f64().unwrap() <= 1e-5, "{run} {dir}: {r}");
+            assert_eq!(r["odd_shape"], serde_json::json!([1, 1, 37, 29]), "{run} {dir}: {r}");
+        }
+    }
     // one test image of A through PyTorch and through `gantry translate`: equal but for the PNG's rounding
     let input = std::fs::read_dir(d.join("pair/testA")).unwrap().next().unwrap().unwrap().path();
     std::fs::create_dir_all(d.join("in")).unwrap();
@@ -186,11 +220,15 @@ fn translation_runs_export_one_module_per_direction() {
         ],
     )
     .ok();
-    gantry(d, &["export", "--run", "co", "--out", "C.pt"]).ok();
+    gantry(d, &["export", "--run", "co", "--out", "C.pt", "--check-layers"]).ok();
     gantry(d, &["sample", "--run", "co", "--n", "5", "--npy", "cx.npy", "--latents-npy", "cz.npy"]).ok();
     let r = python(&["pairs", &path(d, "C.pt"), &path(d, "cz.npy"), &path(d, "cx.npy")]);
     assert_eq!(r["shape"], serde_json::json!([2, 5, 1, 28, 28]));
     assert!(r["max_abs_diff"].as_f64().unwrap() <= 1e-5, "{r}");
+    gantry(d, &["export", "--run", "co", "--out", "CP.pt", "--format", "safetensors"]).ok();
+    let r =
+        python(&["plain-pairs", &path(d, "CP.py"), &path(d, "CP.safetensors"), &path(d, "cz.npy"), &path(d, "cx.npy")]);
+    assert!(r["max_abs_diff"].as_f64().unwrap() <= 1e-5 && r["pair_diff"].as_f64().unwrap() == 0.0, "{r}");
 }
 
 /// Runs `gantry ARGS` under `script`, which gives it a terminal; returns what it drew.

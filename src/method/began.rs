@@ -238,6 +238,13 @@ impl NoiseSampler for Began {
         tch::no_grad(|| self.g.forward(&z.to_device(self.device))).clamp(-1.0, 1.0)
     }
 
+    fn stages(&self) -> Vec<crate::nets::Stage<'_>> {
+        use crate::nets::{Stage, Staged};
+        let mut s = self.g.stages();
+        s.push(Stage::new("clip", |x| x.clamp(-1.0, 1.0)));
+        s
+    }
+
     fn latents(&self, n: i64) -> Tensor {
         Tensor::rand([n, self.c.latent_dim], (Kind::Float, self.device)) * 2.0 - 1.0
     }

@@ -308,9 +308,13 @@ impl PairSampler for CoGan {
 
     fn generate_pair(&self, z: &Tensor) -> (Tensor, Tensor) {
         let (a, b) = tch::no_grad(|| self.g.forward_pair(&z.to(self.device), false));
-        let c = a.size()[1].max(b.size()[1]);
-        let widen = |x: Tensor| if x.size()[1] < c { x.repeat([1, c, 1, 1]) } else { x };
-        (widen(a), widen(b))
+        let pair = crate::nets::cogan::stack_pair(a, b);
+        (pair.get(0), pair.get(1))
+    }
+
+    fn stages(&self) -> Vec<crate::nets::Stage<'_>> {
+        use crate::nets::Staged;
+        self.g.stages()
     }
 }
 

@@ -27,7 +27,7 @@ use crate::train::{optim::Optimizer, schedule};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
-use tch::nn::{ModuleT, VarStore};
+use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 pub const SPEC: Spec = Spec {
@@ -173,8 +173,8 @@ pub struct CycleGan {
     device: Device,
     channels: (i64, i64),
     g_vs: VarStore,
-    g_ab: Box<dyn ModuleT>,
-    g_ba: Box<dyn ModuleT>,
+    g_ab: crate::nets::Net,
+    g_ba: crate::nets::Net,
     d_vs: VarStore,
     d_a: CriticNet,
     d_b: CriticNet,
@@ -205,7 +205,7 @@ impl CycleGan {
         let shape = ResnetShape { ngf: c.ngf, downs: c.downs, blocks: c.blocks };
         rng::seed_torch(cfg.seed, rng::stream::INIT, 0);
         let g_vs = VarStore::new(device);
-        let make_g = |p: tch::nn::Path, cin: i64, cout: i64| -> Box<dyn ModuleT> {
+        let make_g = |p: tch::nn::Path, cin: i64, cout: i64| -> crate::nets::Net {
             if images {
                 Box::new(ResnetGenerator::new(p, cin, cout, shape, c.norm))
             } else {
@@ -374,6 +374,13 @@ impl Translator for CycleGan {
     fn min_side(&self) -> i64 {
         // the bottleneck's reflection padding needs a side of at least 2
         (2i64 << self.c.downs).max(8)
+    }
+
+    fn stages(&self, dir: Direction) -> Vec<crate::nets::Stage<'_>> {
+        match dir {
+            Direction::AtoB => self.g_ab.stages(),
+            Direction::BtoA => self.g_ba.stages(),
+        }
     }
 }
 

@@ -386,6 +386,27 @@ impl Translator for DiscoGan {
     fn min_side(&self) -> i64 {
         4 << self.c.depth
     }
+
+    fn stages(&self, dir: Direction) -> Vec<crate::nets::Stage<'_>> {
+        use crate::nets::{Stage, Staged};
+        let g = match dir {
+            Direction::AtoB => &self.g_ab,
+            Direction::BtoA => &self.g_ba,
+        };
+        let images = self.images;
+        let mut s = vec![Stage::new("to [0, 1]", move |x| to01(x, images))];
+        match g {
+            Gen::Conv(g) => {
+                s.extend(g.stages());
+                s.push(Stage::new("sigmoid", |x| x.sigmoid()));
+            }
+            Gen::Mlp(g) => s.extend(g.stages()),
+        }
+        if images {
+            s.push(Stage::new("to [-1, 1]", |y| y * 2.0 - 1.0));
+        }
+        s
+    }
 }
 
 #[cfg(test)]

@@ -501,6 +501,10 @@ impl NoiseSampler for Gan {
         tch::no_grad(|| g.forward_t(z, false))
     }
 
+    fn stages(&self) -> Vec<nets::Stage<'_>> {
+        self.ema.as_ref().map_or(&self.g, |(_, net, _)| net).stages()
+    }
+
     fn latents(&self, n: i64) -> Tensor {
         self.make_latents(n, None, false)
     }

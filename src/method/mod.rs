@@ -14,6 +14,7 @@ use crate::classifier::Classifier;
 use crate::config::{Config, Registry, Sources};
 use crate::data::{Data, DataConfig, Shape};
 use crate::error::{Error, Result};
+use crate::nets::Stage;
 use crate::train::checkpoint::Saved;
 use std::path::Path;
 use tch::{Device, Tensor};
@@ -153,6 +154,8 @@ pub trait NoiseSampler {
         let _ = x;
         None
     }
+    /// `generate` as named stages (`nets::Stage`), for export's layer-by-layer check.
+    fn stages(&self) -> Vec<Stage<'_>>;
 }
 
 /// Sampling pairs: one latent, an image of each domain (CoGAN).
@@ -161,6 +164,8 @@ pub trait PairSampler {
     fn latents(&self, n: i64) -> Tensor;
     /// The A and B images of latents `z`, in eval mode, with the channels of the wider domain.
     fn generate_pair(&self, z: &Tensor) -> (Tensor, Tensor);
+    /// From latents to the pair stacked as `[2, n, c, h, w]`, as named stages.
+    fn stages(&self) -> Vec<Stage<'_>>;
 }
 
 /// A conditional generator of two classes, read as domains A (class 0) and B (class 1): the
@@ -183,6 +188,13 @@ impl PairSampler for ClassPairs<'_> {
         };
         (with(0), with(1))
     }
+
+    fn stages(&self) -> Vec<Stage<'_>> {
+        vec![Stage::new("class pair", |z| {
+            let (a, b) = self.generate_pair(z);
+            Tensor::stack(&[a, b], 0)
+        })]
+    }
 }
 
 /// The pair sampler of a method: its own, or a two-class conditional generator's.
@@ -194,6 +206,9 @@ pub fn pairs_of(m: &dyn Method) -> Option<Box<dyn PairSampler + '_>> {
         }
         fn generate_pair(&self, z: &Tensor) -> (Tensor, Tensor) {
             self.0.generate_pair(z)
+        }
+        fn stages(&self) -> Vec<Stage<'_>> {
+            self.0.stages()
         }
     }
     if let Some(p) = m.pairs() {
@@ -248,6 +263,8 @@ pub trait Translator {
     /// Sides of an image the networks take must be a multiple of this, and at least `min_side`.
     fn side_multiple(&self) -> i64;
     fn min_side(&self) -> i64;
+    /// `translate` in direction `dir` as named stages (`nets::Stage`).
+    fn stages(&self, dir: Direction) -> Vec<Stage<'_>>;
 }
 
 /// The specification of `name`.

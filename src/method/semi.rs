@@ -339,6 +339,13 @@ impl NoiseSampler for Semi {
         tch::no_grad(|| self.g.forward_t(z, false)).clamp(-1.0, 1.0)
     }
 
+    fn stages(&self) -> Vec<nets::Stage<'_>> {
+        use nets::Staged;
+        let mut s = self.g.stages();
+        s.push(nets::Stage::new("clip", |x| x.clamp(-1.0, 1.0)));
+        s
+    }
+
     fn latents(&self, n: i64) -> Tensor {
         nets::latents(&self.model, self.shape, n, self.device)
     }

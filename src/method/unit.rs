@@ -101,7 +101,7 @@ impl Default for UnitConfig {
 }
 
 impl UnitConfig {
-    fn shape(&self) -> UnitShape {
+    pub fn shape(&self) -> UnitShape {
         UnitShape {
             ch: self.ch,
             enc_front: self.enc_front,
@@ -355,6 +355,11 @@ impl Translator for Unit {
 
     fn min_side(&self) -> i64 {
         (2i64 << (self.c.enc_front - 1)).max(8)
+    }
+
+    fn stages(&self, dir: Direction) -> Vec<crate::nets::Stage<'_>> {
+        let (from, to) = dir.orient((0, 1));
+        self.g.stages(from, to)
     }
 }
 

@@ -69,6 +69,26 @@ impl Decoder {
     }
 }
 
+impl super::Staged for Decoder {
+    fn stages(&self) -> Vec<super::Stage<'_>> {
+        use super::Stage;
+        let mut s = vec![Stage::new("fc", |h| self.fc.forward(h).view([-1, self.width, self.start, self.start]))];
+        for (i, (a, b)) in self.convs.iter().enumerate() {
+            let last = i + 1 == self.convs.len();
+            s.push(Stage::new(format!("l{i}"), move |x| {
+                let x = b.forward(&a.forward(x).elu()).elu();
+                if last {
+                    return x;
+                }
+                let s = x.size();
+                x.upsample_nearest2d([s[2] * 2, s[3] * 2], None, None)
+            }));
+        }
+        s.push(Stage::new("out", |x| self.out.forward(x)));
+        s
+    }
+}
+
 pub struct Encoder {
     first: nn::Conv2D,
     /// Per level: two convolutions, and the stride-2 one that follows all but the last.

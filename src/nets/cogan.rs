@@ -141,6 +141,36 @@ impl CoGenerator {
     }
 }
 
+/// The pair as one tensor `[2, n, c, h, w]` (A, then B), the narrower domain's channels repeated
+/// to the wider's: what `gantry export` writes.
+pub fn stack_pair(a: Tensor, b: Tensor) -> Tensor {
+    let c = a.size()[1].max(b.size()[1]);
+    let widen = |x: Tensor| if x.size()[1] < c { x.repeat([1, c, 1, 1]) } else { x };
+    Tensor::stack(&[widen(a), widen(b)], 0)
+}
+
+impl super::Staged for CoGenerator {
+    /// From latents to the stacked pair (`stack_pair`): the shared layers, then each domain's own
+    /// layer of the same depth side by side on the stacked pair.
+    fn stages(&self) -> Vec<super::Stage<'_>> {
+        use super::Stage;
+        let mut s = vec![Stage::new("input", |z| z.view([-1, z.size()[1], 1, 1]))];
+        let first = self.layers.shared.len();
+        for (i, l) in self.layers.shared.iter().enumerate() {
+            s.push(Stage::new(format!("shared.l{i}"), move |h| l.forward_t(h, false)));
+        }
+        s.push(Stage::new("split", |h| Tensor::stack(&[h, h], 0)));
+        let own = &self.layers.own;
+        for (k, (la, lb)) in own[0].iter().zip(&own[1]).enumerate() {
+            let i = first + k;
+            s.push(Stage::new(format!("a.l{i} and b.l{i}"), move |pair| {
+                stack_pair(la.forward_t(&pair.get(0), false), lb.forward_t(&pair.get(1), false))
+            }));
+        }
+        s
+    }
+}
+
 /// The coupled discriminators.
 #[derive(Debug)]
 pub struct CoDiscriminator {

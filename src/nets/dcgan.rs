@@ -113,6 +113,23 @@ impl ModuleT for Generator {
     }
 }
 
+impl super::Staged for Generator {
+    fn stages(&self) -> Vec<super::Stage<'_>> {
+        use super::Stage;
+        let mut s = vec![];
+        if let Some((lin, norm)) = &self.pre {
+            s.push(Stage::new("pre", move |z| maybe(norm, z.apply(lin), false).relu()));
+        }
+        let [c, h, w] = self.start;
+        s.push(Stage::new("fc", move |z| maybe(&self.fc_norm, z.apply(&self.fc), false).relu().view([-1, c, h, w])));
+        for (i, (conv, norm)) in self.ups.iter().enumerate() {
+            s.push(Stage::new(format!("up{i}"), move |x| maybe(norm, x.apply(conv), false).relu()));
+        }
+        s.push(Stage::new("out", |x| x.apply(&self.out).tanh()));
+        s
+    }
+}
+
 #[derive(Debug)]
 pub struct Discriminator {
     first: nn::Conv2D,

@@ -74,6 +74,37 @@ impl DiscoGenerator {
     }
 }
 
+impl super::Staged for DiscoGenerator {
+    fn stages(&self) -> Vec<super::Stage<'_>> {
+        use super::Stage;
+        let mut s: Vec<Stage> = self
+            .enc
+            .iter()
+            .enumerate()
+            .map(|(i, (c, n))| {
+                Stage::new(format!("enc{i}"), move |h| {
+                    let h = h.apply(c);
+                    let h = match n {
+                        Some(n) => h.apply_t(n, false),
+                        None => h,
+                    };
+                    leaky_relu(&h, 0.2)
+                })
+            })
+            .collect();
+        for (i, (c, n)) in self.dec.iter().enumerate() {
+            s.push(Stage::new(format!("dec{i}"), move |h| {
+                let h = h.apply(c);
+                match n {
+                    Some(n) => h.apply_t(n, false).relu(),
+                    None => h,
+                }
+            }));
+        }
+        s
+    }
+}
+
 impl ModuleT for DiscoGenerator {
     /// Logits of the translated image (a sigmoid gives pixels in [0, 1]).
     fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
@@ -129,6 +160,27 @@ impl DiscoMlp {
             .map(|(i, w)| nn::linear(&p / format!("fc{i}"), w[0], w[1], Default::default()))
             .collect();
         DiscoMlp { layers, critic }
+    }
+}
+
+impl super::Staged for DiscoMlp {
+    fn stages(&self) -> Vec<super::Stage<'_>> {
+        let n = self.layers.len();
+        self.layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let last = i + 1 == n;
+                super::Stage::new(format!("fc{i}"), move |h| {
+                    let h = h.apply(l);
+                    match (last, self.critic) {
+                        (false, _) => h.relu(),
+                        (true, true) => h.squeeze_dim(1),
+                        (true, false) => h,
+                    }
+                })
+            })
+            .collect()
     }
 }
 

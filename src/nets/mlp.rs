@@ -120,3 +120,27 @@ impl ModuleT for Mlp {
         self.forward_features(x, train).0
     }
 }
+
+impl super::Staged for Mlp {
+    fn stages(&self) -> Vec<super::Stage<'_>> {
+        use super::Stage;
+        let mut s = vec![Stage::new("input", |x| x.flatten(1, -1))];
+        for (i, ((lin, norm), &w)) in self.hidden.iter().zip(&self.widths).enumerate() {
+            s.push(Stage::new(format!("fc{i}"), move |h| {
+                activate(maybe(norm, h.apply(lin), false), self.activation, w, self.pieces, self.slope)
+            }));
+        }
+        if let Some(mb) = &self.minibatch {
+            s.push(Stage::new("minibatch", |h| mb.forward(h)));
+        }
+        s.push(Stage::new("out", |h| {
+            let y = h.apply(&self.out);
+            match (&self.out_image, self.squeeze) {
+                (Some(dims), _) => y.tanh().view(dims.as_slice()),
+                (None, true) => y.squeeze_dim(1),
+                (None, false) => y,
+            }
+        }));
+        s
+    }
+}

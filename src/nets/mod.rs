@@ -149,8 +149,38 @@ impl Default for ModelConfig {
     }
 }
 
+/// One named step of a network's forward pass in eval mode. A network's stages, applied in
+/// order, compute what its forward pass computes; `gantry export` traces them one by one to name
+/// the layer that a whole-network trace cannot record.
+pub struct Stage<'a> {
+    /// The layer's name, as its variables are named under the network's store.
+    pub name: String,
+    pub run: Box<dyn Fn(&Tensor) -> Tensor + 'a>,
+}
+
+impl<'a> Stage<'a> {
+    pub fn new(name: impl Into<String>, run: impl Fn(&Tensor) -> Tensor + 'a) -> Stage<'a> {
+        Stage { name: name.into(), run: Box::new(run) }
+    }
+}
+
+/// A network whose eval-mode forward pass is a sequence of named stages.
+pub trait Staged {
+    fn stages(&self) -> Vec<Stage<'_>>;
+}
+
+/// Applies `stages` in order (no gradients).
+pub fn run_stages(stages: &[Stage], x: &Tensor) -> Tensor {
+    tch::no_grad(|| stages.iter().fold(x.shallow_clone(), |h, s| (s.run)(&h)))
+}
+
+/// A generator: `forward_t(x, train)` (`train` selects batch statistics in batch norm) and its
+/// stages.
+pub trait Generator: ModuleT + Staged {}
+impl<T: ModuleT + Staged> Generator for T {}
+
 /// A network: `forward_t(x, train)`; `train` selects batch statistics in batch norm.
-pub type Net = Box<dyn ModuleT>;
+pub type Net = Box<dyn Generator>;
 
 /// A discriminator that also shows its hidden activations (for feature matching).
 pub trait Critic: std::fmt::Debug + Send {
@@ -275,6 +305,12 @@ impl ModuleT for FixedGaussian {
     }
 }
 
+impl Staged for FixedGaussian {
+    fn stages(&self) -> Vec<Stage<'_>> {
+        vec![Stage::new("gaussian", |z| self.forward_t(z, false))]
+    }
+}
+
 /// A generator with virtual batch normalisation: its fixed reference latents go through the
 /// network in front of every batch, and are cut off again at the output.
 #[derive(Debug)]
@@ -288,6 +324,15 @@ impl ModuleT for WithReference {
         let out = self.net.forward_t(&Tensor::cat(&[&self.z_ref, z], 0), train);
         // an open-ended slice rather than a length, so a traced export takes any batch size
         out.slice(0, REFERENCE_BATCH, None, 1)
+    }
+}
+
+impl Staged for WithReference {
+    fn stages(&self) -> Vec<Stage<'_>> {
+        let mut s = vec![Stage::new("reference latents", |z| Tensor::cat(&[&self.z_ref, z], 0))];
+        s.extend(self.net.stages());
+        s.push(Stage::new("reference cut", |x| x.slice(0, REFERENCE_BATCH, None, 1)));
+        s
     }
 }
 
@@ -400,6 +445,15 @@ pub fn initialise(vs: &nn::VarStore, init: Init) {
     });
 }
 
+/// Asserts that `stages` compute `want` from `x` (tests of each network's stages).
+#[cfg(test)]
+pub(crate) fn assert_stages(stages: &[Stage], x: &Tensor, want: &Tensor) {
+    let got = run_stages(stages, x);
+    assert_eq!(got.size(), want.size(), "stages {:?}", stages.iter().map(|s| &s.name).collect::<Vec<_>>());
+    let d = (got - want).abs().max().double_value(&[]);
+    assert!(d == 0.0, "stages differ from the forward pass by {d}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,6 +487,88 @@ mod tests {
         let all = g.forward_t(&z, true);
         let one = g.forward_t(&z.narrow(0, 2, 1), true);
         assert!((all.narrow(0, 2, 1) - one).abs().max().double_value(&[]) < 1e-5);
+    }
+
+    #[test]
+    fn every_generators_stages_make_up_its_forward_pass() {
+        // eval mode, with batch norm statistics moved off their initial values by a train pass
+        tch::manual_seed(3);
+        let img = Shape::Image { channels: 1, size: 28 };
+        let check = |name: &str, stages: Vec<Stage>, x: &Tensor, want: Tensor| {
+            assert!(!stages.is_empty(), "{name}");
+            assert_stages(&stages, x, &want);
+        };
+        for (arch, norm, g_fc) in [
+            (Arch::Dcgan, Norm::Batch, 0),
+            (Arch::Dcgan, Norm::Layer, 64),
+            (Arch::Dcgan, Norm::Virtual, 0),
+            (Arch::Mlp, Norm::Batch, 0),
+            (Arch::Mlp, Norm::Layer, 0),
+        ] {
+            let cfg = ModelConfig {
+                arch,
+                g_norm: norm,
+                g_fc,
+                base_channels: 8,
+                g_hidden: vec![32, 16],
+                ..Default::default()
+            };
+            let vs = nn::VarStore::new(Device::Cpu);
+            let g = generator(&cfg, img, vs.root()).unwrap();
+            let z = Tensor::randn([4, cfg.latent_dim], (Kind::Float, Device::Cpu));
+            let _ = g.forward_t(&z, true);
+            check(&format!("{arch:?} {norm:?}"), g.stages(), &z, tch::no_grad(|| g.forward_t(&z, false)));
+        }
+        let vs = nn::VarStore::new(Device::Cpu);
+        let cfg = ModelConfig { g_hidden: vec![16], ..Default::default() };
+        let g = semi::SemiGenerator::new(&cfg, img, vs.root());
+        let z = Tensor::randn([4, cfg.latent_dim], (Kind::Float, Device::Cpu));
+        let _ = g.forward_t(&z, true);
+        check("semi", g.stages(), &z, tch::no_grad(|| g.forward_t(&z, false)));
+        let vs = nn::VarStore::new(Device::Cpu);
+        let d = began::Decoder::new(&vs.root(), 8, 4, 1, 28).unwrap();
+        let h = Tensor::randn([3, 8], (Kind::Float, Device::Cpu));
+        check("began", d.stages(), &h, tch::no_grad(|| d.forward(&h)));
+        let x = Tensor::rand([3, 1, 32, 32], (Kind::Float, Device::Cpu)) * 2.0 - 1.0;
+        for norm in [resnet::Norm2d::Instance, resnet::Norm2d::Batch] {
+            let vs = nn::VarStore::new(Device::Cpu);
+            let shape = resnet::ResnetShape { ngf: 4, downs: 2, blocks: 2 };
+            let g = resnet::ResnetGenerator::new(vs.root(), 1, 3, shape, norm);
+            let _ = g.forward_t(&x, true);
+            check("resnet", g.stages(), &x, tch::no_grad(|| g.forward_t(&x, false)));
+        }
+        let vs = nn::VarStore::new(Device::Cpu);
+        let g = discogan::DiscoGenerator::new(vs.root(), 1, 1, 4, 3);
+        let _ = g.forward_t(&x, true);
+        check("discogan", g.stages(), &x, tch::no_grad(|| g.forward_t(&x, false)));
+        let vs = nn::VarStore::new(Device::Cpu);
+        let g = discogan::DiscoMlp::new(vs.root(), 2, &[8, 8], 2, false);
+        let p = Tensor::randn([5, 2], (Kind::Float, Device::Cpu));
+        check("discogan mlp", g.stages(), &p, tch::no_grad(|| ModuleT::forward_t(&g, &p, false)));
+        let vs = nn::VarStore::new(Device::Cpu);
+        let s = unit::UnitShape {
+            ch: 4,
+            enc_front: 2,
+            enc_res: 1,
+            enc_shared: 1,
+            gen_shared: 1,
+            gen_res: 1,
+            gen_front: 2,
+            d_ch: 4,
+            d_front: 2,
+            d_shared: 1,
+        };
+        let g = unit::UnitGenerator::new(&vs.root(), s, (1, 3));
+        let stages = g.stages(0, 1);
+        assert_eq!(stages[0].name, "a.enc.in");
+        assert_eq!(stages.last().unwrap().name, "b.gen.out");
+        check("unit a2b", stages, &x, tch::no_grad(|| g.decode(&g.encode(&x, 0), 1)));
+        let vs = nn::VarStore::new(Device::Cpu);
+        let g = cogan::CoGenerator::new(&vs.root(), 10, [16, 8, 8, 4], (1, 3), 28, 2);
+        let z = Tensor::randn([4, 10], (Kind::Float, Device::Cpu));
+        let _ = g.forward_pair(&z, true);
+        let (a, b) = tch::no_grad(|| g.forward_pair(&z, false));
+        check("cogan", g.stages(), &z, cogan::stack_pair(a, b));
     }
 
     #[test]

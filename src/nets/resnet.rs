@@ -156,6 +156,27 @@ impl ModuleT for ResnetGenerator {
     }
 }
 
+impl super::Staged for ResnetGenerator {
+    fn stages(&self) -> Vec<super::Stage<'_>> {
+        use super::Stage;
+        let mut s = vec![Stage::new("stem", |x| self.stem.forward(&x.reflection_pad2d([3, 3, 3, 3]), false).relu())];
+        for (i, d) in self.down.iter().enumerate() {
+            s.push(Stage::new(format!("down{i}"), move |h| d.forward(h, false).relu()));
+        }
+        for (i, b) in self.blocks.iter().enumerate() {
+            s.push(Stage::new(format!("block{i}"), move |h| {
+                let r = b.a.forward(&h.reflection_pad2d([1, 1, 1, 1]), false).relu();
+                h.g_add(&b.b.forward(&r.reflection_pad2d([1, 1, 1, 1]), false))
+            }));
+        }
+        for (i, (conv, norm)) in self.up.iter().enumerate() {
+            s.push(Stage::new(format!("up{i}"), move |h| norm.forward(&h.apply(conv), false).relu()));
+        }
+        s.push(Stage::new("head", |h| h.reflection_pad2d([3, 3, 3, 3]).apply(&self.head).tanh()));
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -101,6 +101,22 @@ impl ModuleT for SemiGenerator {
     }
 }
 
+impl super::Staged for SemiGenerator {
+    fn stages(&self) -> Vec<super::Stage<'_>> {
+        use super::Stage;
+        let mut s: Vec<Stage> = self
+            .hidden
+            .iter()
+            .enumerate()
+            .map(|(i, (lin, bn, bias))| {
+                Stage::new(format!("fc{i}"), move |h| (h.apply(lin).apply_t(bn, false) + bias).softplus())
+            })
+            .collect();
+        s.push(Stage::new("out", |h| (self.out.forward(h).softplus() * 2.0 - 1.0).view(self.dims.as_slice())));
+        s
+    }
+}
+
 #[derive(Debug)]
 pub struct SemiDiscriminator {
     hidden: Vec<WnDense>,

@@ -98,36 +98,54 @@ fn conv(p: nn::Path, cin: i64, cout: i64, k: i64, stride: i64, act: bool) -> Lay
     Layer::Conv(nn::conv2d(p, cin, cout, k, nn::ConvConfig { stride, padding: k / 2, ..Default::default() }), act)
 }
 
+/// A layer and its name under the store (for `gantry export`'s layer-by-layer check).
+#[derive(Debug)]
+struct Named(String, Layer);
+
+impl Module for Named {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        self.1.forward(x)
+    }
+}
+
+fn named(p: &nn::Path, name: &str, make: impl FnOnce(nn::Path) -> Layer) -> Named {
+    let q = p / name;
+    Named(q.components().collect::<Vec<_>>().join("."), make(q))
+}
+
 /// The encoders and generators.
 #[derive(Debug)]
 pub struct UnitGenerator {
-    enc: [Vec<Layer>; 2],
+    enc: [Vec<Named>; 2],
     enc_shared: Vec<ResBlock>,
     gen_shared: Vec<ResBlock>,
-    dec: [Vec<Layer>; 2],
+    dec: [Vec<Named>; 2],
 }
 
 impl UnitGenerator {
     /// `channels` of domains A and B.
     pub fn new(p: &nn::Path, s: UnitShape, channels: (i64, i64)) -> UnitGenerator {
         let top = s.latent_channels();
-        let enc = |q: nn::Path, cin: i64| -> Vec<Layer> {
-            let mut l = vec![conv(&q / "in", cin, s.ch, 7, 1, true)];
+        let res = |q: &nn::Path, n: i64| -> Vec<Named> {
+            (0..n).map(|i| named(q, &format!("res{i}"), |r| Layer::Res(ResBlock::new(r, top)))).collect()
+        };
+        let enc = |q: nn::Path, cin: i64| -> Vec<Named> {
+            let mut l = vec![named(&q, "in", |r| conv(r, cin, s.ch, 7, 1, true))];
             for i in 1..s.enc_front {
-                l.push(conv(&q / format!("down{i}"), s.ch << (i - 1), s.ch << i, 3, 2, true));
+                l.push(named(&q, &format!("down{i}"), |r| conv(r, s.ch << (i - 1), s.ch << i, 3, 2, true)));
             }
-            l.extend(blocks(&q, "res", s.enc_res, top).into_iter().map(Layer::Res));
+            l.extend(res(&q, s.enc_res));
             l
         };
-        let dec = |q: nn::Path, cout: i64| -> Vec<Layer> {
-            let mut l: Vec<Layer> = blocks(&q, "res", s.gen_res, top).into_iter().map(Layer::Res).collect();
+        let dec = |q: nn::Path, cout: i64| -> Vec<Named> {
+            let mut l = res(&q, s.gen_res);
             for i in 1..s.gen_front {
                 let (cin, co) = (top >> (i - 1), top >> i);
                 let cfg = nn::ConvTransposeConfig { stride: 2, padding: 1, output_padding: 1, ..Default::default() };
-                l.push(Layer::Up(nn::conv_transpose2d(&q / format!("up{i}"), cin, co, 3, cfg), true));
+                l.push(named(&q, &format!("up{i}"), |r| Layer::Up(nn::conv_transpose2d(r, cin, co, 3, cfg), true)));
             }
             let last = top >> (s.gen_front - 1);
-            l.push(Layer::Up(nn::conv_transpose2d(&q / "out", last, cout, 1, Default::default()), false));
+            l.push(named(&q, "out", |r| Layer::Up(nn::conv_transpose2d(r, last, cout, 1, Default::default()), false)));
             l
         };
         let sh = p / "shared";
@@ -147,6 +165,23 @@ impl UnitGenerator {
     /// Images of domain `side` from latents `z`.
     pub fn decode(&self, z: &Tensor, side: usize) -> Tensor {
         run(&run(z, &self.gen_shared), &self.dec[side])
+    }
+
+    /// The translation from domain `from` to domain `to` (0 = A, 1 = B), `decode(encode(x,
+    /// from), to)`, as named stages.
+    pub fn stages(&self, from: usize, to: usize) -> Vec<super::Stage<'_>> {
+        use super::Stage;
+        fn layer(l: &Named) -> Stage<'_> {
+            Stage::new(l.0.clone(), move |x| l.forward(x))
+        }
+        fn shared<'a>(part: &'static str, b: &'a [ResBlock]) -> impl Iterator<Item = Stage<'a>> {
+            b.iter().enumerate().map(move |(i, r)| Stage::new(format!("shared.{part}.res{i}"), move |x| r.forward(x)))
+        }
+        let mut s: Vec<Stage> = self.enc[from].iter().map(layer).collect();
+        s.extend(shared("enc", &self.enc_shared));
+        s.extend(shared("gen", &self.gen_shared));
+        s.extend(self.dec[to].iter().map(layer));
+        s
     }
 
     /// z = h + N(0, I): the latent the generators see while training.

@@ -6,6 +6,10 @@ output. Prints one JSON object.
     export_check.py translate G.pt x.npy y.npy  # the translated batch, written as y.npy
     export_check.py pairs G.pt z.npy x.npy      # forward(z) ([2, n, c, h, w]) against gantry sample's pairs
     export_check.py plain G.py G.safetensors z.npy x.npy   # the plain nn.Module and its weights
+    export_check.py plain-pairs C.py C.safetensors z.npy x.npy   # CoGAN's plain module: g(z) and forward_pair
+    export_check.py plain-translation G.py G-a2b.safetensors a2b G-a2b.pt
+        # the plain module of one direction against the TorchScript export (itself checked
+        # against gantry), on a random batch, and translate() on an odd-sized image
 """
 import ast, json, struct, sys
 import torch
@@ -44,6 +48,48 @@ if mode == "plain":
         got = g(read_npy(sys.argv[4]))
     print(json.dumps({"max_abs_diff": (got - read_npy(sys.argv[5])).abs().max().item(), "shape": list(got.shape),
                       "attributes": {"latent_dim": g.latent_dim, "num_classes": g.num_classes, "prior": g.prior}}))
+    sys.exit(0)
+if mode == "plain-pairs":
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("exported_pairs", sys.argv[2])
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    g = mod.load(sys.argv[3])
+    with torch.no_grad():
+        z = read_npy(sys.argv[4])
+        got = g(z)
+        a, b = g.forward_pair(z)
+    want = read_npy(sys.argv[5])
+    print(json.dumps({"max_abs_diff": (got - want).abs().max().item(), "shape": list(got.shape),
+                      "pair_diff": max((a - got[0]).abs().max().item(), (b - got[1]).abs().max().item())}))
+    sys.exit(0)
+if mode == "plain-translation":
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("exported_translation", sys.argv[2])
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    g = mod.load(sys.argv[3], sys.argv[4])
+    ts = torch.jit.load(sys.argv[5])
+    torch.manual_seed(0)
+    if hasattr(ts, "side_multiple"):
+        side = -(-32 // ts.side_multiple) * ts.side_multiple
+        x = torch.rand(3, ts.in_channels, side, side) * 2 - 1
+    else:
+        x = torch.randn(3, ts.input_dim)
+    with torch.no_grad():
+        got, want = g(x), ts(x)
+    out = {"max_abs_diff": (got - want).abs().max().item(), "shape": list(got.shape)}
+    if x.dim() == 4:
+        # an odd-sized image through translate(): the padded batch through TorchScript, cropped
+        odd = torch.rand(1, ts.in_channels, 37, 29) * 2 - 1
+        y = mod.translate(g, odd)
+        m = mod.SIDE_MULTIPLE
+        ph, pw = (-37) % m, (-29) % m
+        with torch.no_grad():
+            ref = ts(torch.nn.functional.pad(odd, [0, pw, 0, ph], mode="reflect"))[..., :37, :29]
+        out["odd_shape"] = list(y.shape)
+        out["odd_diff"] = (y - ref).abs().max().item()
+    print(json.dumps(out))
     sys.exit(0)
 g = torch.jit.load(sys.argv[2])
 out = {"attributes": {k: getattr(g, k) for k in ["latent_dim", "input_dim", "num_classes", "prior", "in_channels",
