@@ -1,6 +1,7 @@
 //! Puts libtorch's `lib` folder on the binary's rpath, so `gantry` runs without the user
 //! setting `LD_LIBRARY_PATH`, and compiles `csrc/ops.cpp` (ATen operators tch does not expose)
-//! against the same libtorch. torch-sys (links = "tch") exports the folder it linked against.
+//! and `csrc/dist.cpp` (torch.distributed's TCPStore and Gloo process group) against the same
+//! libtorch. torch-sys (links = "tch") exports the folder it linked against.
 use std::path::PathBuf;
 
 /// Writes `$OUT_DIR/presets.rs`: every `src/presets/*.toml`, sorted by name, embedded in the
@@ -31,6 +32,7 @@ fn main() {
     presets();
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     println!("cargo:rerun-if-changed=csrc/ops.cpp");
+    println!("cargo:rerun-if-changed=csrc/dist.cpp");
     let lib = PathBuf::from(std::env::var("DEP_TCH_LIBTORCH_LIB").expect("torch-sys exports DEP_TCH_LIBTORCH_LIB"));
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
     // A CUDA build of libtorch registers its CUDA backend from libtorch_cuda.so, which nothing in
@@ -51,4 +53,18 @@ fn main() {
         .flag("-DGLOG_USE_GLOG_EXPORT")
         .file("csrc/ops.cpp")
         .compile("gantry_ops");
+    // torch.distributed's Gloo process group (the wheel is built with it)
+    cc::Build::new()
+        .cpp(true)
+        .pic(true)
+        .warnings(false)
+        .include(root.join("include"))
+        .include(root.join("include/torch/csrc/api/include"))
+        .flag("-std=c++17")
+        .flag("-D_GLIBCXX_USE_CXX11_ABI=1")
+        .flag("-DGLOG_USE_GLOG_EXPORT")
+        .flag("-DUSE_C10D_GLOO")
+        .include("csrc/third_party")
+        .file("csrc/dist.cpp")
+        .compile("gantry_dist");
 }

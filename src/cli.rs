@@ -94,6 +94,12 @@ struct TrainArgs {
     /// Continue the run in --out from its newest complete checkpoint.
     #[arg(long)]
     resume: bool,
+    /// Data-parallel training on N local processes (torch.distributed's Gloo process group):
+    /// each draws its share of every batch and the gradients are averaged. Under torchrun
+    /// (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set) each process is one rank and this is
+    /// ignored.
+    #[arg(long, default_value_t = 1)]
+    nproc: i64,
     /// Print the resolved configuration and exit.
     #[arg(long)]
     dry_run: bool,
@@ -443,7 +449,27 @@ pub fn run(cli: Cli) -> Result<()> {
                 print!("{}", cfg.to_toml());
                 return Ok(());
             }
+            if a.nproc < 1 {
+                return Err(Error::Usage(format!("--nproc {}: give 1 or more processes", a.nproc)));
+            }
+            if a.nproc > 1 && gantry::dist::env()?.is_none() {
+                // settings every rank would refuse are refused once, here
+                run::check_ranks(&cfg, a.nproc)?;
+                // the ranks share the cores unless the user chose a thread count
+                let threads = if cli.threads.is_some()
+                    || cfg.train.threads > 0
+                    || std::env::var_os("OMP_NUM_THREADS").is_some()
+                {
+                    0
+                } else {
+                    (std::thread::available_parallelism().map_or(1, |n| n.get()) / a.nproc as usize).max(1)
+                };
+                return gantry::dist::launch(a.nproc, threads);
+            }
             let s = run::train(&cfg, &RunOptions { out: a.out.clone(), resume: a.resume, quiet: a.quiet })?;
+            if !gantry::dist::leads() {
+                return Ok(());
+            }
             eprintln!(
                 "trained steps {}..{} in {:.1} s ({:.2} steps/s); run folder {}",
                 s.first_step,

@@ -10,6 +10,7 @@ pub mod config;
 pub mod coupled;
 pub mod data;
 pub mod datamake;
+pub mod dist;
 pub mod error;
 pub mod evaluate;
 pub mod export;

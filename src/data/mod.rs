@@ -37,6 +37,9 @@ pub struct DataConfig {
     pub flip: bool,
     /// Image folders: skip files that do not decode (counted and reported) instead of stopping.
     pub skip_bad: bool,
+    /// Data-parallel training: examples per rank. 0 splits `batch_size` evenly over the ranks
+    /// (the global batch stays `batch_size`); otherwise the global batch is this × the ranks.
+    pub batch_per_rank: i64,
 }
 
 impl Default for DataConfig {
@@ -50,15 +53,37 @@ impl Default for DataConfig {
             crop_size: 0,
             flip: false,
             skip_bad: false,
+            batch_per_rank: 0,
         }
     }
 }
 
 impl DataConfig {
+    /// The examples each of `ranks` ranks draws per batch (`batch_per_rank`, or `batch_size`
+    /// split evenly).
+    pub fn per_rank(&self, ranks: i64) -> Result<i64> {
+        if self.batch_per_rank > 0 {
+            return Ok(self.batch_per_rank);
+        }
+        if self.batch_size % ranks != 0 {
+            return Err(Error::Config(format!(
+                "`data.batch_size` = {} does not split evenly over {ranks} ranks; choose a multiple of {ranks}, or set data.batch_per_rank",
+                self.batch_size
+            )));
+        }
+        Ok(self.batch_size / ranks)
+    }
+
     /// Checks values the types alone do not; `two_domains` says whether the method reads a
     /// two-domain folder (whose keys are `load_size`, `crop_size` and `flip`).
     pub fn check(&self, two_domains: bool) -> Result<()> {
         let bad = |key: &str, why: &str| Err(Error::Config(format!("`data.{key}` {why}")));
+        if self.batch_per_rank < 0 || self.batch_per_rank > MAX_BATCH {
+            return bad(
+                "batch_per_rank",
+                &format!("must be 0 (split batch_size) to {MAX_BATCH}, not {}", self.batch_per_rank),
+            );
+        }
         if !(1..=MAX_BATCH).contains(&self.batch_size) {
             return bad("batch_size", &format!("must be 1 to {MAX_BATCH}, not {}", self.batch_size));
         }
@@ -355,10 +380,12 @@ impl Dataset {
     /// `batch` with the examples' labels, when the set has them.
     pub fn batch_with_labels(&self, index: u64, batch_size: i64, seed: u64) -> (Tensor, Option<Tensor>) {
         match &self.store {
-            Store::Synthetic(s) => (s.sample(batch_size), None),
+            Store::Synthetic(s) => (crate::dist::draw(batch_size, |m| s.sample(m)), None),
             Store::Tensor { x, labels } => {
                 let n = x.size()[0] as u64;
-                let start = index * batch_size as u64;
+                // a rank of a data-parallel run reads its rows of the global batch
+                let (first, total) = crate::dist::span(batch_size);
+                let start = index * total as u64 + first as u64;
                 let mut guard = self.epoch_perm.lock().expect("permutation lock");
                 let idx: Vec<i64> = (start..start + batch_size as u64)
                     .map(|pos| {
@@ -429,7 +456,8 @@ impl Dataset {
     pub fn batch_from(&self, subset: &[i64], index: u64, batch_size: i64, seed: u64) -> (Tensor, Option<Tensor>) {
         let Store::Tensor { x, labels } = &self.store else { unreachable!("subsets are of finite sets") };
         let n = subset.len() as u64;
-        let start = index * batch_size as u64;
+        let (first, total) = crate::dist::span(batch_size);
+        let start = index * total as u64 + first as u64;
         let mut perm: Option<(u64, Vec<i64>)> = None;
         let idx: Vec<i64> = (start..start + batch_size as u64)
             .map(|pos| {

@@ -546,7 +546,10 @@ impl Unpaired {
     fn pairs(&self, index: u64, n: i64, seed: u64) -> Vec<(usize, usize, u64)> {
         let len = self.epoch_len();
         let (na, nb) = (self.len(Side::A) as u64, self.len(Side::B) as u64);
-        (index * n as u64..(index + 1) * n as u64)
+        // a rank of a data-parallel run reads its rows of the global batch
+        let (first, total) = crate::dist::span(n);
+        let start = index * total as u64 + first as u64;
+        (start..start + n as u64)
             .map(|pos| {
                 let (epoch, k) = (pos / len, pos % len);
                 // B walks a fresh permutation of its images each time round

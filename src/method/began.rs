@@ -246,7 +246,7 @@ impl NoiseSampler for Began {
     }
 
     fn latents(&self, n: i64) -> Tensor {
-        Tensor::rand([n, self.c.latent_dim], (Kind::Float, self.device)) * 2.0 - 1.0
+        crate::dist::draw(n, |n| Tensor::rand([n, self.c.latent_dim], (Kind::Float, self.device)) * 2.0 - 1.0)
     }
 
     fn prior(&self) -> &'static str {

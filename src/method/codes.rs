@@ -25,6 +25,10 @@ impl Codes {
 
     /// Random codes for `n` samples; `first` fixes the first categorical code.
     pub fn sample(&self, n: i64, first: Option<i64>, device: Device) -> Tensor {
+        crate::dist::draw(n, |n| self.sample_all(n, first, device))
+    }
+
+    fn sample_all(&self, n: i64, first: Option<i64>, device: Device) -> Tensor {
         let mut parts = vec![];
         for (i, &k) in self.categorical.iter().enumerate() {
             let y = match (i, first) {

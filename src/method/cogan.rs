@@ -208,7 +208,7 @@ impl CoGan {
     }
 
     fn noise(&self, n: i64) -> Tensor {
-        Tensor::randn([n, self.c.latent_dim], (Kind::Float, self.device))
+        crate::dist::draw(n, |n| Tensor::randn([n, self.c.latent_dim], (Kind::Float, self.device)))
     }
 
     /// Both discriminators' logits of A and B images as one tensor.

@@ -26,7 +26,7 @@ impl Classes {
     /// classes in order, one row of n / K samples each.
     pub fn latent_part(&self, n: i64, class: Option<i64>, in_order: bool, device: Device) -> Tensor {
         if class.is_none() && !in_order {
-            let y = Tensor::randint(self.0, [n], (Kind::Int64, device));
+            let y = crate::dist::draw(n, |n| Tensor::randint(self.0, [n], (Kind::Int64, device)));
             return self.onehot(&y);
         }
         let y: Vec<i64> = (0..n).map(|i| class.unwrap_or(i * self.0 / n)).collect();

@@ -362,11 +362,13 @@ pub fn prior_name(p: LatentPrior) -> &'static str {
 }
 
 pub fn latents(cfg: &ModelConfig, shape: Shape, n: i64, device: Device) -> Tensor {
-    let size = [n, latent_dim(cfg, shape)];
-    match cfg.latent_prior {
-        LatentPrior::Normal => Tensor::randn(size, (Kind::Float, device)),
-        LatentPrior::Uniform => Tensor::rand(size, (Kind::Float, device)) * 2.0 - 1.0,
-    }
+    crate::dist::draw(n, |n| {
+        let size = [n, latent_dim(cfg, shape)];
+        match cfg.latent_prior {
+            LatentPrior::Normal => Tensor::randn(size, (Kind::Float, device)),
+            LatentPrior::Uniform => Tensor::rand(size, (Kind::Float, device)) * 2.0 - 1.0,
+        }
+    })
 }
 
 /// Builds the generator under `p`.

@@ -126,7 +126,15 @@ pub struct SemiDiscriminator {
 }
 
 fn noisy(x: Tensor, std: f64, train: bool) -> Tensor {
-    if train && std > 0.0 { &x + x.randn_like() * std } else { x }
+    if !(train && std > 0.0) {
+        return x;
+    }
+    let mut shape = x.size();
+    let noise = crate::dist::draw(shape[0], |m| {
+        shape[0] = m;
+        Tensor::randn(shape.as_slice(), (x.kind(), x.device()))
+    });
+    &x + noise * std
 }
 
 impl SemiDiscriminator {

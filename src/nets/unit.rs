@@ -186,7 +186,12 @@ impl UnitGenerator {
 
     /// z = h + N(0, I): the latent the generators see while training.
     pub fn sample(h: &Tensor) -> Tensor {
-        h + Tensor::randn_like(h)
+        let mut shape = h.size();
+        let noise = crate::dist::draw(shape[0], |m| {
+            shape[0] = m;
+            Tensor::randn(shape.as_slice(), (h.kind(), h.device()))
+        });
+        h + noise
     }
 }
 

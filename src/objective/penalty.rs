@@ -7,7 +7,10 @@ pub fn interpolate(real: &Tensor, fake: &Tensor) -> Tensor {
     let n = real.size()[0];
     let mut eps_shape = vec![n];
     eps_shape.extend(std::iter::repeat_n(1, real.dim() - 1));
-    let eps = Tensor::rand(eps_shape.as_slice(), (Kind::Float, real.device()));
+    let eps = crate::dist::draw(n, |m| {
+        eps_shape[0] = m;
+        Tensor::rand(eps_shape.as_slice(), (Kind::Float, real.device()))
+    });
     (&eps * real + (-&eps + 1.0) * fake).detach().set_requires_grad(true)
 }
 

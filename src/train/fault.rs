@@ -8,6 +8,8 @@
 //! - `poison-step`: a NaN written into the first network's first weight after a training step
 //!   (a divergence that no loss shows yet).
 //!
+//! With `GANTRY_TEST_FAULT_RANK=R` only rank R of a data-parallel run (`RANK`) has faults.
+//!
 //! Unset, as in every normal run, each point costs one relaxed atomic load.
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +26,11 @@ fn plan() -> Option<&'static Plan> {
     static PLAN: OnceLock<Option<Plan>> = OnceLock::new();
     PLAN.get_or_init(|| {
         let spec = std::env::var("GANTRY_TEST_FAULT").ok()?;
+        if let Ok(r) = std::env::var("GANTRY_TEST_FAULT_RANK")
+            && std::env::var("RANK").unwrap_or_else(|_| "0".into()) != r
+        {
+            return None;
+        }
         let faults = spec
             .split(',')
             .filter(|s| !s.trim().is_empty())

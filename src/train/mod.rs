@@ -110,6 +110,9 @@ pub struct TrainConfig {
     /// CPU threads for this run (0: `--threads`, else OMP_NUM_THREADS, else every core). Not part
     /// of the configuration's hash; a resumed run with another count can differ in the last bits.
     pub threads: usize,
+    /// Data-parallel training: seconds a rank waits for the others (at the rendezvous and in each
+    /// collective) before the job ends, naming the rank. Not part of the configuration's hash.
+    pub dist_timeout: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +154,7 @@ impl Default for TrainConfig {
             report: true,
             precision: Precision::Fp32,
             threads: 0,
+            dist_timeout: 300,
         }
     }
 }
@@ -161,6 +165,9 @@ impl TrainConfig {
         let bad = |key: &str, why: &str| Err(Error::Config(format!("`train.{key}` {why}")));
         if self.critic_steps < 1 {
             return bad("critic_steps", "must be at least 1");
+        }
+        if self.dist_timeout < 1 {
+            return bad("dist_timeout", "must be at least 1 (seconds)");
         }
         for (key, v) in
             [("g_lr", self.g_lr), ("d_lr", self.d_lr), ("eps", self.eps), ("weight_decay", self.weight_decay)]

@@ -57,6 +57,9 @@ impl Optimizer {
     /// One update with `grads` (one per parameter, in order) at learning rate `lr`.
     pub fn step(&mut self, grads: &[Tensor], lr: f64) {
         assert_eq!(grads.len(), self.params.len(), "one gradient per parameter");
+        // data-parallel training: the mean of the ranks' gradients (these gradients otherwise)
+        let averaged = crate::dist::average(grads);
+        let grads = averaged.as_slice();
         let lr = lr * self.lr_scale;
         self.steps += 1;
         if self.kind == OptimizerKind::Adam {

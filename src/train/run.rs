@@ -149,6 +149,16 @@ pub fn load_data(cfg: &Config, batch: Batch, device: tch::Device) -> Result<Data
 }
 
 /// Trains `cfg` into `opts.out`.
+/// Checks that `cfg` can train on `ranks` data-parallel ranks; returns each rank's batch size.
+pub fn check_ranks(cfg: &Config, ranks: i64) -> Result<i64> {
+    if ranks > 1 && cfg.train.on_divergence == OnDivergence::Rollback {
+        return Err(Error::Config(
+            "`train.on_divergence = \"rollback\"` is not available in data-parallel training (each rank would roll back alone); use \"stop\" and resume from the last checkpoint".into(),
+        ));
+    }
+    cfg.data.per_rank(ranks)
+}
+
 pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     let out = &opts.out;
     let device = cfg.device()?;
@@ -157,6 +167,19 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     }
     cfg.train.check_precision(device)?;
     let profile = super::profile::range_from_env()?;
+    // data-parallel training: this process is one rank of a group; rank 0 alone writes the run
+    let group = crate::dist::init(std::time::Duration::from_secs(cfg.train.dist_timeout))?;
+    let ranks = group.map_or(1, |g| g.world);
+    let lead = crate::dist::leads();
+    // the method draws this rank's share of each batch; `dist` makes it a slice of the global one
+    let per_rank = check_ranks(cfg, ranks)?;
+    let local = if ranks > 1 {
+        let mut c = cfg.clone();
+        c.data.batch_size = per_rank;
+        c
+    } else {
+        cfg.clone()
+    };
     // On CUDA the calling thread's autograd counter is advanced before each step (see
     // `ops::bump_sequence`), so that a resumed process runs a step's backward nodes in the order a
     // straight one does. GANTRY_SEQUENCE_BUMP=0 turns it off, to show the drift it removes.
@@ -170,7 +193,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     })?;
     let _ = std::fs::remove_file(&probe);
     // one trainer per folder, until this function returns (or the process dies)
-    let _lock = super::guard::RunLock::acquire(out)?;
+    let _lock = if lead { Some(super::guard::RunLock::acquire(out)?) } else { None };
 
     let latest = checkpoint::latest(out)?;
     if !opts.resume && latest.is_some() {
@@ -183,8 +206,8 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     let spec = method::spec(&cfg.method)?;
     let data = load_data(cfg, spec.batch, device)?;
     let info = DataInfo { shape: data.shape(), classes: data.classes(), shape_b: data.shape_b() };
-    let mut method = method::build(cfg, info, device)?;
-    if !opts.quiet && spec.batch == Batch::Examples && info.classes > 0 && is_class_folder(&cfg.data.source) {
+    let mut method = method::build(&local, info, device)?;
+    if lead && !opts.quiet && spec.batch == Batch::Examples && info.classes > 0 && is_class_folder(&cfg.data.source) {
         eprintln!(
             "note: {} has {} class folders; method = \"{}\" is unconditional, so the labels are not used",
             cfg.data.source, info.classes, cfg.method
@@ -227,17 +250,21 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         checkpoint::load(&path, &state, method.as_mut())?;
         start = state.step;
         (lr_scale, rollbacks) = (state.lr_scale, state.rollbacks);
-        truncate_metrics(&out.join("metrics.jsonl"), start)?;
-    } else {
+        if lead {
+            truncate_metrics(&out.join("metrics.jsonl"), start)?;
+        }
+    } else if lead {
         let _ = std::fs::remove_file(out.join("metrics.jsonl"));
     }
     method.prepare(&data, !opts.resume)?;
     let mut figures = serde_json::Map::new();
-    write_atomic(&out.join("config.toml"), &cfg.to_toml())?;
+    if lead {
+        write_atomic(&out.join("config.toml"), &cfg.to_toml())?;
+    }
     let samples_dir = out.join("samples");
     std::fs::create_dir_all(&samples_dir).map_err(io_err(&samples_dir))?;
 
-    let evaluator = if cfg.train.eval_every > 0 {
+    let evaluator = if lead && cfg.train.eval_every > 0 {
         let features = if cfg.train.classifier.is_empty() {
             Features::CachedClassifier
         } else {
@@ -252,14 +279,23 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     let fixed = method.grid_inputs(&data, cfg.train.grid_samples);
 
     let metrics_path = out.join("metrics.jsonl");
-    let mut log =
-        std::fs::OpenOptions::new().create(true).append(true).open(&metrics_path).map_err(io_err(&metrics_path))?;
+    // the other ranks log nowhere: rank 0's file is the run's
+    let mut log: Box<dyn Write> = if lead {
+        Box::new(
+            std::fs::OpenOptions::new().create(true).append(true).open(&metrics_path).map_err(io_err(&metrics_path))?,
+        )
+    } else {
+        Box::new(std::io::sink())
+    };
 
-    let mut tb =
-        if cfg.train.tensorboard { Some(super::tensorboard::EventWriter::create(&out.join("tb"))?) } else { None };
+    let mut tb = if lead && cfg.train.tensorboard {
+        Some(super::tensorboard::EventWriter::create(&out.join("tb"))?)
+    } else {
+        None
+    };
 
     let total = cfg.steps;
-    let bar = crate::progress::bar(total, &cfg.preset, opts.quiet);
+    let bar = crate::progress::bar(total, &cfg.preset, opts.quiet || !lead);
     bar.set_position(start);
 
     let mut last_ckpt: Option<PathBuf> = checkpoint::list(out)?.pop().map(|(p, _)| p);
@@ -304,11 +340,13 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         if profile.is_some_and(|(a, b)| a.max(start) == step && step < b) {
             super::profile::start(device.is_cuda())?;
         }
-        let metrics = if t.precision == super::Precision::Bf16 {
-            crate::ops::autocast_bf16(device, || method.train_step(step, &data))
-        } else {
-            method.train_step(step, &data)
-        };
+        let metrics = crate::dist::sharded(|| {
+            if t.precision == super::Precision::Bf16 {
+                crate::ops::autocast_bf16(device, || method.train_step(step, &data))
+            } else {
+                method.train_step(step, &data)
+            }
+        });
         if let Some((a, b)) = profile
             && step + 1 == b
             && a.max(start) < b
@@ -373,7 +411,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                         state.step
                     }
                     None => {
-                        method = method::build(cfg, info, device)?;
+                        method = method::build(&local, info, device)?;
                         method.prepare(&data, true)?;
                         0
                     }
@@ -384,7 +422,9 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                     opt.lr_scale = lr_scale;
                 }
                 truncate_metrics(&metrics_path, to)?;
-                log = std::fs::OpenOptions::new().append(true).open(&metrics_path).map_err(io_err(&metrics_path))?;
+                log = Box::new(
+                    std::fs::OpenOptions::new().append(true).open(&metrics_path).map_err(io_err(&metrics_path))?,
+                );
                 let reason = e.to_string();
                 // "training stopped at step N: <what>. <what was kept> …" → "<what>"
                 let reason = reason.split_once(": ").map_or(reason.as_str(), |(_, r)| r);
@@ -413,7 +453,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
             bar.abandon();
             return Err(if rollbacks > 0 { e.after_rollbacks(rollbacks) } else { e });
         }
-        if t.sample_every > 0 && (done % t.sample_every == 0 || is_last) {
+        if lead && t.sample_every > 0 && (done % t.sample_every == 0 || is_last) {
             let grid = samples_dir.join(format!("step-{done:07}.png"));
             method.write_grid(&fixed, &data, &grid, cfg.seed)?;
             if let Some(w) = tb.as_mut() {
@@ -422,7 +462,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
             }
             write_report = t.report;
         }
-        let eval_now = is_last || (t.eval_every > 0 && done % t.eval_every == 0);
+        let eval_now = lead && (is_last || (t.eval_every > 0 && done % t.eval_every == 0));
         if eval_now {
             // Evaluation seeds its own draws and uses eval mode; the next step reseeds, so a
             // resumed run is unaffected by where evaluations fell. Without a feature network
@@ -463,24 +503,33 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                 writeln!(log, "{}", serde_json::Value::Object(obj)).map_err(io_err(&metrics_path))?;
             }
         }
-        if write_report || (is_last && t.report) {
+        if lead && (write_report || (is_last && t.report)) {
             write_report = false;
             // the page is a view of the run; failing to write it does not stop training
             if let Err(e) = crate::report::write(std::slice::from_ref(out), &out.join("report.html")) {
                 bar.println(format!("note: report.html not written ({e})"));
             }
         }
-        if want_ckpt {
+        if lead && want_ckpt {
             last_ckpt =
                 Some(checkpoint::save(out, method.as_mut(), state_for(done, lr_scale, rollbacks), t.keep_checkpoints)?);
         }
         bar.inc(1);
-        if let Some(signal) = signals.received()
+        // the ranks agree (one small collective) so that all stop after the same step
+        let signal = match signals.received() {
+            Some(s) => crate::dist::any(true).then_some(s),
+            None if ranks > 1 => crate::dist::any(false).then_some(libc::SIGTERM),
+            None => None,
+        };
+        if let Some(signal) = signal
             && !is_last
         {
             // the step is complete: keep it, then stop
             bar.abandon();
-            let path = if want_ckpt {
+            let path = if !lead {
+                // rank 0 keeps it
+                out.join("checkpoints")
+            } else if want_ckpt {
                 last_ckpt.clone().expect("just written")
             } else {
                 checkpoint::save(out, method.as_mut(), state_for(done, lr_scale, rollbacks), t.keep_checkpoints)?

@@ -1,0 +1,191 @@
+//! Data-parallel training (`--nproc`, torch.distributed's Gloo on localhost): two ranks train
+//! the weights one process trains on the combined batch, and a rank that dies ends the job.
+mod common;
+use common::*;
+use std::path::Path;
+use std::process::Command;
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// Largest difference between two checkpoints' floating-point tensors (every file).
+fn max_diff(a: &Path, b: &Path) -> f64 {
+    let mut worst: f64 = 0.0;
+    for e in std::fs::read_dir(a).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_none_or(|x| x != "safetensors") {
+            continue;
+        }
+        let mut x = tch::Tensor::read_safetensors(&p).unwrap();
+        let mut y = tch::Tensor::read_safetensors(b.join(p.file_name().unwrap())).unwrap();
+        x.sort_by(|a, b| a.0.cmp(&b.0));
+        y.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(x.len(), y.len());
+        for ((k, t), (k2, u)) in x.iter().zip(&y) {
+            assert_eq!(k, k2);
+            if t.is_floating_point() {
+                worst = worst.max((t - u).abs().max().double_value(&[]));
+            }
+        }
+    }
+    worst
+}
+
+/// Trains `args` with 1 process and with `--nproc 2`, and the 1-process run again on 2 threads;
+/// returns (1 vs 2 ranks, 1 vs 2 threads) weight differences at `step`.
+fn ranks_against_one(d: &Path, name: &str, args: &[&str], step: &str) -> (f64, f64) {
+    let train = |out: &str, extra: &[&str], threads: &str| {
+        let mut a = vec!["train", "--out", out, "--quiet"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(extra);
+        let out = Command::new(env!("CARGO_BIN_EXE_gantry"))
+            .args(&a)
+            .current_dir(d)
+            .env("OMP_NUM_THREADS", threads)
+            .env("GANTRY_CACHE", d.join(".gantry-cache"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name} {extra:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out
+    };
+    train(&format!("{name}-1"), &[], "1");
+    let two = train(&format!("{name}-2"), &["--nproc", "2"], "1");
+    // rank 0 alone prints the summary
+    assert_eq!(String::from_utf8_lossy(&two.stdout).lines().count(), 1, "one summary line");
+    train(&format!("{name}-t"), &[], "2");
+    let ck = |run: &str| d.join(run).join("checkpoints").join(format!("step-{step:0>7}"));
+    let one = ck(&format!("{name}-1"));
+    let diffs = (max_diff(&one, &ck(&format!("{name}-2"))), max_diff(&one, &ck(&format!("{name}-t"))));
+    eprintln!("{name}: 1 process against 2 ranks {:e}, against 2 threads {:e}", diffs.0, diffs.1);
+    diffs
+}
+
+#[test]
+fn two_ranks_train_what_one_process_trains_on_the_combined_batch() {
+    // Each rank draws its rows of the global batch and of every random draw, and the gradients
+    // are averaged, so the update is the combined batch's up to float rounding: the two ranks
+    // sum each mean in another order. The tolerance, 1e-4 after 3 steps, is two orders above
+    // what that rounding gives here (a few 1e-6) and the same as one process on 2 threads
+    // against 1 thread, which the test also measures; it is far below one step's size (1e-3).
+    // Plain SGD: Adam's first steps divide by |g| and turn rounding in near-zero gradients into
+    // whole steps. No batch norm: its statistics are per rank, as in PyTorch's DDP.
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let sgd = ["--set", "train.optimizer=\"sgd\"", "--set", "train.g_lr=0.001", "--set", "train.d_lr=0.001"];
+    let mut wgan = vec!["--preset", "toy-wgan-gp", "--steps", "3", "--set", "train.ema=0"];
+    wgan.extend_from_slice(&sgd);
+    let (ranks, threads) = ranks_against_one(d, "wgan-gp", &wgan, "3");
+    assert!(ranks < 1e-4, "toy-wgan-gp: 2 ranks differ from 1 process by {ranks} (2 threads: {threads})");
+    let data = tiny_idx_named(d, "idx", 64, false, 5, true);
+    let mut dcgan = vec!["--preset", "dcgan", "--data", data.to_str().unwrap(), "--steps", "3"];
+    dcgan.extend_from_slice(&[
+        "--set",
+        "model.base_channels=8",
+        "--set",
+        "data.batch_size=16",
+        "--set",
+        "model.g_norm=\"layer\"",
+        "--set",
+        "model.d_norm=\"layer\"",
+    ]);
+    dcgan.extend_from_slice(&sgd);
+    let (ranks, threads) = ranks_against_one(d, "dcgan", &dcgan, "3");
+    assert!(ranks < 1e-4, "dcgan: 2 ranks differ from 1 process by {ranks} (2 threads: {threads})");
+    tiny_domains(d, 20);
+    let mut cycle = vec!["--preset", "cyclegan-small", "--data", "pair", "--steps", "3"];
+    cycle.extend_from_slice(&[
+        "--set",
+        "cyclegan.ngf=4",
+        "--set",
+        "cyclegan.ndf=4",
+        "--set",
+        "cyclegan.blocks=1",
+        "--set",
+        "data.batch_size=4",
+        "--set",
+        "cyclegan.pool_size=0",
+    ]);
+    cycle.extend_from_slice(&sgd);
+    let (ranks, threads) = ranks_against_one(d, "cyclegan", &cycle, "3");
+    assert!(ranks < 1e-4, "cyclegan: 2 ranks differ from 1 process by {ranks} (2 threads: {threads})");
+}
+
+#[test]
+fn a_killed_rank_ends_the_job_and_the_run_resumes() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let args = ["--preset", "toy-wgan-gp", "--steps", "6", "--set", "train.checkpoint_every=2", "--quiet"];
+    let run = |out: &str, extra: &[&str], fault: Option<&str>| {
+        let mut a = vec!["train", "--out", out, "--nproc", "2"];
+        a.extend_from_slice(&args);
+        a.extend_from_slice(extra);
+        let mut c = Command::new(env!("CARGO_BIN_EXE_gantry"));
+        c.args(&a).current_dir(d).env("OMP_NUM_THREADS", "1");
+        if let Some(f) = fault {
+            c.env("GANTRY_TEST_FAULT", f).env("GANTRY_TEST_FAULT_RANK", "1");
+        }
+        c.output().unwrap()
+    };
+    let straight = run("straight", &[], None);
+    assert!(straight.status.success(), "{}", String::from_utf8_lossy(&straight.stderr));
+    // rank 1 is killed (SIGKILL) after its 3rd step: the job ends, naming it
+    let t0 = std::time::Instant::now();
+    let killed = run("killed", &[], Some("kill-step@3"));
+    let err = String::from_utf8_lossy(&killed.stderr);
+    assert_eq!(killed.status.code(), Some(1), "{err}");
+    assert!(err.contains("rank 1 of 2 was killed by signal 9"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(t0.elapsed().as_secs() < 60, "the job ended within the timeout");
+    // the last complete checkpoint (step 2) is intact, and resuming with 2 ranks gives the
+    // straight run's weights to the bit
+    let ck = d.join("killed/checkpoints");
+    let kept: Vec<String> =
+        std::fs::read_dir(&ck).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(kept, ["step-0000002"], "{kept:?}");
+    copy_dir(&d.join("killed"), &d.join("killed-1"));
+    let resumed = run("killed", &["--resume"], None);
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    assert_eq!(max_diff(&d.join("straight/checkpoints/step-0000006"), &ck.join("step-0000006")), 0.0);
+    // or with another number of ranks: one process on the same global batch, equal but for
+    // rounding (Adam turns rounding in near-zero gradients into steps of up to its rate, 1e-4)
+    let mut a = vec!["train", "--out", "killed-1", "--resume"];
+    a.extend_from_slice(&args);
+    gantry(d, &a).ok();
+    let diff = max_diff(&d.join("straight/checkpoints/step-0000006"), &d.join("killed-1/checkpoints/step-0000006"));
+    assert!(diff < 1e-3, "resumed on 1 process: {diff}");
+}
+
+#[test]
+fn data_parallel_bad_input_is_refused_clearly() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let base = ["train", "--preset", "toy-wgan-gp", "--out", "r", "--steps", "2", "--quiet"];
+    let with = |extra: &[&str]| {
+        let mut a = base.to_vec();
+        a.extend_from_slice(extra);
+        gantry(d, &a)
+    };
+    with(&["--nproc", "3"]).fails_with("does not split evenly over 3 ranks");
+    with(&["--nproc", "0"]).fails_with("--nproc 0");
+    with(&["--nproc", "2", "--set", "train.on_divergence=\"rollback\""]).fails_with("not available in data-parallel");
+    let bad_env = |vars: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_gantry"));
+        c.args(base).current_dir(d).env("OMP_NUM_THREADS", "1");
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        Run { out: c.output().unwrap() }
+    };
+    bad_env(&[("WORLD_SIZE", "2")]).fails_with("RANK is not");
+    bad_env(&[("WORLD_SIZE", "2"), ("RANK", "5")]).fails_with("RANK=5");
+    bad_env(&[("WORLD_SIZE", "two")]).fails_with("WORLD_SIZE=two");
+}
