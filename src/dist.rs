@@ -303,12 +303,12 @@ pub fn launch(nproc: i64, threads: usize) -> Result<()> {
                     let others = ranks.len() - done.iter().filter(|d| **d).count();
                     stop_all(&mut ranks, &mut done);
                     return Err(Error::Usage(format!(
-                        "rank {r} of {nproc} {how}{}; {} stopped; the run's last complete checkpoint is intact (resume with --resume)",
+                        "rank {r} of {nproc} {how}{}; {}; the run's last complete checkpoint is intact (resume with --resume)",
                         if forwarded { " after the stop signal" } else { " (its message is above)" },
-                        if others == 0 {
-                            "no other rank was left to be".to_string()
-                        } else {
-                            format!("the other {others} were")
+                        match others {
+                            0 => "no other rank was left to be stopped".to_string(),
+                            1 => "the other rank was stopped".to_string(),
+                            n => format!("the other {n} were stopped"),
                         }
                     )));
                 }

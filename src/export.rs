@@ -334,9 +334,6 @@ fn plain_noise(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
         if m.generator != GeneratorKind::Net {
             return Err(not_plain("this run's generator is a fixed Gaussian with no weights".into()));
         }
-        if m.g_norm == Norm::Virtual {
-            return Err(not_plain("virtual batch norm carries a reference batch that a plain module lacks".into()));
-        }
         match (m.arch, t.shape) {
             (Arch::Dcgan, crate::data::Shape::Image { channels, size }) => dcgan_layers(&m, input_dim, channels, size)?,
             (Arch::Mlp, shape) => mlp_layers(&m, input_dim, shape),
@@ -351,6 +348,13 @@ fn plain_noise(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
         .ok_or_else(|| Error::Usage("this run holds no generator store `g`".into()))?;
     let mut vars: Vec<(String, Tensor)> =
         g.variables().into_iter().map(|(k, v)| (k, v.to_device(tch::Device::Cpu))).collect();
+    // virtual batch norm: the fixed reference latents ride along, a buffer of the module
+    let vbn = t.cfg.method != "began"
+        && t.cfg.method != "semi"
+        && t.cfg.section::<ModelConfig>("model").is_ok_and(|m| m.g_norm == Norm::Virtual);
+    if vbn {
+        vars.push(("z_ref".into(), crate::nets::reference_latents(input_dim, tch::Device::Cpu)));
+    }
     vars.sort_by(|a, b| a.0.cmp(&b.0));
     let weights = out.with_extension("safetensors");
     let module = out.with_extension("py");
@@ -361,7 +365,19 @@ fn plain_noise(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
         crate::data::Shape::Image { channels, size } => format!("[n, {channels}, {size}, {size}] in [-1, 1]"),
         crate::data::Shape::Points { dim } => format!("[n, {dim}] points"),
     };
-    let PyLayers { init, fwd, about } = layers;
+    let PyLayers { mut init, mut fwd, about } = layers;
+    if vbn {
+        // the reference rows go through in front of every batch and are cut off at the output
+        init += &format!(
+            "        self.register_buffer(\"z_ref\", torch.zeros({}, {input_dim}))\n",
+            crate::nets::REFERENCE_BATCH
+        );
+        fwd = format!("        x = torch.cat([self.z_ref, x], 0)\n{fwd}");
+        let ret = fwd.rfind("        return ").expect("a return line");
+        let line_end = fwd[ret..].find('\n').map_or(fwd.len(), |e| ret + e);
+        let expr = fwd[ret + "        return ".len()..line_end].to_string();
+        fwd.replace_range(ret..line_end, &format!("        return ({expr})[{}:]", crate::nets::REFERENCE_BATCH));
+    }
     let text = format!(
         r#""""A generator trained by gantry, as a plain PyTorch module.
 
@@ -383,6 +399,36 @@ LATENT_DIM = {latent_dim}
 INPUT_DIM = {input_dim}
 NUM_CLASSES = {classes}
 PRIOR = "{prior}"
+
+
+class VirtualBatchNorm(nn.Module):
+    """Virtual batch norm (Salimans et al. 2016) as gantry computes it: the first 64 rows are the
+    reference batch, normalised by their own statistics; every other row by the reference's and
+    its own, weighted 64 : 1; then scaled and shifted per channel."""
+
+    REF = 64
+
+    def __init__(self, channels):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x):
+        spatial = list(range(2, x.dim()))
+        ref = x[: self.REF]
+        mean_ref = ref.mean([0] + spatial, keepdim=True)
+        sq_ref = ref.square().mean([0] + spatial, keepdim=True)
+        mean_i = x.mean(spatial, keepdim=True) if spatial else x
+        sq_i = x.square().mean(spatial, keepdim=True) if spatial else x.square()
+        w = 1.0 / (self.REF + 1.0)
+        mean = mean_i * w + mean_ref * (1.0 - w)
+        sq = sq_i * w + sq_ref * (1.0 - w)
+        is_ref = (torch.arange(x.shape[0], device=x.device) < self.REF).view([-1] + [1] * (x.dim() - 1))
+        mean = torch.where(is_ref, mean_ref.expand_as(mean), mean)
+        sq = torch.where(is_ref, sq_ref.expand_as(sq), sq)
+        var = (sq - mean.square()).clamp_min(0)
+        shape = [1, -1] + [1] * len(spatial)
+        return (x - mean) / (var + 1e-5).sqrt() * self.weight.view(shape) + self.bias.view(shape)
 
 
 class Generator(nn.Module):
@@ -444,6 +490,7 @@ fn dcgan_layers(m: &crate::nets::ModelConfig, input_dim: i64, channels: i64, siz
             (Norm::None, _) => String::new(),
             (Norm::Batch, 1) => format!("        self.{name} = nn.BatchNorm1d({shape})\n"),
             (Norm::Batch, _) => format!("        self.{name} = nn.BatchNorm2d({shape})\n"),
+            (Norm::Virtual, _) => format!("        self.{name} = VirtualBatchNorm({shape})\n"),
             _ => format!("        self.{name} = nn.LayerNorm({shape})\n"),
         }
     };
@@ -482,6 +529,7 @@ fn dcgan_layers(m: &crate::nets::ModelConfig, input_dim: i64, channels: i64, siz
     let norm_name = match m.g_norm {
         Norm::Batch => "batch norm",
         Norm::Layer => "layer norm",
+        Norm::Virtual => "virtual batch norm",
         _ => "no norm",
     };
     Ok(PyLayers {
@@ -510,6 +558,10 @@ fn mlp_layers(m: &crate::nets::ModelConfig, input_dim: i64, shape: crate::data::
             }
             Norm::Layer => {
                 init += &format!("        self.norm{i} = nn.LayerNorm([{}])\n", w * k);
+                format!("self.norm{i}(self.fc{i}(x))")
+            }
+            Norm::Virtual => {
+                init += &format!("        self.norm{i} = VirtualBatchNorm({})\n", w * k);
                 format!("self.norm{i}(self.fc{i}(x))")
             }
             _ => format!("self.fc{i}(x)"),

@@ -206,7 +206,12 @@ impl Method for Began {
         let (lr_d, lr_g) = (self.lr(t.d_lr, step), self.lr(t.g_lr, step));
         self.opt_d.step(&grads_d, lr_d);
         self.opt_g.step(&grads_g, lr_g);
-        let (real, fake) = (loss_real.detach(), loss_fake.detach());
+        // the controller sees the global batch's losses, so that every rank of a data-parallel run
+        // keeps the same k_t
+        let (real, fake) = match crate::dist::average(&[loss_real.detach(), loss_fake.detach()]).as_slice() {
+            [r, f] => (r.shallow_clone(), f.shallow_clone()),
+            _ => unreachable!("two losses in, two out"),
+        };
         let k = self.k.shallow_clone();
         self.k = tch::no_grad(|| next_k(&self.k, &real, &fake, self.c.gamma, self.c.lambda_k));
         vec![

@@ -338,7 +338,7 @@ impl Staged for WithReference {
 
 /// The reference latents: fixed, drawn on the host from a constant seed, so every build of the
 /// generator (live, averaged, resumed) shares them.
-fn reference_latents(dim: i64, device: Device) -> Tensor {
+pub fn reference_latents(dim: i64, device: Device) -> Tensor {
     let mut r = crate::rng::SplitMix::new(0x0005_eed0_f7b1);
     let v: Vec<f32> = (0..REFERENCE_BATCH * dim).map(|_| r.normal() as f32).collect();
     Tensor::from_slice(&v).view([REFERENCE_BATCH, dim]).to(device)

@@ -373,7 +373,16 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         if done % t.log_every == 0 || want_ckpt {
             trouble = check_divergence(method.as_mut(), tripped.take(), t.divergence_bound, done, step_log, &last_ckpt);
             if trouble.is_none() {
-                let values = read_metrics(&metrics);
+                // data-parallel: the logged figures are the means over the ranks
+                let values = if ranks > 1 {
+                    let keys: Vec<&'static str> = metrics.iter().map(|(k, _)| *k).collect();
+                    let means = crate::dist::average(
+                        &metrics.iter().map(|(_, v)| v.to_kind(tch::Kind::Float)).collect::<Vec<_>>(),
+                    );
+                    read_metrics(&keys.into_iter().zip(means).collect())
+                } else {
+                    read_metrics(&metrics)
+                };
                 if let Some((k, v)) = values.iter().find(|(_, v)| !v.is_finite()) {
                     trouble =
                         Some(Error::NonFinite { step: done, key: k.to_string(), value: *v, kept: kept(&last_ckpt) });
