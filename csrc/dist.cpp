@@ -2,6 +2,7 @@
 // rendezvous and ProcessGroupGloo for CPU collectives. Nothing throws across the C boundary: a
 // failure returns non-zero (or null) and leaves its message for gantry_dist_error().
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
@@ -15,7 +16,86 @@ struct GantryGroup {
   c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
 };
 
+// Sums `t` over the group in place (throws on failure).
+static void sum_over(GantryGroup *g, at::Tensor &t) {
+  std::vector<at::Tensor> ts{t};
+  g->pg->allreduce(ts, c10d::AllreduceOptions())->wait();
+}
+
+// Synchronised batch norm (training): the batch statistics of every rank's rows together, as
+// one process would compute them on the combined batch; the backward pass sums its two
+// reductions over the ranks as well (PyTorch's SyncBatchNorm does the same).
+struct SyncBatchNorm : public torch::autograd::Function<SyncBatchNorm> {
+  static at::Tensor forward(torch::autograd::AutogradContext *ctx, at::Tensor x, at::Tensor weight, at::Tensor bias,
+                            at::Tensor running_mean, at::Tensor running_var, double momentum, double eps,
+                            int64_t group) {
+    auto *g = reinterpret_cast<GantryGroup *>(group);
+    int64_t c = x.size(1);
+    std::vector<int64_t> dims{0};
+    for (int64_t d = 2; d < x.dim(); d++) dims.push_back(d);
+    std::vector<int64_t> shape(x.dim(), 1);
+    shape[1] = c;
+    at::Tensor xf = x.to(at::kFloat);
+    double local = static_cast<double>(x.numel() / c);
+    at::Tensor stats = at::cat({xf.sum(dims), xf.square().sum(dims), at::full({1}, local, xf.options())});
+    sum_over(g, stats);
+    double count = stats[2 * c].item<double>();
+    at::Tensor mean = stats.narrow(0, 0, c) / count;
+    at::Tensor var = (stats.narrow(0, c, c) / count - mean.square()).clamp_min(0);
+    at::Tensor invstd = (var + eps).rsqrt();
+    {
+      at::NoGradGuard ng;
+      running_mean.mul_(1 - momentum).add_(mean, momentum);
+      running_var.mul_(1 - momentum).add_(var * (count / std::max(count - 1, 1.0)), momentum);
+    }
+    at::Tensor xhat = (xf - mean.view(shape)) * invstd.view(shape);
+    at::Tensor y = xhat * weight.view(shape) + bias.view(shape);
+    ctx->save_for_backward({xhat, invstd, weight});
+    ctx->saved_data["count"] = count;
+    ctx->saved_data["group"] = group;
+    return y.to(x.scalar_type());
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    at::Tensor xhat = saved[0], invstd = saved[1], weight = saved[2];
+    double count = ctx->saved_data["count"].toDouble();
+    auto *g = reinterpret_cast<GantryGroup *>(ctx->saved_data["group"].toInt());
+    at::Tensor gy = grads[0].to(at::kFloat);
+    int64_t c = xhat.size(1);
+    std::vector<int64_t> dims{0};
+    for (int64_t d = 2; d < xhat.dim(); d++) dims.push_back(d);
+    std::vector<int64_t> shape(xhat.dim(), 1);
+    shape[1] = c;
+    // this rank's sums are the scale and shift's gradients (averaged over the ranks later, as
+    // every parameter's); the input's gradient needs the sums over every rank
+    at::Tensor sum_gy = gy.sum(dims);
+    at::Tensor sum_gy_xhat = (gy * xhat).sum(dims);
+    at::Tensor both = at::cat({sum_gy, sum_gy_xhat});
+    sum_over(g, both);
+    at::Tensor all_gy = both.narrow(0, 0, c) / count, all_gy_xhat = both.narrow(0, c, c) / count;
+    at::Tensor gx = (gy - all_gy.view(shape) - xhat * all_gy_xhat.view(shape)) * (invstd * weight).view(shape);
+    return {gx.to(grads[0].scalar_type()), sum_gy_xhat, sum_gy, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor()};
+  }
+};
+
 extern "C" {
+
+// Synchronised batch norm of `x` ([n, c, ...]) over the group, in training mode; updates the
+// running statistics in place. Returns a new tensor handle, or null.
+at::Tensor *gantry_dist_sync_batch_norm(void *group, at::Tensor *x, at::Tensor *weight, at::Tensor *bias,
+                                        at::Tensor *running_mean, at::Tensor *running_var, double momentum,
+                                        double eps) {
+  try {
+    return new at::Tensor(SyncBatchNorm::apply(*x, *weight, *bias, *running_mean, *running_var, momentum, eps,
+                                               reinterpret_cast<int64_t>(group)));
+  } catch (const std::exception &e) {
+    dist_error = e.what();
+    return nullptr;
+  }
+}
 
 const char *gantry_dist_error() { return dist_error.c_str(); }
 

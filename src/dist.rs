@@ -27,6 +27,17 @@ unsafe extern "C" {
     ) -> *mut c_void;
     fn gantry_dist_allreduce_sum(group: *mut c_void, t: *mut C_tensor) -> i32;
     fn gantry_dist_broadcast(group: *mut c_void, t: *mut C_tensor, root: i32) -> i32;
+    #[allow(clippy::too_many_arguments)]
+    fn gantry_dist_sync_batch_norm(
+        group: *mut c_void,
+        x: *mut C_tensor,
+        weight: *mut C_tensor,
+        bias: *mut C_tensor,
+        running_mean: *mut C_tensor,
+        running_var: *mut C_tensor,
+        momentum: f64,
+        eps: f64,
+    ) -> *mut C_tensor;
 }
 
 fn last_error() -> String {
@@ -153,6 +164,35 @@ impl Group {
         if unsafe { gantry_dist_allreduce_sum(self.handle, t.as_ptr() as *mut C_tensor) } != 0 {
             fail("summing over the ranks");
         }
+    }
+
+    /// Batch norm in training mode with the statistics of every rank's rows (and the backward
+    /// pass's two sums over every rank), as PyTorch's SyncBatchNorm; `b`'s running statistics are
+    /// updated in place. tch's batch norm defaults: momentum 0.1, ε 1e-5.
+    pub fn sync_batch_norm(&self, x: &Tensor, b: &tch::nn::BatchNorm) -> Tensor {
+        let c = x.size()[1];
+        let ones = || Tensor::ones([c], (tch::Kind::Float, x.device()));
+        let zeros = || Tensor::zeros([c], (tch::Kind::Float, x.device()));
+        let w = b.ws.as_ref().map_or_else(ones, |t| t.shallow_clone());
+        let s = b.bs.as_ref().map_or_else(zeros, |t| t.shallow_clone());
+        // SAFETY: every handle is live for the call; the shim returns an owned tensor or null.
+        let out = unsafe {
+            gantry_dist_sync_batch_norm(
+                self.handle,
+                x.as_ptr() as *mut C_tensor,
+                w.as_ptr() as *mut C_tensor,
+                s.as_ptr() as *mut C_tensor,
+                b.running_mean.as_ptr() as *mut C_tensor,
+                b.running_var.as_ptr() as *mut C_tensor,
+                0.1,
+                1e-5,
+            )
+        };
+        if out.is_null() {
+            fail("synchronised batch norm");
+        }
+        // SAFETY: a fresh tensor handle the shim allocated, owned from here on.
+        unsafe { Tensor::from_ptr(out) }
     }
 
     /// Rank `root`'s `t`, copied into every rank's, in place.

@@ -77,7 +77,7 @@ fn two_ranks_train_what_one_process_trains_on_the_combined_batch() {
     // what that rounding gives here (a few 1e-6) and the same as one process on 2 threads
     // against 1 thread, which the test also measures; it is far below one step's size (1e-3).
     // Plain SGD: Adam's first steps divide by |g| and turn rounding in near-zero gradients into
-    // whole steps. No batch norm: its statistics are per rank, as in PyTorch's DDP.
+    // whole steps. Batch norm is synchronised (`model.sync_bn`) where the model has it.
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
     let sgd = ["--set", "train.optimizer=\"sgd\"", "--set", "train.g_lr=0.001", "--set", "train.d_lr=0.001"];
@@ -87,19 +87,16 @@ fn two_ranks_train_what_one_process_trains_on_the_combined_batch() {
     assert!(ranks < 1e-4, "toy-wgan-gp: 2 ranks differ from 1 process by {ranks} (2 threads: {threads})");
     let data = tiny_idx_named(d, "idx", 64, false, 5, true);
     let mut dcgan = vec!["--preset", "dcgan", "--data", data.to_str().unwrap(), "--steps", "3"];
-    dcgan.extend_from_slice(&[
-        "--set",
-        "model.base_channels=8",
-        "--set",
-        "data.batch_size=16",
-        "--set",
-        "model.g_norm=\"layer\"",
-        "--set",
-        "model.d_norm=\"layer\"",
-    ]);
+    dcgan.extend_from_slice(&["--set", "model.base_channels=8", "--set", "data.batch_size=16"]);
     dcgan.extend_from_slice(&sgd);
-    let (ranks, threads) = ranks_against_one(d, "dcgan", &dcgan, "3");
-    assert!(ranks < 1e-4, "dcgan: 2 ranks differ from 1 process by {ranks} (2 threads: {threads})");
+    // batch norm in G and D: synchronised over the ranks (model.sync_bn), the combined batch's
+    // statistics; per rank (the default) each rank's own, which is another model
+    let mut synced = dcgan.clone();
+    synced.extend_from_slice(&["--set", "model.sync_bn=true"]);
+    let (ranks, threads) = ranks_against_one(d, "dcgan-sync-bn", &synced, "3");
+    assert!(ranks < 1e-4, "dcgan, sync_bn: 2 ranks differ from 1 process by {ranks} (2 threads: {threads})");
+    let (ranks, _) = ranks_against_one(d, "dcgan", &dcgan, "3");
+    assert!(ranks > 1e-2, "dcgan, per-rank batch norm: 2 ranks should differ from 1 process, by {ranks}");
     tiny_domains(d, 20);
     let mut cycle = vec!["--preset", "cyclegan-small", "--data", "pair", "--steps", "3"];
     cycle.extend_from_slice(&[

@@ -76,7 +76,10 @@ impl Generator {
             nn::linear(&p / name, i, o, nn::LinearConfig { bias: !has_norm, ..Default::default() })
         };
         let pre = (cfg.g_fc > 0).then(|| {
-            (dense("pre", cfg.latent_dim, cfg.g_fc), NormLayer::new(&p / "norm_pre", cfg.g_norm, &[cfg.g_fc]))
+            (
+                dense("pre", cfg.latent_dim, cfg.g_fc),
+                NormLayer::with_sync(cfg.sync_bn, &p / "norm_pre", cfg.g_norm, &[cfg.g_fc]),
+            )
         });
         let fc = nn::linear(
             &p / "fc",
@@ -84,13 +87,16 @@ impl Generator {
             top * s0 * s0,
             nn::LinearConfig { bias: !has_norm, ..Default::default() },
         );
-        let fc_norm = NormLayer::new(&p / "norm_fc", cfg.g_norm, &[top * s0 * s0]);
+        let fc_norm = NormLayer::with_sync(cfg.sync_bn, &p / "norm_fc", cfg.g_norm, &[top * s0 * s0]);
         let mut ups = vec![];
         let (mut ch, mut side) = (top, s0);
         for i in 0..l - 1 {
             let conv = nn::conv_transpose2d(&p / format!("up{i}"), ch, ch / 2, 4, up(!has_norm));
             side *= 2;
-            ups.push((conv, NormLayer::new(&p / format!("norm{i}"), cfg.g_norm, &[ch / 2, side, side])));
+            ups.push((
+                conv,
+                NormLayer::with_sync(cfg.sync_bn, &p / format!("norm{i}"), cfg.g_norm, &[ch / 2, side, side]),
+            ));
             ch /= 2;
         }
         let out = nn::conv_transpose2d(&p / "out", ch, channels, 4, up(true));
@@ -177,7 +183,10 @@ impl Discriminator {
         for i in 0..l - 1 {
             let conv = nn::conv2d(&p / format!("down{i}"), ch, ch * 2, 4, down(!has_norm));
             side /= 2;
-            downs.push((conv, NormLayer::new(&p / format!("norm{i}"), cfg.d_norm, &[ch * 2, side, side])));
+            downs.push((
+                conv,
+                NormLayer::with_sync(cfg.sync_bn, &p / format!("norm{i}"), cfg.d_norm, &[ch * 2, side, side]),
+            ));
             ch *= 2;
         }
         let flat = ch * s0 * s0;
@@ -188,15 +197,16 @@ impl Discriminator {
         let dense = |name: &str, i: i64, o: i64| {
             nn::linear(&p / name, i, o, nn::LinearConfig { bias: !has_norm, ..Default::default() })
         };
-        let hidden = (cfg.d_fc > 0)
-            .then(|| (dense("fc", read, cfg.d_fc), NormLayer::new(&p / "norm_fc", cfg.d_norm, &[cfg.d_fc])));
+        let hidden = (cfg.d_fc > 0).then(|| {
+            (dense("fc", read, cfg.d_fc), NormLayer::with_sync(cfg.sync_bn, &p / "norm_fc", cfg.d_norm, &[cfg.d_fc]))
+        });
         if cfg.d_fc > 0 {
             read = cfg.d_fc;
         }
         let q_outputs = if q_hidden > 0 { q_outputs } else { 0 };
         let q = (q_outputs > 0).then(|| QHead {
             hidden: dense("q_hidden", read, q_hidden),
-            norm: NormLayer::new(&p / "q" / "norm", cfg.d_norm, &[q_hidden]),
+            norm: NormLayer::with_sync(cfg.sync_bn, &p / "q" / "norm", cfg.d_norm, &[q_hidden]),
             out: nn::linear(&p / "q_out", q_hidden, q_outputs, Default::default()),
         });
         let out = nn::linear(&p / "out", read, outputs - q_outputs, Default::default());

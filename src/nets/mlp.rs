@@ -28,14 +28,21 @@ pub struct Mlp {
 
 /// Hidden layers of `widths` after an input of `input` values under `p`; returns them and the
 /// width of the last.
-fn hidden_layers(p: &nn::Path, input: i64, widths: &[i64], act: Activation, pieces: i64, norm: Norm) -> (Hidden, i64) {
+fn hidden_layers(
+    p: &nn::Path,
+    input: i64,
+    widths: &[i64],
+    act: Activation,
+    pieces: i64,
+    (norm, sync): (Norm, bool),
+) -> (Hidden, i64) {
     let mut hidden = vec![];
     let mut prev = input;
     for (i, &w) in widths.iter().enumerate() {
         let k = if act == Activation::Maxout { pieces } else { 1 };
         let cfg = nn::LinearConfig { bias: norm == Norm::None || k > 1, ..Default::default() };
         let lin = nn::linear(p / format!("fc{i}"), prev, w * k, cfg);
-        hidden.push((lin, NormLayer::new(p / format!("norm{i}"), norm, &[w * k])));
+        hidden.push((lin, NormLayer::with_sync(sync, p / format!("norm{i}"), norm, &[w * k])));
         prev = w;
     }
     (hidden, prev)
@@ -43,8 +50,14 @@ fn hidden_layers(p: &nn::Path, input: i64, widths: &[i64], act: Activation, piec
 
 impl Mlp {
     pub fn generator(cfg: &ModelConfig, shape: Shape, p: nn::Path) -> Mlp {
-        let (hidden, last) =
-            hidden_layers(&p, cfg.latent_dim, &cfg.g_hidden, cfg.g_activation, cfg.maxout_pieces, cfg.g_norm);
+        let (hidden, last) = hidden_layers(
+            &p,
+            cfg.latent_dim,
+            &cfg.g_hidden,
+            cfg.g_activation,
+            cfg.maxout_pieces,
+            (cfg.g_norm, cfg.sync_bn),
+        );
         let out_image = match shape {
             Shape::Image { .. } => Some(shape.batch_dims(-1)),
             Shape::Points { .. } => None,
@@ -63,8 +76,14 @@ impl Mlp {
     }
 
     pub fn discriminator(cfg: &ModelConfig, shape: Shape, outputs: i64, p: nn::Path) -> Mlp {
-        let (hidden, last) =
-            hidden_layers(&p, shape.numel(), &cfg.d_hidden, cfg.d_activation, cfg.maxout_pieces, cfg.d_norm);
+        let (hidden, last) = hidden_layers(
+            &p,
+            shape.numel(),
+            &cfg.d_hidden,
+            cfg.d_activation,
+            cfg.maxout_pieces,
+            (cfg.d_norm, cfg.sync_bn),
+        );
         let minibatch = (cfg.minibatch_kernels > 0)
             .then(|| MinibatchDiscrimination::new(&p / "minibatch", last, cfg.minibatch_kernels, cfg.minibatch_dims));
         let read =

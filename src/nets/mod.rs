@@ -120,6 +120,9 @@ pub struct ModelConfig {
     /// DCGAN discriminator: width of a dense layer (norm + LeakyReLU) after the convolutions,
     /// before the read-out (InfoGAN's FC 1024); 0 leaves it out.
     pub d_fc: i64,
+    /// Data-parallel training: batch norm over every rank's rows together (PyTorch's
+    /// SyncBatchNorm) instead of each rank's own. Not part of the configuration's hash.
+    pub sync_bn: bool,
 }
 
 impl Default for ModelConfig {
@@ -145,6 +148,7 @@ impl Default for ModelConfig {
             gaussian_std: 1.0,
             g_fc: 0,
             d_fc: 0,
+            sync_bn: false,
         }
     }
 }
@@ -201,6 +205,8 @@ pub const REFERENCE_BATCH: i64 = 64;
 #[derive(Debug)]
 pub enum NormLayer {
     Batch(nn::BatchNorm),
+    /// Batch norm whose training statistics cover every rank of a data-parallel run.
+    SyncBatch(nn::BatchNorm),
     Layer(nn::LayerNorm),
     Virtual(VirtualBatchNorm),
 }
@@ -274,10 +280,25 @@ impl NormLayer {
     }
 }
 
+impl NormLayer {
+    /// `new`, with batch norm synchronised over the ranks when `sync` (`model.sync_bn`).
+    pub fn with_sync(sync: bool, p: nn::Path, norm: Norm, shape: &[i64]) -> Option<NormLayer> {
+        match NormLayer::new(p, norm, shape) {
+            Some(NormLayer::Batch(b)) if sync => Some(NormLayer::SyncBatch(b)),
+            other => other,
+        }
+    }
+}
+
 impl ModuleT for NormLayer {
     fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
         match self {
             NormLayer::Batch(b) => b.forward_t(x, train),
+            // in training, with a group; otherwise it is plain batch norm
+            NormLayer::SyncBatch(b) => match crate::dist::group() {
+                Some(g) if train => g.sync_batch_norm(x, b),
+                _ => b.forward_t(x, train),
+            },
             NormLayer::Layer(l) => l.forward_t(x, train),
             NormLayer::Virtual(v) => v.forward(x),
         }
