@@ -42,29 +42,24 @@ fn main() {
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
     }
     let root = lib.parent().expect("libtorch lib folder has a parent");
-    cc::Build::new()
-        .cpp(true)
-        .pic(true)
-        .warnings(false)
-        .include(root.join("include"))
-        .include(root.join("include/torch/csrc/api/include"))
-        .flag("-std=c++17")
-        .flag("-D_GLIBCXX_USE_CXX11_ABI=1")
-        .flag("-DGLOG_USE_GLOG_EXPORT")
-        .file("csrc/ops.cpp")
-        .compile("gantry_ops");
-    // torch.distributed's Gloo process group (the wheel is built with it)
-    cc::Build::new()
-        .cpp(true)
-        .pic(true)
-        .warnings(false)
-        .include(root.join("include"))
-        .include(root.join("include/torch/csrc/api/include"))
-        .flag("-std=c++17")
-        .flag("-D_GLIBCXX_USE_CXX11_ABI=1")
-        .flag("-DGLOG_USE_GLOG_EXPORT")
-        .flag("-DUSE_C10D_GLOO")
-        .include("csrc/third_party")
-        .file("csrc/dist.cpp")
-        .compile("gantry_dist");
+    let shim = |file: &str, lib: &str, extra: &[&str]| {
+        let mut b = cc::Build::new();
+        b.cpp(true)
+            .pic(true)
+            .warnings(false)
+            .include(root.join("include"))
+            .include(root.join("include/torch/csrc/api/include"))
+            .include("csrc/third_party")
+            .flag("-std=c++17")
+            .flag("-D_GLIBCXX_USE_CXX11_ABI=1")
+            .flag("-DGLOG_USE_GLOG_EXPORT");
+        for f in extra {
+            b.flag(f);
+        }
+        b.file(file).compile(lib);
+    };
+    shim("csrc/ops.cpp", "gantry_ops", &[]);
+    // torch.distributed's Gloo process group (the wheel is built with it; csrc/third_party holds
+    // the Gloo headers its header includes)
+    shim("csrc/dist.cpp", "gantry_dist", &["-DUSE_C10D_GLOO"]);
 }

@@ -36,25 +36,26 @@ def write_npy(path, t):
         f.write(bytes(t.untyped_storage()))
 
 
+def load_module(path):
+    """The Python file gantry wrote next to plain weights, imported."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("exported", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 mode = sys.argv[1]
 if mode == "plain":
     # export_check.py plain G.py G.safetensors z.npy x.npy: the nn.Module file and its weights
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("exported", sys.argv[2])
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    g = mod.load(sys.argv[3])
+    g = load_module(sys.argv[2]).load(sys.argv[3])
     with torch.no_grad():
         got = g(read_npy(sys.argv[4]))
     print(json.dumps({"max_abs_diff": (got - read_npy(sys.argv[5])).abs().max().item(), "shape": list(got.shape),
                       "attributes": {"latent_dim": g.latent_dim, "num_classes": g.num_classes, "prior": g.prior}}))
     sys.exit(0)
 if mode == "plain-pairs":
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("exported_pairs", sys.argv[2])
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    g = mod.load(sys.argv[3])
+    g = load_module(sys.argv[2]).load(sys.argv[3])
     with torch.no_grad():
         z = read_npy(sys.argv[4])
         got = g(z)
@@ -64,10 +65,7 @@ if mode == "plain-pairs":
                       "pair_diff": max((a - got[0]).abs().max().item(), (b - got[1]).abs().max().item())}))
     sys.exit(0)
 if mode == "plain-translation":
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("exported_translation", sys.argv[2])
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(sys.argv[2])
     g = mod.load(sys.argv[3], sys.argv[4])
     ts = torch.jit.load(sys.argv[5])
     torch.manual_seed(0)
