@@ -340,15 +340,18 @@ pub fn launch(nproc: i64, threads: usize) -> Result<()> {
                         (None, Some(s)) => format!("was killed by signal {s}"),
                         _ => "ended".into(),
                     };
-                    let others = ranks.len() - done.iter().filter(|d| **d).count();
+                    // the ranks still running when one fails: one of them may be the cause (a rank
+                    // that hangs makes the others' collectives time out first)
+                    let running: Vec<String> = (0..ranks.len()).filter(|&q| !done[q]).map(|q| q.to_string()).collect();
+                    let others = running.len();
                     stop_all(&mut ranks, &mut done);
                     return Err(Error::Usage(format!(
                         "rank {r} of {nproc} {how}{}; {}; the run's last complete checkpoint is intact (resume with --resume)",
                         if forwarded { " after the stop signal" } else { " (its message is above)" },
                         match others {
                             0 => "no other rank was left to be stopped".to_string(),
-                            1 => "the other rank was stopped".to_string(),
-                            n => format!("the other {n} were stopped"),
+                            1 => format!("rank {} was still running and was stopped", running[0]),
+                            _ => format!("ranks {} were still running and were stopped", running.join(", ")),
                         }
                     )));
                 }

@@ -81,11 +81,21 @@ fn two_ranks_train_what_one_process_trains_on_the_combined_batch() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
     let sgd = ["--set", "train.optimizer=\"sgd\"", "--set", "train.g_lr=0.001", "--set", "train.d_lr=0.001"];
-    let mut wgan = vec!["--preset", "toy-wgan-gp", "--steps", "3", "--set", "train.ema=0"];
-    wgan.extend_from_slice(&sgd);
-    let (ranks, threads) = ranks_against_one(d, "wgan-gp", &wgan, "3");
-    assert!(ranks < 1e-4, "toy-wgan-gp: 2 ranks differ from 1 process by {ranks} (2 threads: {threads})");
     let data = tiny_idx_named(d, "idx", 64, false, 5, true);
+    // WGAN-GP: 5 critic steps with the gradient penalty (its ε drawn at the global size too)
+    let mut wgan = vec!["--preset", "wgan-gp", "--data", data.to_str().unwrap(), "--steps", "3"];
+    wgan.extend_from_slice(&[
+        "--set",
+        "model.base_channels=8",
+        "--set",
+        "data.batch_size=16",
+        "--set",
+        "model.sync_bn=true",
+    ]);
+    // (its penalty's large gradients make steps of 1e-3 amplify rounding quickly: 1e-4 here)
+    wgan.extend_from_slice(&["--set", "train.optimizer=\"sgd\"", "--set", "train.g_lr=1e-4", "--set", "train.d_lr=1e-4"]);
+    let (ranks, threads) = ranks_against_one(d, "wgan-gp", &wgan, "3");
+    assert!(ranks < 1e-4, "wgan-gp: 2 ranks differ from 1 process by {ranks} (2 threads: {threads})");
     let mut dcgan = vec!["--preset", "dcgan", "--data", data.to_str().unwrap(), "--steps", "3"];
     dcgan.extend_from_slice(&["--set", "model.base_channels=8", "--set", "data.batch_size=16"]);
     dcgan.extend_from_slice(&sgd);
@@ -185,4 +195,66 @@ fn data_parallel_bad_input_is_refused_clearly() {
     bad_env(&[("WORLD_SIZE", "2")]).fails_with("RANK is not");
     bad_env(&[("WORLD_SIZE", "2"), ("RANK", "5")]).fails_with("RANK=5");
     bad_env(&[("WORLD_SIZE", "two")]).fails_with("WORLD_SIZE=two");
+}
+
+/// The processes whose parent is `pid` (from /proc), by pid.
+fn children(pid: i32) -> Vec<i32> {
+    let mut out: Vec<i32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat")).ok().is_some_and(|s| {
+                // pid (comm) state ppid …: the fields after the command's closing parenthesis
+                s.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<i32>().ok())
+                    == Some(pid)
+            })
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_hung_rank_ends_the_job_after_the_timeout_and_torchrun_starts_ranks_too() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    // rank 1 is frozen (SIGSTOP) a moment into training: rank 0's next collective times out
+    // after train.dist_timeout, and the launcher names the rank that was still running
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gantry"));
+    c.args(["train", "--preset", "toy-wgan-gp", "--out", "hung", "--steps", "100000", "--quiet", "--nproc", "2"])
+        .args(["--set", "train.dist_timeout=3"])
+        .current_dir(d)
+        .env("OMP_NUM_THREADS", "1")
+        .stderr(std::process::Stdio::piped());
+    let t0 = std::time::Instant::now();
+    let mut job = c.spawn().unwrap();
+    // wait for the ranks (children of the launcher) to be training
+    let rank1 = loop {
+        let pids = children(job.id() as i32);
+        if pids.len() == 2 && d.join("hung/metrics.jsonl").exists() {
+            break pids[1];
+        }
+        assert!(t0.elapsed().as_secs() < 60, "the ranks did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    // SAFETY: signals a process this test started (through the launcher)
+    unsafe { libc::kill(rank1, libc::SIGSTOP) };
+    let stopped = std::time::Instant::now();
+    let out = job.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("rank 0 of 2 exited with status 1"), "{err}");
+    assert!(err.contains("rank 1 was still running and was stopped"), "{err}");
+    assert!(stopped.elapsed().as_secs() < 30, "ended {} s after the hang", stopped.elapsed().as_secs());
+    // torchrun's environment (its agent serves the store): the same weights as --nproc 2
+    let torchrun = Command::new("python3")
+        .args(["-m", "torch.distributed.run", "--nproc-per-node", "2", "--no-python", env!("CARGO_BIN_EXE_gantry")])
+        .args(["train", "--preset", "toy-wgan-gp", "--out", "tr", "--steps", "3", "--quiet"])
+        .current_dir(d)
+        .env("OMP_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    assert!(torchrun.status.success(), "{}", String::from_utf8_lossy(&torchrun.stderr));
+    gantry(d, &["train", "--preset", "toy-wgan-gp", "--out", "np", "--steps", "3", "--quiet", "--nproc", "2"]).ok();
+    assert_eq!(max_diff(&d.join("tr/checkpoints/step-0000003"), &d.join("np/checkpoints/step-0000003")), 0.0);
 }
