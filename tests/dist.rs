@@ -227,7 +227,7 @@ fn a_hung_rank_ends_the_job_after_the_timeout_and_torchrun_starts_ranks_too() {
         .env("OMP_NUM_THREADS", "1")
         .stderr(std::process::Stdio::piped());
     let t0 = std::time::Instant::now();
-    let mut job = c.spawn().unwrap();
+    let job = c.spawn().unwrap();
     // wait for the ranks (children of the launcher) to be training
     let rank1 = loop {
         let pids = children(job.id() as i32);
