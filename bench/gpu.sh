@@ -6,7 +6,8 @@
 #     step 10; and three steps train with train.precision = "bf16" (presets.txt);
 #  2. wgan-gp's resume once more with the autograd counter left alone (GANTRY_SEQUENCE_BUMP=0),
 #     and bench/reference/order_probe.py: the cause of the drift seen on CUDA before the fix;
-#  3. sample, traverse and eval read a CUDA-trained run on the GPU;
+#  3. sample, traverse and eval read a CUDA-trained run on the GPU; two data-parallel ranks (Gloo
+#     with CUDA tensors, synchronised batch norm) train one process's weights;
 #  4. speed against PyTorch, warmed, with profiler counts (bench/speed.py --device cuda --profile),
 #     fp32, then bf16 under autocast on both sides.
 #
@@ -129,6 +130,13 @@ check sample-cgan "$g" sample --run "$w/cgan" --device "$dev" --out "$out/cgan-g
 check traverse "$g" traverse --run "$w/infogan" --device "$dev" --out "$w/infogan-traverse.png"
 check eval-dcgan "$g" eval --run "$w/runs/dcgan/a" --device "$dev" --samples 1000 --quiet
 check translate "$g" translate --run "$w/runs/cyclegan-small/a" --device "$dev" --input "$w/pair/testA" --out "$w/translated"
+# data-parallel on one device: two ranks over Gloo with CUDA tensors (no NCCL yet), batch norm
+# synchronised; the weights must match one process's to rounding (tests/dist.rs's check, on CUDA)
+dp=(--preset dcgan --data "$fashion" --device "$dev" --steps 3 "${q[@]}" --set model.sync_bn=true --set model.base_channels=8 --set data.batch_size=16
+    --set train.optimizer=\"sgd\" --set train.g_lr=0.001 --set train.d_lr=0.001)
+check ddp-1 "$g" train --out "$w/ddp1" "${dp[@]}"
+check ddp-2 "$g" train --out "$w/ddp2" --nproc 2 "${dp[@]}"
+say "ddp 1 process against 2 ranks (max |difference|): $(python3 "$root/bench/reference/compare_checkpoints.py" "$w/ddp1/checkpoints/step-0000003" "$w/ddp2/checkpoints/step-0000003" 2>&1 | tail -n 1)"
 say "failures: $fails"
 
 # --- 4. speed against PyTorch: fp32 with profiler counts, then bf16 -------------------------

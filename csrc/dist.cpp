@@ -35,25 +35,34 @@ struct SyncBatchNorm : public torch::autograd::Function<SyncBatchNorm> {
     for (int64_t d = 2; d < x.dim(); d++) dims.push_back(d);
     std::vector<int64_t> shape(x.dim(), 1);
     shape[1] = c;
-    at::Tensor xf = x.to(at::kFloat);
+    // statistics accumulated in double, as ATen's CPU batch norm accumulates them: with samples
+    // nearly alike (a young generator's) the normalisation divides by a small deviation and
+    // magnifies any rounding in them
+    at::Tensor xf = x.to(at::kDouble);
     double local = static_cast<double>(x.numel() / c);
-    at::Tensor stats = at::cat({xf.sum(dims), xf.square().sum(dims), at::full({1}, local, xf.options())});
-    sum_over(g, stats);
-    double count = stats[2 * c].item<double>();
-    at::Tensor mean = stats.narrow(0, 0, c) / count;
-    at::Tensor var = (stats.narrow(0, c, c) / count - mean.square()).clamp_min(0);
+    // two passes, as ATen's own batch norm: the mean first, then the squares about it (the
+    // sum of squares less the squared mean loses the variance to cancellation when it is small
+    // beside the mean, as for a generator's nearly alike first samples)
+    at::Tensor first = at::cat({xf.sum(dims), at::full({1}, local, xf.options())});
+    sum_over(g, first);
+    double count = first[c].item<double>();
+    at::Tensor mean = first.narrow(0, 0, c) / count;
+    at::Tensor squares = (xf - mean.view(shape)).square().sum(dims);
+    sum_over(g, squares);
+    at::Tensor var = squares / count;
     at::Tensor invstd = (var + eps).rsqrt();
     {
       at::NoGradGuard ng;
-      running_mean.mul_(1 - momentum).add_(mean, momentum);
-      running_var.mul_(1 - momentum).add_(var * (count / std::max(count - 1, 1.0)), momentum);
+      running_mean.mul_(1 - momentum).add_(mean.to(running_mean.scalar_type()), momentum);
+      running_var.mul_(1 - momentum).add_((var * (count / std::max(count - 1, 1.0))).to(running_var.scalar_type()),
+                                          momentum);
     }
     at::Tensor xhat = (xf - mean.view(shape)) * invstd.view(shape);
-    at::Tensor y = xhat * weight.view(shape) + bias.view(shape);
+    at::Tensor y = (xhat * weight.to(at::kDouble).view(shape) + bias.to(at::kDouble).view(shape)).to(x.scalar_type());
     ctx->save_for_backward({xhat, invstd, weight});
     ctx->saved_data["count"] = count;
     ctx->saved_data["group"] = group;
-    return y.to(x.scalar_type());
+    return y;
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
@@ -62,7 +71,7 @@ struct SyncBatchNorm : public torch::autograd::Function<SyncBatchNorm> {
     at::Tensor xhat = saved[0], invstd = saved[1], weight = saved[2];
     double count = ctx->saved_data["count"].toDouble();
     auto *g = reinterpret_cast<GantryGroup *>(ctx->saved_data["group"].toInt());
-    at::Tensor gy = grads[0].to(at::kFloat);
+    at::Tensor gy = grads[0].to(at::kDouble);
     int64_t c = xhat.size(1);
     std::vector<int64_t> dims{0};
     for (int64_t d = 2; d < xhat.dim(); d++) dims.push_back(d);
@@ -75,9 +84,10 @@ struct SyncBatchNorm : public torch::autograd::Function<SyncBatchNorm> {
     at::Tensor both = at::cat({sum_gy, sum_gy_xhat});
     sum_over(g, both);
     at::Tensor all_gy = both.narrow(0, 0, c) / count, all_gy_xhat = both.narrow(0, c, c) / count;
-    at::Tensor gx = (gy - all_gy.view(shape) - xhat * all_gy_xhat.view(shape)) * (invstd * weight).view(shape);
-    return {gx.to(grads[0].scalar_type()), sum_gy_xhat, sum_gy, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
-            at::Tensor()};
+    at::Tensor gx = (gy - all_gy.view(shape) - xhat * all_gy_xhat.view(shape)) *
+                    (invstd * weight.to(at::kDouble)).view(shape);
+    return {gx.to(grads[0].scalar_type()), sum_gy_xhat.to(weight.scalar_type()), sum_gy.to(weight.scalar_type()),
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 

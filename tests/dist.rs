@@ -93,7 +93,14 @@ fn two_ranks_train_what_one_process_trains_on_the_combined_batch() {
         "model.sync_bn=true",
     ]);
     // (its penalty's large gradients make steps of 1e-3 amplify rounding quickly: 1e-4 here)
-    wgan.extend_from_slice(&["--set", "train.optimizer=\"sgd\"", "--set", "train.g_lr=1e-4", "--set", "train.d_lr=1e-4"]);
+    wgan.extend_from_slice(&[
+        "--set",
+        "train.optimizer=\"sgd\"",
+        "--set",
+        "train.g_lr=1e-4",
+        "--set",
+        "train.d_lr=1e-4",
+    ]);
     let (ranks, threads) = ranks_against_one(d, "wgan-gp", &wgan, "3");
     assert!(ranks < 1e-4, "wgan-gp: 2 ranks differ from 1 process by {ranks} (2 threads: {threads})");
     let mut dcgan = vec!["--preset", "dcgan", "--data", data.to_str().unwrap(), "--steps", "3"];
