@@ -57,7 +57,8 @@ impl Default for TrainOptions {
     }
 }
 
-fn weights_identity(vs: &VarStore) -> String {
+/// `gantry-cnn-v1:<hash of the weights>` of a classifier's store.
+pub fn weights_identity(vs: &VarStore) -> String {
     let mut h = Sha256::new();
     for (name, t) in named_variables(vs) {
         h.update(name.as_bytes());
@@ -209,6 +210,38 @@ impl Classifier {
             .to_kind(Kind::Double)
             .mean(Kind::Double)
             .double_value(&[])
+    }
+
+    /// (the last convolution block's maps, the hidden features, logits) of images in [−1, 1]
+    /// (resized and converted to what the network takes), in eval mode, differentiable.
+    pub fn layers(&self, x: &Tensor) -> (Tensor, Tensor, Tensor) {
+        self.net.layers(&adapt(x, self.meta.channels, self.meta.size), false)
+    }
+
+    /// The logits of hidden features `f` (`[n, 256]`), in eval mode, differentiable.
+    pub fn logits_of(&self, f: &Tensor) -> Tensor {
+        self.net.logits_of(f, false)
+    }
+
+    /// The store of the classifier's weights (a method that carries a classifier in its
+    /// checkpoint saves and loads it).
+    pub fn store(&self) -> &VarStore {
+        &self.vs
+    }
+
+    /// A classifier of `meta`'s shape with fresh weights, to load saved weights into.
+    pub fn blank(meta: Meta, device: Device) -> Classifier {
+        let vs = VarStore::new(device);
+        let net = Cnn::new(vs.root(), meta.channels, meta.size, meta.classes);
+        Classifier { identity: String::new(), vs, net, meta }
+    }
+
+    /// Copies `other`'s weights (of the same shape) into this one and takes its provenance.
+    pub fn copy_from(&mut self, other: &Classifier) -> Result<()> {
+        self.vs.copy(&other.vs).map_err(|e| Error::Usage(format!("the classifier's weights do not fit: {e}")))?;
+        self.meta = other.meta.clone();
+        self.identity = other.identity.clone();
+        Ok(())
     }
 
     /// (features, logits) of images in [−1, 1], in batches, in eval mode.

@@ -158,7 +158,8 @@ impl Evaluator {
             Prepared::Images { net: FeatureNet::Classifier(c), .. } => Some(c.as_ref()),
             _ => None,
         };
-        let ctx = FigureContext { data: &self.data, device: self.device, classifier, samples: n, seed };
+        let ctx =
+            FigureContext { data: &self.data, device: self.device, classifier, samples: n, seed, drawn: Some(&x) };
         let mut m = match &self.prepared {
             Prepared::Images { net, reference } => suite::image_metrics(net, &x, reference, seed)?,
             Prepared::Stacked { classifier } => stacked_modes(classifier, &x),

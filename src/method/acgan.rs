@@ -73,6 +73,6 @@ impl Variant for Acgan {
     }
 
     fn figures(&self, gan: &Gan, ctx: &FigureContext) -> Result<Figures> {
-        Ok(self.0.figures(gan, ctx))
+        self.0.figures(gan, ctx)
     }
 }

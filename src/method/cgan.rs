@@ -62,6 +62,6 @@ impl Variant for Cgan {
     }
 
     fn figures(&self, gan: &Gan, ctx: &FigureContext) -> Result<Figures> {
-        Ok(self.0.figures(gan, ctx))
+        self.0.figures(gan, ctx)
     }
 }

@@ -37,13 +37,25 @@ impl Cnn {
 
     /// (features `[n, 256]`, logits `[n, classes]`).
     pub fn features_logits(&self, x: &Tensor, train: bool) -> (Tensor, Tensor) {
+        let (_, f, logits) = self.layers(x, train);
+        (f, logits)
+    }
+
+    /// (the last convolution block's pooled maps `[n, 128, s/8, s/8]`, the hidden layer's
+    /// features `[n, 256]` after ReLU, logits `[n, classes]`).
+    pub fn layers(&self, x: &Tensor, train: bool) -> (Tensor, Tensor, Tensor) {
         let mut h = x.shallow_clone();
         for (conv, norm) in &self.convs {
             h = super::maybe(norm, h.apply(conv), train).relu().max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false);
         }
         let f = h.flatten(1, -1).apply(&self.hidden).relu(); // [n, 256]
-        let logits = f.dropout(0.3, train).apply(&self.out);
-        (f, logits)
+        let logits = self.logits_of(&f, train);
+        (h, f, logits)
+    }
+
+    /// The logits of hidden features `f` (`[n, 256]`).
+    pub fn logits_of(&self, f: &Tensor, train: bool) -> Tensor {
+        f.dropout(0.3, train).apply(&self.out)
     }
 }
 

@@ -485,6 +485,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                         classifier: None,
                         samples: t.eval_samples,
                         seed: cfg.seed,
+                        drawn: None,
                     };
                     method.figures(&ctx)?.into_iter().collect()
                 }
