@@ -138,6 +138,58 @@ struct SampleArgs {
     step: Option<u64>,
     #[arg(long, default_value = "auto")]
     device: String,
+    #[command(flatten)]
+    chain: ChainArgs,
+    /// PPGN: write every N-th iteration of each chain (one chain per sample) to
+    /// --out-dir/chain-NNNNN/, and their rows to --out-dir/chains.png.
+    #[arg(long, requires = "out_dir", value_name = "N")]
+    chain_every: Option<u64>,
+}
+
+/// A PPGN run's chain sampler: its settings (default: the run's `[ppgn]` section) and the
+/// classifier it conditions on.
+#[derive(Args, Default)]
+struct ChainArgs {
+    /// The sampler: `ppgn` (a PPGN run's chain; the only sampler of such a run).
+    #[arg(long, value_parser = ["ppgn"])]
+    sampler: Option<String>,
+    /// PPGN: iterations of each chain.
+    #[arg(long)]
+    iterations: Option<u64>,
+    /// PPGN: weight of the prior (the autoencoder's residual C_h(G(h)) − h); 0: no prior (DGN-AM).
+    #[arg(long)]
+    eps1: Option<f64>,
+    /// PPGN: weight of the class's gradient ∂log p(y | G(h))/∂h.
+    #[arg(long)]
+    eps2: Option<f64>,
+    /// PPGN: standard deviation of the noise added to each update.
+    #[arg(long)]
+    eps3: Option<f64>,
+    /// PPGN: step size (the update is normalised to a mean absolute value of 1 first).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// PPGN: the step size at the last iteration (linear from --lr; default: --lr).
+    #[arg(long)]
+    lr_end: Option<f64>,
+    /// PPGN, plug and play: condition on this classifier (from `gantry classifier train`)
+    /// instead of the one G was trained to invert.
+    #[arg(long)]
+    condition: Option<PathBuf>,
+}
+
+impl ChainArgs {
+    fn ask(&self) -> sample::ChainAsk {
+        sample::ChainAsk {
+            named: self.sampler.is_some(),
+            iterations: self.iterations,
+            eps1: self.eps1,
+            eps2: self.eps2,
+            eps3: self.eps3,
+            lr: self.lr,
+            lr_end: self.lr_end,
+            condition: self.condition.clone(),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -367,6 +419,8 @@ struct EvalArgs {
     /// Score the run's checkpoint of this step (default: its newest).
     #[arg(long)]
     step: Option<u64>,
+    #[command(flatten)]
+    chain: ChainArgs,
     /// A pair run (CoGAN, or a two-class cGAN on a two-domain folder): report pixel agreement,
     /// and fail if the data does not say which transform relates the domains.
     #[arg(long, requires = "run")]
@@ -483,6 +537,16 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sample(a) => {
             check_n("--n", a.n)?;
             let t = sample::load_run_at(&a.run, &a.device, a.step)?;
+            t.use_chain(&a.chain.ask())?;
+            if let Some(every) = a.chain_every {
+                let dir = a.out_dir.as_ref().expect("clap requires --out-dir");
+                let x = t.chains(a.n, a.seed, a.class, every, dir)?;
+                if let Some(out) = &a.out {
+                    sample::save_samples(&x, t.shape, 0, out)?;
+                }
+                write_npys(&[(&a.npy, &x)])?;
+                return Ok(());
+            }
             if t.method.noise().is_none()
                 && let Some(p) = t.pairs()
             {
@@ -514,6 +578,12 @@ pub fn run(cli: Cli) -> Result<()> {
             let categories = s.codes().and_then(|(c, _)| c.categorical.first().copied()).unwrap_or(0);
             let (count, what) = if classes > 0 { (classes, "classes") } else { (categories, "categories") };
             match a.class {
+                Some(k) if t.method.chain().is_some() && !(0..classes).contains(&k) => {
+                    return Err(Error::Usage(format!(
+                        "--class {k} is out of range: the classifier this PPGN run samples with has classes 0 to {}",
+                        classes - 1
+                    )));
+                }
                 Some(_) if count == 0 => {
                     return Err(Error::Usage(format!(
                         "--class: {} is not a conditional run (only method = \"cgan\" and \"acgan\" runs take a class, and \"infogan\" runs a category of their first categorical code)",
@@ -609,6 +679,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(a) => {
             gantry::progress::set_quiet(a.quiet);
             check_n("--samples", a.samples)?;
+            if a.run.is_none() && a.chain.ask().any() {
+                return Err(Error::Usage(
+                    "--sampler and its settings sample a PPGN run (--run); --images and --real have none".into(),
+                ));
+            }
             if a.step.is_some() && a.run.is_none() {
                 return Err(Error::Usage("--step picks a checkpoint of --run; --images and --real have none".into()));
             }
@@ -625,6 +700,7 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             if let Some(run) = &a.run {
                 let t = sample::load_run_at(run, &a.device, a.step)?;
+                t.use_chain(&a.chain.ask())?;
                 let transform = match &a.transform {
                     Some(name) => Some(Transform::parse(name).ok_or_else(|| {
                         Error::Usage(format!("--transform `{name}` is not one of {}", Transform::NAMES.join(", ")))

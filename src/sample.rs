@@ -52,7 +52,127 @@ pub fn load_run_at(run: &Path, device: &str, step: Option<u64>) -> Result<Traine
     Ok(Trained { cfg, shape, step: state.step, method, device })
 }
 
+/// What `--sampler ppgn` and its settings ask of a run.
+#[derive(Default, Clone, Debug)]
+pub struct ChainAsk {
+    /// `--sampler ppgn` was given.
+    pub named: bool,
+    pub iterations: Option<u64>,
+    pub eps1: Option<f64>,
+    pub eps2: Option<f64>,
+    pub eps3: Option<f64>,
+    pub lr: Option<f64>,
+    pub lr_end: Option<f64>,
+    /// Plug and play: the classifier to condition on.
+    pub condition: Option<std::path::PathBuf>,
+}
+
+impl ChainAsk {
+    /// Whether anything of a chain sampler was asked for.
+    pub fn any(&self) -> bool {
+        self.named
+            || self.iterations.is_some()
+            || [self.eps1, self.eps2, self.eps3, self.lr, self.lr_end].iter().any(Option::is_some)
+            || self.condition.is_some()
+    }
+}
+
 impl Trained {
+    /// Applies `--sampler ppgn` and its settings to a PPGN run's chain sampler; refuses them for
+    /// a run that has none.
+    pub fn use_chain(&self, ask: &ChainAsk) -> Result<()> {
+        let Some(c) = self.method.chain() else {
+            if ask.any() {
+                return Err(Error::Usage(format!(
+                    "--sampler ppgn and its settings (--iterations, --eps1, --eps2, --eps3, --lr, --lr-end, --condition) apply to PPGN runs; this run has method = \"{}\". Train one with `gantry train --preset ppgn`",
+                    self.cfg.method
+                )));
+            }
+            return Ok(());
+        };
+        let mut o = c.options();
+        let set = |v: Option<f64>, to: &mut f64| {
+            if let Some(v) = v {
+                *to = v;
+            }
+        };
+        if let Some(i) = ask.iterations {
+            o.iterations = i;
+        }
+        set(ask.eps1, &mut o.eps1);
+        set(ask.eps2, &mut o.eps2);
+        set(ask.eps3, &mut o.eps3);
+        if let Some(lr) = ask.lr {
+            o.lr = lr;
+            o.lr_end = ask.lr_end.unwrap_or(lr);
+        }
+        set(ask.lr_end, &mut o.lr_end);
+        c.set_options(o).map_err(|e| Error::Usage(e.to_string().trim_start_matches("configuration: ").to_string()))?;
+        if let Some(p) = &ask.condition {
+            let cl = crate::classifier::Classifier::load(p, self.device)?;
+            if cl.meta.channels != 1 && cl.meta.channels != 3 {
+                return Err(Error::Usage(format!(
+                    "--condition {}: a classifier of {} channels",
+                    p.display(),
+                    cl.meta.channels
+                )));
+            }
+            c.set_condition(Some(cl));
+        }
+        Ok(())
+    }
+
+    /// PPGN: `n` chains (of `class`, or the classes in order), each writing its sample every
+    /// `every` iterations to `dir/chain-NNNNN/iter-NNNNN.png`, and a picture of all the chains,
+    /// one row each, to `dir/chains.png`; returns the chains' last samples.
+    pub fn chains(&self, n: i64, seed: u64, class: Option<i64>, every: u64, dir: &Path) -> Result<Tensor> {
+        let c = self.method.chain().ok_or_else(|| {
+            Error::Usage(format!(
+                "--chain-every runs PPGN's chain sampler; this run has method = \"{}\"",
+                self.cfg.method
+            ))
+        })?;
+        if every == 0 {
+            return Err(Error::Usage("--chain-every must be at least 1".into()));
+        }
+        let k = c.condition_classes();
+        let y: Vec<i64> = (0..n).map(|i| class.unwrap_or(i * k / n)).collect();
+        std::fs::create_dir_all(dir).map_err(crate::error::io_err(dir))?;
+        rng::seed_torch(seed, rng::stream::SAMPLE, 0);
+        // frames[j]: the j-th snapshot of every chain (chains run 500 at a time, one block after another)
+        let mut frames: Vec<Vec<Tensor>> = vec![];
+        let (mut block, mut j) = (-1, 0usize);
+        let mut failed = None;
+        let h = c.run(&Tensor::from_slice(&y), every, &mut |i, start, x| {
+            if start != block {
+                (block, j) = (start, 0);
+            }
+            for r in 0..x.size()[0] {
+                let d = dir.join(format!("chain-{:05}", start + r));
+                let out = std::fs::create_dir_all(&d)
+                    .map_err(crate::error::io_err(&d))
+                    .and_then(|_| viz::save_grid(&x.narrow(0, r, 1), 1, &d.join(format!("iter-{i:05}.png"))));
+                if let Err(e) = out {
+                    failed.get_or_insert(e);
+                }
+            }
+            if frames.len() <= j {
+                frames.push(vec![]);
+            }
+            frames[j].push(x.shallow_clone());
+            j += 1;
+        });
+        let frames: Vec<Tensor> = frames.iter().map(|f| Tensor::cat(f, 0)).collect();
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        // rows: chains; columns: iterations
+        let cols = frames.len() as i64;
+        let grid = Tensor::stack(&frames, 1).flatten(0, 1);
+        viz::save_grid(&grid, cols, &dir.join("chains.png"))?;
+        Ok(self.sampler()?.generate(&h))
+    }
+
     /// The run's noise → sample generator; a clear error for a run that has none.
     pub fn sampler(&self) -> Result<&dyn NoiseSampler> {
         if self.method.noise().is_none() && self.method.pairs().is_some() {
@@ -253,7 +373,14 @@ impl Trained {
 
     /// Adds the method's own figures (a two-domain run's adaptation accuracies) to `out`.
     fn add_figures(&self, out: &mut serde_json::Value, samples: i64, seed: u64) -> Result<()> {
-        let ctx = method::FigureContext { data: &self.cfg.data, device: self.device, classifier: None, samples, seed };
+        let ctx = method::FigureContext {
+            data: &self.cfg.data,
+            device: self.device,
+            classifier: None,
+            samples,
+            seed,
+            drawn: None,
+        };
         let figures = self.method.figures(&ctx)?;
         out.as_object_mut().expect("object").extend(figures);
         Ok(())

@@ -32,6 +32,9 @@ fn quick(preset: &str, data: &str, out: &str, steps: &str) -> Vec<String> {
         a.extend(["--set", "model.g_hidden=[16,16]", "--set", "model.d_hidden=[16,16]"].map(String::from));
     } else if preset.starts_with("began") {
         a.extend(["--set", "began.width=8"].map(String::from));
+    } else if preset == "ppgn" {
+        // a short chain: the sampler's maths has its own unit tests
+        a.extend(["--set", "model.base_channels=8", "--set", "ppgn.iterations=5"].map(String::from));
     } else if preset != "fgan-estimate" {
         a.extend(["--set", "model.base_channels=8"].map(String::from));
         if matches!(preset, "cgan" | "acgan" | "infogan") {
@@ -204,6 +207,8 @@ fn resume_is_bit_exact() {
     check_resume(dir, "infogan", &idx, &[]);
     // BEGAN's controller k_t, saved as training state
     check_resume(dir, "began", &idx, &[]);
+    // PPGN: G inverting a frozen classifier, saved with the checkpoint
+    check_resume(dir, "ppgn", &idx, &[]);
     // the semi-supervised GAN: labelled subset walk, data-dependent init, Gaussian noise
     check_resume(dir, "improved-gan-semi", &idx, &[]);
     // clipping with RMSProp on synthetic data
@@ -386,4 +391,158 @@ fn threads_are_chosen_by_flag_or_key_and_a_busy_machine_waits_passively() {
     assert_eq!(chosen["wait_policy"], "ACTIVE");
     // 0 threads is refused
     gantry(dir, &["--threads", "0", "presets"]).fails_with("--threads must be at least 1");
+}
+
+#[test]
+fn ppgn_samples_by_its_chain_conditions_on_another_classifier_and_refuses_bad_requests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // 40 images: the test split has two of each class, which per-class figures need
+    let idx = tiny_idx_named(dir, "tiny-idx", 40, true, 7, true);
+    let data = idx.display().to_string();
+    gantry(dir, &args(&quick("ppgn", &data, "p", "2"))).ok();
+    // the classifier G inverts travels with the checkpoint
+    assert!(dir.join("p/checkpoints/step-0000002/classifier.safetensors").is_file());
+    let n_classes = 10;
+    // chains of one class, with the sampler's settings from the command line
+    gantry(
+        dir,
+        &[
+            "sample",
+            "--run",
+            "p",
+            "--n",
+            "4",
+            "--class",
+            "3",
+            "--sampler",
+            "ppgn",
+            "--iterations",
+            "4",
+            "--eps1",
+            "0",
+            "--out",
+            "a.png",
+            "--npy",
+            "a.npy",
+        ],
+    )
+    .ok();
+    assert!(dir.join("a.png").is_file() && dir.join("a.npy").is_file());
+    // the same seed gives the same samples; ε3 = 0 and ε1 = 0 are accepted, all three 0 is not
+    gantry(
+        dir,
+        &["sample", "--run", "p", "--n", "4", "--class", "3", "--iterations", "4", "--eps1", "0", "--npy", "b.npy"],
+    )
+    .ok();
+    assert_eq!(std::fs::read(dir.join("a.npy")).unwrap(), std::fs::read(dir.join("b.npy")).unwrap());
+    gantry(dir, &["sample", "--run", "p", "--n", "2", "--eps1", "0", "--eps2", "0", "--eps3", "0", "--out", "c.png"])
+        .fails_with("would not move");
+    gantry(dir, &["sample", "--run", "p", "--n", "2", "--eps2=-1", "--out", "c.png"]).fails_with("`--eps2` must be");
+    // a chain's successive samples: 3 chains, every 2 of 4 iterations (0, 2 and the last)
+    gantry(
+        dir,
+        &[
+            "sample",
+            "--run",
+            "p",
+            "--n",
+            "3",
+            "--class",
+            "1",
+            "--iterations",
+            "4",
+            "--chain-every",
+            "2",
+            "--out-dir",
+            "chain",
+        ],
+    )
+    .ok();
+    for c in 0..3 {
+        for i in [0, 2, 4] {
+            assert!(dir.join(format!("chain/chain-{c:05}/iter-{i:05}.png")).is_file(), "chain {c} iteration {i}");
+        }
+    }
+    let img = image::open(dir.join("chain/chains.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (3 * 30 + 2, 3 * 30 + 2));
+    // plug and play: a classifier of another seed and of 10 classes
+    gantry(
+        dir,
+        &[
+            "classifier",
+            "train",
+            "--data",
+            &data,
+            "--out",
+            "other.safetensors",
+            "--epochs",
+            "1",
+            "--seed",
+            "3",
+            "--quiet",
+        ],
+    )
+    .ok();
+    gantry(
+        dir,
+        &[
+            "sample",
+            "--run",
+            "p",
+            "--n",
+            "2",
+            "--class",
+            "9",
+            "--iterations",
+            "3",
+            "--condition",
+            "other.safetensors",
+            "--out",
+            "d.png",
+        ],
+    )
+    .ok();
+    // --class is checked against the classifier sampled with
+    gantry(dir, &["sample", "--run", "p", "--n", "2", "--class", &n_classes.to_string(), "--out", "e.png"])
+        .fails_with("--class 10 is out of range: the classifier this PPGN run samples with has classes 0 to 9");
+    gantry(dir, &["sample", "--run", "p", "--n", "2", "--condition", "missing.safetensors", "--out", "e.png"])
+        .fails_with("missing.safetensors");
+    // eval takes the same settings; its figures say which were used
+    let e = gantry(dir, &["eval", "--run", "p", "--samples", "20", "--iterations", "2", "--eps3", "0", "--quiet"])
+        .ok()
+        .json();
+    assert_eq!(e["ppgn_sampler"]["iterations"], 2, "{e}");
+    assert_eq!(e["ppgn_sampler"]["eps3"], 0.0, "{e}");
+    assert!(
+        e["class_accuracy"].is_number() && e["fcd_per_class"].is_array() && e["within_class_diversity"].is_number(),
+        "{e}"
+    );
+    // the sampler's flags on a run that is not PPGN
+    gantry(dir, &args(&quick("dcgan", &data, "g", "1"))).ok();
+    for flag in [&["--sampler", "ppgn"][..], &["--eps1", "0.1"], &["--condition", "other.safetensors"]] {
+        let mut a = vec!["sample", "--run", "g", "--n", "2", "--out", "f.png"];
+        a.extend_from_slice(flag);
+        gantry(dir, &a).fails_with("apply to PPGN runs; this run has method = \"gan\"");
+    }
+    // a classifier for other data is refused before training starts
+    let other = tiny_idx_named(dir, "other-idx", 24, true, 8, true);
+    gantry(
+        dir,
+        &[
+            "classifier",
+            "train",
+            "--data",
+            &other.display().to_string(),
+            "--out",
+            "wrong.safetensors",
+            "--epochs",
+            "1",
+            "--quiet",
+        ],
+    )
+    .ok();
+    let mut a = quick("ppgn", &data, "q", "1");
+    a.extend(["--set".to_string(), "ppgn.classifier=\"wrong.safetensors\"".to_string()]);
+    gantry(dir, &args(&a)).fails_with("trained on");
 }

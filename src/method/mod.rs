@@ -16,6 +16,7 @@ use crate::data::{Data, DataConfig, Shape};
 use crate::error::{Error, Result};
 use crate::nets::Stage;
 use crate::train::checkpoint::Saved;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 use tch::{Device, Tensor};
 use toml::Table;
@@ -29,7 +30,7 @@ macro_rules! methods {
     };
 }
 
-methods!(gan, cgan, acgan, infogan, semi, cyclegan, discogan, cogan, unit, began);
+methods!(gan, cgan, acgan, infogan, semi, cyclegan, discogan, cogan, unit, began, ppgn);
 
 /// Metric key and a scalar tensor, read from the device only at logging steps.
 pub type Metrics = Vec<(&'static str, Tensor)>;
@@ -80,6 +81,9 @@ pub struct FigureContext<'a> {
     /// Samples to draw for sample-based figures, and their seed.
     pub samples: i64,
     pub seed: u64,
+    /// The samples the evaluator already drew from the method's `NoiseSampler::latents(samples)`
+    /// with this seed, for methods whose samples are costly to draw again.
+    pub drawn: Option<&'a Tensor>,
 }
 
 /// Figures a method reports, by key.
@@ -108,6 +112,10 @@ pub trait Method: Saved {
     }
     /// The noise → (A, B) sampler, for methods that generate both domains from one latent.
     fn pairs(&self) -> Option<&dyn PairSampler> {
+        None
+    }
+    /// The classifier-steered Markov chain in a latent space, for PPGN.
+    fn chain(&self) -> Option<&dyn ChainSampler> {
         None
     }
     /// Figures only this method computes (a classifier's test error, a code's accuracy).
@@ -156,6 +164,66 @@ pub trait NoiseSampler {
     }
     /// `generate` as named stages (`nets::Stage`), for export's layer-by-layer check.
     fn stages(&self) -> Vec<Stage<'_>>;
+}
+
+/// Settings of a chain sampler (PPGN): iterations, the weights ε1 (prior), ε2 (condition), ε3
+/// (noise's standard deviation) and the step size from `lr` to `lr_end`. The defaults are the
+/// Evolving-AI-Lab/ppgn class-sampling script's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChainOptions {
+    pub iterations: u64,
+    pub eps1: f64,
+    pub eps2: f64,
+    pub eps3: f64,
+    pub lr: f64,
+    pub lr_end: f64,
+}
+
+impl Default for ChainOptions {
+    fn default() -> Self {
+        ChainOptions { iterations: 200, eps1: 1e-5, eps2: 1.0, eps3: 1e-17, lr: 1.0, lr_end: 1.0 }
+    }
+}
+
+impl ChainOptions {
+    /// Checks the settings; `prefix` names where they came from (`ppgn.` or `--`).
+    pub fn check(&self, prefix: &str) -> Result<()> {
+        if !(1..=100_000).contains(&self.iterations) {
+            return Err(Error::Config(format!("`{prefix}iterations` must be 1 to 100,000, not {}", self.iterations)));
+        }
+        for (key, v) in
+            [("eps1", self.eps1), ("eps2", self.eps2), ("eps3", self.eps3), ("lr", self.lr), ("lr_end", self.lr_end)]
+        {
+            if !v.is_finite() || v < 0.0 {
+                return Err(Error::Config(format!(
+                    "`{prefix}{}` must be a finite number ≥ 0, not {v}",
+                    key.replace('_', "-")
+                )));
+            }
+        }
+        if self.eps1 == 0.0 && self.eps2 == 0.0 && self.eps3 == 0.0 {
+            return Err(Error::Config(format!(
+                "`{prefix}eps1`, `{prefix}eps2` and `{prefix}eps3` are all 0: the chain would not move"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Sampling by a Markov chain in a latent space, steered by a classifier (PPGN).
+pub trait ChainSampler {
+    fn options(&self) -> ChainOptions;
+    /// Replaces the settings for the samples drawn next (checked).
+    fn set_options(&self, o: ChainOptions) -> Result<()>;
+    /// Conditions on another classifier (plug and play); None: the run's own.
+    fn set_condition(&self, c: Option<Classifier>);
+    /// The classes of the classifier conditioned on.
+    fn condition_classes(&self) -> i64;
+    /// Runs one chain per class in `y` (`[n]`) and returns the codes reached (`generate` them
+    /// with the noise sampler); every `every` iterations (0: never) and at the end, calls
+    /// `snapshot(iteration, first row, images)` for each block of chains run together.
+    fn run(&self, y: &Tensor, every: u64, snapshot: &mut dyn FnMut(u64, i64, &Tensor)) -> Tensor;
 }
 
 /// Sampling pairs: one latent, an image of each domain (CoGAN).
