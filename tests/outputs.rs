@@ -265,3 +265,46 @@ fn progress_bars_show_on_a_terminal_only() {
     .ok();
     assert!(!piped.stderr().contains("ETA") && !piped.stderr().contains("classifier ["), "{}", piped.stderr());
 }
+
+#[test]
+fn a_began_step_equals_its_pytorch_twin() {
+    // tests/py/began_twin.py rebuilds BEGAN's networks and step in PyTorch from the paper and the
+    // reference code, loads gantry's checkpoint of step a (weights, Adam state, k_t) and repeats
+    // step a + 1; the batch is the whole (16-image) set, so its order does not matter. γ = 1 and
+    // λ_k = 1 move k_t off 0 at once, so that the k_t·L(G(z)) term is checked too.
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let data = tiny_idx_named(d, "idx", 16, false, 5, false);
+    let sets = [
+        "began.width=8",
+        "began.hidden=16",
+        "data.batch_size=16",
+        "train.checkpoint_every=1",
+        "train.keep_checkpoints=10",
+        "began.gamma=1.0",
+        "began.lambda_k=1.0",
+    ];
+    let mut a = vec!["train", "--preset", "began", "--data", data.to_str().unwrap(), "--out", "r", "--steps", "3"];
+    a.push("--quiet");
+    for s in &sets {
+        a.extend(["--set", s]);
+    }
+    gantry(d, &a).ok();
+    for step in [1, 2] {
+        let out = Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/began_twin.py"))
+            .args([&path(d, "r"), &step.to_string(), &path(d, "idx/train-images-idx3-ubyte")])
+            .args(["0", "8", "16", "64", "1.0", "1.0", "8e-5"])
+            .output()
+            .expect("python3 runs");
+        assert!(out.status.success(), "the twin failed: {}", String::from_utf8_lossy(&out.stderr));
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(r["tensors"], 52, "{r}");
+        assert!(r["k_before"].as_f64().unwrap() > 0.0, "k_t should have left 0: {r}");
+        // Adam divides each update by its gradient's running scale, so rounding in the sums
+        // shows as ~2e-4 of the largest update; a missing or wrong term moves it by tens of %
+        assert!(r["worst_update_difference"].as_f64().unwrap() < 2e-3, "{r}");
+        let (k1, k2) = (r["k_twin"].as_f64().unwrap(), r["k_gantry"].as_f64().unwrap());
+        assert!((k1 - k2).abs() < 1e-6, "{r}");
+    }
+}
