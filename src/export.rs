@@ -165,7 +165,7 @@ pub fn torchscript(t: &Trained, run: &Path, out: &Path, check_layers: bool) -> R
     if let Some(s) = t.method.noise() {
         let example = s.latents(2);
         let input_dim = example.size()[1];
-        let classes = s.classes();
+        let classes = s.input_classes();
         let latent_dim = s.codes().map_or(input_dim - classes, |(_, d)| d);
         let prior = s.prior();
         let mut strs = common_strs.to_vec();
@@ -310,15 +310,15 @@ fn plain_noise(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
             "--format safetensors: {why}; export it as TorchScript (the default format), which takes any network"
         ))
     };
-    if !["gan", "cgan", "acgan", "infogan", "began", "semi"].contains(&t.cfg.method.as_str()) {
+    if !["gan", "cgan", "acgan", "infogan", "began", "semi", "ppgn"].contains(&t.cfg.method.as_str()) {
         return Err(not_plain(format!(
-            "method = \"{}\" has no plain-module writer (gan, cgan, acgan, infogan, began and semi have)",
+            "method = \"{}\" has no plain-module writer (gan, cgan, acgan, infogan, began, semi and ppgn have)",
             t.cfg.method
         )));
     }
     let example = s.latents(1);
     let input_dim = example.size()[1];
-    let classes = s.classes();
+    let classes = s.input_classes();
     let latent_dim = s.codes().map_or(input_dim - classes, |(_, d)| d);
     let layers = if t.cfg.method == "semi" {
         let m: ModelConfig = t.cfg.section("model")?;

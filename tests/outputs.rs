@@ -87,16 +87,25 @@ fn exported_generators_draw_in_pytorch_what_gantry_samples() {
     // an unconditional DCGAN and a conditional one (AC-GAN): forward(z) equals gantry sample
     // improved-gan with virtual batch norm: the reference batch rides along in the trace; the
     // 2014 GAN's fully connected generator (with layer norm, to have one) and BEGAN's decoder
-    // the semi-supervised GAN's weight-normalised generator
-    for (preset, classes) in
-        [("dcgan", 0), ("acgan", 10), ("improved-gan", 0), ("gan", 0), ("began", 0), ("improved-gan-semi", 0)]
-    {
+    // the semi-supervised GAN's weight-normalised generator; PPGN's generator of codes
+    for (preset, classes) in [
+        ("dcgan", 0),
+        ("acgan", 10),
+        ("improved-gan", 0),
+        ("gan", 0),
+        ("began", 0),
+        ("improved-gan-semi", 0),
+        ("ppgn", 0),
+    ] {
         let run = format!("{preset}-run");
         let extra: &[&str] = match preset {
             "improved-gan" => &["--set", "model.g_norm=\"virtual\""],
             "gan" => &["--set", "model.g_norm=\"layer\"", "--set", "model.g_hidden=[64, 32]"],
             "began" => &["--set", "began.width=8", "--set", "began.hidden=16"],
             "improved-gan-semi" => &["--set", "semi.labels=20", "--set", "model.g_hidden=[32]"],
+            // PPGN's G reads the classifier's code h (256 wide, no class one-hot): its samples'
+            // latents are the codes the chains reached
+            "ppgn" => &["--set", "ppgn.iterations=3"],
             _ => &[],
         };
         if preset == "began" {

@@ -136,9 +136,14 @@ pub trait NoiseSampler {
         let _ = class;
         self.latents(n)
     }
-    /// Number of classes the generator is conditioned on (0: unconditional).
+    /// Number of classes one can ask samples of (0: unconditional).
     fn classes(&self) -> i64 {
         0
+    }
+    /// Number of classes whose one-hot code ends the generator's input (`classes()` for the
+    /// conditional GANs; 0 for PPGN, which steers its chain by a class instead).
+    fn input_classes(&self) -> i64 {
+        self.classes()
     }
     /// The distribution of the noise part of the inputs: `normal` (N(0, I)) or `uniform`
     /// (U(−1, 1) per dimension).
@@ -282,7 +287,7 @@ pub fn pairs_of(m: &dyn Method) -> Option<Box<dyn PairSampler + '_>> {
     if let Some(p) = m.pairs() {
         return Some(Box::new(Own(p)));
     }
-    m.noise().filter(|s| s.classes() == 2).map(|s| Box::new(ClassPairs(s)) as Box<dyn PairSampler>)
+    m.noise().filter(|s| s.input_classes() == 2).map(|s| Box::new(ClassPairs(s)) as Box<dyn PairSampler>)
 }
 
 /// Which way a translator maps.

@@ -423,6 +423,11 @@ impl NoiseSampler for Ppgn {
         self.classes_of_condition()
     }
 
+    /// G reads the code h alone; the class steers the chain that finds h.
+    fn input_classes(&self) -> i64 {
+        0
+    }
+
     fn critic(&self, x: &Tensor) -> Tensor {
         tch::no_grad(|| self.d.forward_t(&x.to_device(self.device), false).view([-1]))
     }
