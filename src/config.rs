@@ -263,6 +263,12 @@ impl Config {
         c.train.classifier = String::new();
         c.train.deterministic = true;
         c.train.divergence_bound = 0.0;
+        // a method's `sampler` sub-table holds how its samples are drawn, not how it trains
+        for (_, section) in c.sections.iter_mut() {
+            if let Some(t) = section.as_table_mut() {
+                t.remove("sampler");
+            }
+        }
         // keys added after the hash was defined that it leaves out, dropped from the text so
         // that runs written before them keep their hash
         let text: String = c

@@ -105,7 +105,7 @@ fn exported_generators_draw_in_pytorch_what_gantry_samples() {
             "improved-gan-semi" => &["--set", "semi.labels=20", "--set", "model.g_hidden=[32]"],
             // PPGN's G reads the classifier's code h (256 wide, no class one-hot): its samples'
             // latents are the codes the chains reached
-            "ppgn" => &["--set", "ppgn.iterations=3"],
+            "ppgn" => &["--set", "ppgn.sampler.iterations=3"],
             _ => &[],
         };
         if preset == "began" {

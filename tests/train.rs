@@ -34,7 +34,7 @@ fn quick(preset: &str, data: &str, out: &str, steps: &str) -> Vec<String> {
         a.extend(["--set", "began.width=8"].map(String::from));
     } else if preset == "ppgn" {
         // a short chain: the sampler's maths has its own unit tests
-        a.extend(["--set", "model.base_channels=8", "--set", "ppgn.iterations=5"].map(String::from));
+        a.extend(["--set", "model.base_channels=8", "--set", "ppgn.sampler.iterations=5"].map(String::from));
     } else if preset != "fgan-estimate" {
         a.extend(["--set", "model.base_channels=8"].map(String::from));
         if matches!(preset, "cgan" | "acgan" | "infogan") {

@@ -469,6 +469,12 @@ mod tests {
         assert_eq!(a.hash(), b.hash());
         assert_ne!(a.hash(), c.hash());
         assert_eq!(a.differences(&c).len(), 1);
+        // how a method samples is not how it trains: `[ppgn.sampler]` is left out
+        let p = resolve(&sources("ppgn", &[])).unwrap();
+        let q = resolve(&sources("ppgn", &["ppgn.sampler.lr=1", "ppgn.sampler.iterations=50"])).unwrap();
+        let r = resolve(&sources("ppgn", &["ppgn.code_weight=1"])).unwrap();
+        assert_eq!(p.hash(), q.hash());
+        assert_ne!(p.hash(), r.hash());
     }
 
     #[test]

@@ -53,7 +53,8 @@ pub const SPEC: Spec = Spec {
 };
 
 /// The `[ppgn]` section: what G is trained to invert and with which losses, and the chain's
-/// default settings (each can be given at sampling time: `--iterations`, `--eps1` …).
+/// default settings (`[ppgn.sampler]`; each can be given at sampling time: `--iterations`,
+/// `--eps1` …).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PpgnConfig {
@@ -64,8 +65,9 @@ pub struct PpgnConfig {
     pub conv_weight: f64,
     pub code_weight: f64,
     pub adversarial_weight: f64,
-    #[serde(flatten)]
-    pub chain: ChainOptions,
+    /// The chain's default settings (`[ppgn.sampler]`): sampling only, so not part of the
+    /// configuration's hash.
+    pub sampler: ChainOptions,
 }
 
 impl Default for PpgnConfig {
@@ -76,7 +78,7 @@ impl Default for PpgnConfig {
             conv_weight: 0.1,
             code_weight: 0.1,
             adversarial_weight: 0.01,
-            chain: ChainOptions::default(),
+            sampler: ChainOptions::default(),
         }
     }
 }
@@ -94,7 +96,7 @@ fn check(cfg: &Config) -> Result<()> {
             return Err(Error::Config(format!("`ppgn.{key}` must be ≥ 0, not {v}")));
         }
     }
-    c.chain.check("ppgn.")?;
+    c.sampler.check("ppgn.sampler.")?;
     if m.arch != nets::Arch::Dcgan || m.generator != nets::GeneratorKind::Net {
         return Err(Error::Config(
             "PPGN's networks are DCGAN's (`model.arch = \"dcgan\"`, `model.generator = \"net\"`): it generates images".into(),
@@ -211,7 +213,7 @@ impl Ppgn {
             opt_g: Optimizer::new(&cfg.train, trainable(&g_vs)),
             opt_d: Optimizer::new(&cfg.train, trainable(&d_vs)),
             classifier: Classifier::blank(meta, device),
-            sampling: RefCell::new((c.chain.clone(), None)),
+            sampling: RefCell::new((c.sampler.clone(), None)),
             adversarial: Adversarial::NonSaturating,
             cfg: cfg.clone(),
             c,
