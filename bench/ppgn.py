@@ -9,7 +9,8 @@ step size 1 and with the preset's 0.3, and with the ablations ε1 = 0 (no prior:
 the judge: class hit rate (samples asked for class k that the judge calls k), FCD in the judge's
 features against the test split, FCD per class (mean over classes), within-class diversity
 (mean feature distance between two samples of a class over the same for test images of the
-class), precision and recall.
+class), precision and recall. A last PPGN row conditions the chain on a third classifier (seed
+2, plug and play) instead of the one G inverts.
 
     python3 bench/ppgn.py [--seeds 1] [--data mnist,fashion] [--methods ppgn,acgan] [--samples 1000] [--workdir DIR]
 
@@ -46,21 +47,26 @@ def main():
         name, data = SETS[short]
         data = os.path.abspath(data) if os.path.sep in data else data
         judge = os.path.join(tmp, f"judge-{short}.safetensors")
-        if not os.path.exists(judge):
-            report.gantry("classifier", "train", "--data", data, "--seed", 1, "--out", judge, "--quiet",
-                          env={"OMP_NUM_THREADS": "1"})
+        plug = os.path.join(tmp, f"plug-{short}.safetensors")
+        for path, seed in [(judge, 1), (plug, 2)]:
+            if not os.path.exists(path):
+                report.gantry("classifier", "train", "--data", data, "--seed", seed, "--out", path, "--quiet",
+                              env={"OMP_NUM_THREADS": "1"})
         for seed in range(a.seeds):
             todo = []
             for preset in a.methods.split(","):
                 out = os.path.join(tmp, f"{preset}-{short}-{seed}")
-                settings = SETTINGS if preset == "ppgn" else [("AC-GAN", [])]
+                # plug and play: the chain steered by a classifier of seed 2, not the one G inverts
+                plugged = [("PPGN, step 0.3, conditioned on another classifier (seed 2)",
+                            ["--lr", "0.3", "--condition", plug])]
+                settings = SETTINGS + plugged if preset == "ppgn" else [("AC-GAN", [])]
                 todo += [(preset, out, label, extra) for label, extra in settings]
             for preset, out, label, extra in todo:
                 report.trained(out, ["--preset", preset, "--data", data, "--seed", seed,
                                      "--set", "train.sample_every=500"])
                 # an evaluation already made (an interrupted benchmark) is read back
-                done = os.path.join(out, "bench-eval-" + "".join(c for c in "_".join(extra) if c.isalnum() or c in "._")
-                                    + f"-{a.samples}.json")
+                tag = "".join(c for c in "_".join(os.path.basename(x) for x in extra) if c.isalnum() or c in "._")
+                done = os.path.join(out, f"bench-eval-{tag}-{a.samples}.json")
                 if not os.path.exists(done):
                     t0 = time.time()
                     e = report.gantry("eval", "--run", out, "--classifier", judge, "--samples", a.samples,
