@@ -207,8 +207,10 @@ fn resume_is_bit_exact() {
     check_resume(dir, "infogan", &idx, &[]);
     // BEGAN's controller k_t, saved as training state
     check_resume(dir, "began", &idx, &[]);
-    // PPGN: G inverting a frozen classifier, saved with the checkpoint
-    check_resume(dir, "ppgn", &idx, &[]);
+    // PPGN: G inverting a frozen classifier (trained on the data's train and t10k splits),
+    // saved with the checkpoint
+    let labelled = tiny_idx_named(dir, "tiny-idx-t10k", 20, false, 11, true).display().to_string();
+    check_resume(dir, "ppgn", &labelled, &[]);
     // the semi-supervised GAN: labelled subset walk, data-dependent init, Gaussian noise
     check_resume(dir, "improved-gan-semi", &idx, &[]);
     // clipping with RMSProp on synthetic data

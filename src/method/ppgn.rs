@@ -230,7 +230,11 @@ impl Ppgn {
     fn source_classifier(&self) -> Result<Classifier> {
         let Shape::Image { channels, size } = self.shape else { unreachable!("built for images only") };
         let (c, path) = if self.c.classifier.is_empty() {
-            classifier::for_data(&self.cfg.data.source, self.device, true)?
+            classifier::for_data(&self.cfg.data.source, self.device, true).map_err(|e| {
+                Error::Usage(format!(
+                    "PPGN inverts the data's evaluation classifier, trained on first use on the data's labelled train and test splits (or give one: --set ppgn.classifier=FILE from `gantry classifier train`), and it could not be made: {e}"
+                ))
+            })?
         } else {
             let p = std::path::PathBuf::from(&self.c.classifier);
             let c = Classifier::load(&p, self.device)?;
