@@ -67,6 +67,9 @@ fn tensorboard_holds_every_logged_scalar_and_the_grids() {
 fn python(args: &[&str]) -> serde_json::Value {
     let out = Command::new("python3")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/export_check.py"))
+        // one thread, as gantry runs in these tests: a reduction split across threads rounds
+        // differently, and layer norm magnifies it
+        .env("OMP_NUM_THREADS", "1")
         .args(args)
         .output()
         .expect("python3 runs");
@@ -137,7 +140,10 @@ fn exported_generators_draw_in_pytorch_what_gantry_samples() {
         gantry(d, &["export", "--run", &run, "--out", &plain, "--format", "safetensors"]).ok();
         let (py, st) = (path(d, &format!("{preset}-plain.py")), path(d, &format!("{preset}-plain.safetensors")));
         let r = python(&["plain", &py, &st, &z, &x]);
-        assert!(r["max_abs_diff"].as_f64().unwrap() <= 1e-5, "{preset} plain: {r}");
+        // the plain module is idiomatic PyTorch, not a trace of gantry's calls: it must agree to
+        // float rounding (one CI machine, with PyTorch at its default threads, measured 5.2e-5
+        // for the layer-normed 2014 GAN; a wrong layer or weight moves images by tenths)
+        assert!(r["max_abs_diff"].as_f64().unwrap() <= 1e-4, "{preset} plain: {r}");
         assert_eq!(r["attributes"]["num_classes"].as_i64(), Some(classes));
         if classes > 0 {
             // gantry sample without --class draws the classes in order, n / K per class
@@ -303,6 +309,7 @@ fn a_began_step_equals_its_pytorch_twin() {
         let out = Command::new("python3")
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/began_twin.py"))
             .args([&path(d, "r"), &step.to_string(), &path(d, "idx/train-images-idx3-ubyte")])
+            .env("OMP_NUM_THREADS", "1")
             .args(["0", "8", "16", "64", "1.0", "1.0", "8e-5"])
             .output()
             .expect("python3 runs");
