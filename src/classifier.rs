@@ -59,6 +59,11 @@ impl Default for TrainOptions {
 
 /// `gantry-cnn-v1:<hash of the weights>` of a classifier's store.
 pub fn weights_identity(vs: &VarStore) -> String {
+    format!("{ARCH}:{}", weights_hash(vs))
+}
+
+/// A short hash of a store's variables (names and values).
+pub fn weights_hash(vs: &VarStore) -> String {
     let mut h = Sha256::new();
     for (name, t) in named_variables(vs) {
         h.update(name.as_bytes());
@@ -68,8 +73,37 @@ pub fn weights_identity(vs: &VarStore) -> String {
             h.update(x.to_le_bytes());
         }
     }
-    let hex: String = h.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect();
-    format!("{ARCH}:{hex}")
+    h.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes a store's variables and a `__meta__` tensor of JSON `meta` as one safetensors file
+/// (through a temporary file, so a failed write leaves no half file).
+pub fn save_with_meta(vs: &VarStore, meta: &[u8], path: &Path) -> Result<()> {
+    let mut tensors = named_variables(vs);
+    tensors.push(("__meta__".into(), Tensor::from_slice(meta)));
+    let cpu: Vec<(String, Tensor)> =
+        tensors.into_iter().map(|(n, t)| (n, t.to_device(Device::Cpu).contiguous())).collect();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    }
+    let tmp = path.with_extension("tmp");
+    Tensor::write_safetensors(&cpu, &tmp).map_err(|e| Error::Usage(format!("cannot write {}: {e}", path.display())))?;
+    std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+/// The `__meta__` bytes of a file `save_with_meta` wrote; `what` names the kind of network and
+/// `make` the command that makes one, for the errors.
+pub fn read_meta(path: &Path, what: &str, make: &str) -> Result<Vec<u8>> {
+    let bad = |msg: String| Error::Checkpoint { path: path.to_path_buf(), msg };
+    if !path.is_file() {
+        return Err(bad(format!("no such {what} file; make one with `{make}`")));
+    }
+    let saved = Tensor::read_safetensors(path).map_err(|e| bad(format!("not a safetensors file ({e})")))?;
+    let meta_t = saved
+        .iter()
+        .find(|(n, _)| n == "__meta__")
+        .ok_or_else(|| bad(format!("has no gantry {what} metadata; it is not a file written by `{make}`")))?;
+    Vec::try_from(&meta_t.1).map_err(|e: tch::TchError| bad(e.to_string()))
 }
 
 /// Resizes and converts images `[n, c, h, w]` to what a network of `channels` × `size` takes.
@@ -261,32 +295,12 @@ impl Classifier {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut tensors = named_variables(&self.vs);
-        let meta = serde_json::to_vec(&self.meta).expect("meta serialises");
-        tensors.push(("__meta__".into(), Tensor::from_slice(&meta)));
-        let cpu: Vec<(String, Tensor)> =
-            tensors.into_iter().map(|(n, t)| (n, t.to_device(Device::Cpu).contiguous())).collect();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-        }
-        let tmp = path.with_extension("tmp");
-        Tensor::write_safetensors(&cpu, &tmp)
-            .map_err(|e| Error::Usage(format!("cannot write {}: {e}", path.display())))?;
-        std::fs::rename(&tmp, path).map_err(io_err(path))
+        save_with_meta(&self.vs, &serde_json::to_vec(&self.meta).expect("meta serialises"), path)
     }
 
     pub fn load(path: &Path, device: Device) -> Result<Classifier> {
         let bad = |msg: String| Error::Checkpoint { path: path.to_path_buf(), msg };
-        if !path.is_file() {
-            return Err(bad(
-                "no such classifier file; make one with `gantry classifier train --data DATA --out FILE`".into()
-            ));
-        }
-        let saved = Tensor::read_safetensors(path).map_err(|e| bad(format!("not a safetensors file ({e})")))?;
-        let meta_t = saved.iter().find(|(n, _)| n == "__meta__").ok_or_else(|| {
-            bad("has no gantry classifier metadata; it is not a file written by `gantry classifier train`".into())
-        })?;
-        let bytes: Vec<u8> = Vec::try_from(&meta_t.1).map_err(|e: tch::TchError| bad(e.to_string()))?;
+        let bytes = read_meta(path, "classifier", "gantry classifier train --data DATA --out FILE")?;
         let meta: Meta = serde_json::from_slice(&bytes).map_err(|e| bad(format!("unreadable metadata ({e})")))?;
         if meta.arch != ARCH {
             return Err(bad(format!("holds a `{}` network; this gantry reads `{ARCH}`", meta.arch)));

@@ -48,6 +48,9 @@ enum Command {
     /// Evaluation classifiers (the feature network of FCD, KID and the rest).
     #[command(subcommand)]
     Classifier(ClassifierCommand),
+    /// Text encoders of captioned folders (the caption embeddings of text-to-image methods).
+    #[command(subcommand)]
+    Text(TextCommand),
     /// Write a run's generator as a TorchScript module for PyTorch (`torch.jit.load`); a
     /// translation run gives one per direction (OUT-a2b.pt, OUT-b2a.pt).
     Export(ExportArgs),
@@ -82,6 +85,9 @@ struct TrainArgs {
     /// layers with this domain's labels (`a` or `b`); eval reports the other domain's accuracy.
     #[arg(long)]
     labels_from: Option<String>,
+    /// StackGAN Stage II: the Stage-I run it refines (stackgan.stage1).
+    #[arg(long)]
+    stage1: Option<PathBuf>,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long)]
     device: Option<String>,
@@ -138,6 +144,13 @@ struct SampleArgs {
     step: Option<u64>,
     #[arg(long, default_value = "auto")]
     device: String,
+    /// A text-to-image run: --n samples of this caption (one row; Stage-II runs show each
+    /// Stage-I image beside its refinement). Repeat for more rows.
+    #[arg(long, conflicts_with = "class")]
+    caption: Vec<String>,
+    /// A text-to-image run: a file of captions, one a line, each a row of --n samples.
+    #[arg(long, conflicts_with = "class")]
+    captions: Option<PathBuf>,
     #[command(flatten)]
     chain: ChainArgs,
     /// PPGN: write every N-th iteration of each chain (one chain per sample) to
@@ -330,7 +343,8 @@ struct TranslateArgs {
 
 #[derive(Subcommand)]
 enum DataCommand {
-    /// Write a built-in two-domain set in the trainA/ trainB/ testA/ testB/ layout.
+    /// Write a built-in two-domain set in the trainA/ trainB/ testA/ testB/ layout, or the
+    /// captioned scenes `shapes-captions`.
     Make(DataMakeArgs),
     /// Write a built-in image set or an IDX folder as an image-folder tree
     /// (OUT/train/CLASS/N.png, OUT/test/CLASS/N.png) that `--data OUT` trains on identically.
@@ -347,7 +361,8 @@ struct DataExportArgs {
 
 #[derive(Args)]
 struct DataMakeArgs {
-    /// One of: digits-edges, digits-negative, fashion-edges, digits-typeset, modes5-modes10.
+    /// One of: digits-edges, digits-negative, fashion-edges, digits-typeset, modes5-modes10,
+    /// shapes-captions (captioned scenes: train/ and test/, each images/, text/, scenes.jsonl).
     name: String,
     #[arg(long)]
     out: PathBuf,
@@ -355,7 +370,8 @@ struct DataMakeArgs {
     /// $GANTRY_MNIST).
     #[arg(long)]
     mnist: Option<PathBuf>,
-    /// Images per domain and split at most (0: all the source has).
+    /// Images per domain and split at most (0: all the source has; shapes-captions: 10,000
+    /// train and 1,000 test scenes).
     #[arg(long, default_value_t = 0)]
     limit: usize,
     #[arg(long, default_value_t = 0)]
@@ -366,6 +382,43 @@ struct DataMakeArgs {
 enum ClassifierCommand {
     /// Train the evaluation CNN on a labelled IDX folder; prints its test accuracy.
     Train(ClassifierTrainArgs),
+}
+
+#[derive(Subcommand)]
+enum TextCommand {
+    /// Train a text encoder on a captioned folder's training split (joint image–text
+    /// embedding); prints its test retrieval as one JSON object.
+    Train(TextTrainArgs),
+    /// List the words a text encoder knows, one a line.
+    Words(TextWordsArgs),
+}
+
+#[derive(Args)]
+struct TextTrainArgs {
+    /// A captioned folder: images/ and text/ (one caption file per image), optionally under
+    /// train/ and test/.
+    #[arg(long)]
+    data: String,
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 3000)]
+    steps: u64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, default_value = "auto")]
+    device: String,
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct TextWordsArgs {
+    /// A file from `gantry text train`.
+    #[arg(long, required_unless_present = "run", conflicts_with = "run")]
+    encoder: Option<PathBuf>,
+    /// A text-to-image run (its checkpointed encoder).
+    #[arg(long)]
+    run: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -445,6 +498,11 @@ fn train_config(a: &TrainArgs) -> Result<Config> {
     }
     if let Some(n) = a.labels {
         sets.push(format!("semi.labels={n}"));
+    }
+    if let Some(r) = &a.stage1 {
+        // absolute, so that a resume from another folder finds it
+        let r = std::fs::canonicalize(r).unwrap_or_else(|_| r.clone());
+        sets.push(format!("stackgan.stage1={}", toml::Value::String(r.display().to_string())));
     }
     if let Some(d) = &a.device {
         sets.push(format!("device={}", toml::Value::String(d.clone())));
@@ -537,6 +595,34 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sample(a) => {
             check_n("--n", a.n)?;
             let t = sample::load_run_at(&a.run, &a.device, a.step)?;
+            if !a.caption.is_empty() || a.captions.is_some() || t.method.captions().is_some() {
+                let mut caps = a.caption.clone();
+                let origin = match &a.captions {
+                    Some(f) => {
+                        caps.extend(gantry::data::captions::read_caption_file(f)?);
+                        f.display().to_string()
+                    }
+                    None => "--caption".into(),
+                };
+                if caps.is_empty() {
+                    return Err(Error::Usage(format!(
+                        "{} draws images from captions; give one with --caption \"…\" or a file of them with --captions FILE",
+                        a.run.display()
+                    )));
+                }
+                let (grid, cols, last) = t.caption_rows(&caps, a.n, a.seed, &origin)?;
+                if let Some(out) = &a.out {
+                    viz::save_grid(&grid, cols, out)?;
+                }
+                write_npys(&[(&a.npy, &last)])?;
+                if let Some(dir) = &a.out_dir {
+                    std::fs::create_dir_all(dir).map_err(gantry::error::io_err(dir))?;
+                    for i in 0..last.size()[0] {
+                        viz::save_grid(&last.narrow(0, i, 1), 1, &dir.join(format!("{i:05}.png")))?;
+                    }
+                }
+                return Ok(());
+            }
             t.use_chain(&a.chain.ask())?;
             if let Some(every) = a.chain_every {
                 let dir = a.out_dir.as_ref().expect("clap requires --out-dir");
@@ -775,6 +861,30 @@ pub fn run(cli: Cli) -> Result<()> {
                 "{}",
                 serde_json::json!({ "test_accuracy": c.meta.test_accuracy, "path": a.out, "feature_network": c.identity, "data": c.meta.data })
             );
+        }
+        Command::Text(TextCommand::Train(a)) => {
+            gantry::progress::set_quiet(a.quiet);
+            let device = config::parse_device(&a.device)?;
+            let opts =
+                gantry::text::TrainOptions { steps: a.steps, seed: a.seed, quiet: a.quiet, ..Default::default() };
+            let e = gantry::text::TextEncoder::train(&a.data, &opts, device)?;
+            e.save(&a.out)?;
+            let m = &e.meta;
+            println!(
+                "{}",
+                serde_json::json!({ "path": a.out, "text_encoder": e.identity, "data": m.data, "words": m.vocab.len(),
+                    "text_to_image_r1": m.text_to_image_r1, "text_to_image_r5": m.text_to_image_r5, "test_images": m.test_images })
+            );
+        }
+        Command::Text(TextCommand::Words(a)) => {
+            let vocab = match (&a.encoder, &a.run) {
+                (Some(f), _) => gantry::text::TextEncoder::load(f, tch::Device::Cpu)?.meta.vocab,
+                (None, Some(r)) => sample::load_run(r, "cpu")?.caption_sampler()?.encoder().meta.vocab.clone(),
+                (None, None) => unreachable!("clap requires one"),
+            };
+            for w in &vocab {
+                println!("{w}");
+            }
         }
         Command::Presets => {
             for p in config::PRESETS {

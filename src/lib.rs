@@ -26,6 +26,7 @@ pub mod report;
 pub mod rng;
 pub mod sample;
 pub mod select;
+pub mod text;
 pub mod threads;
 pub mod train;
 pub mod translate;

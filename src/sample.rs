@@ -6,7 +6,7 @@ use crate::data::Shape;
 use crate::data::unpaired;
 use crate::error::{Error, Result};
 use crate::evaluate::{Evaluator, Features};
-use crate::method::{self, DataInfo, Method, NoiseSampler, PairSampler, Translator};
+use crate::method::{self, CaptionSampler, DataInfo, Method, NoiseSampler, PairSampler, Translator};
 pub use crate::ops::slerp;
 use crate::rng;
 use crate::train::checkpoint;
@@ -49,6 +49,13 @@ pub fn load_run_at(run: &Path, device: &str, step: Option<u64>) -> Result<Traine
     let info = DataInfo { shape, classes: state.classes, shape_b: state.data_shape_b() };
     let mut method = method::build(&cfg, info, device)?;
     checkpoint::load_networks(&path, method.as_mut())?;
+    // what a sampler needs beyond the networks (StackGAN's text encoder and Stage-I generator)
+    if path.join("state.safetensors").is_file() {
+        let saved = checkpoint::read_state_tensors(&path)?;
+        method
+            .load_state(&saved)
+            .map_err(|e| Error::Checkpoint { path: path.join("state.safetensors"), msg: e.to_string() })?;
+    }
     Ok(Trained { cfg, shape, step: state.step, method, device })
 }
 
@@ -173,8 +180,39 @@ impl Trained {
         Ok(self.sampler()?.generate(&h))
     }
 
+    /// The run's caption → image sampler; a clear error for a run that has none.
+    pub fn caption_sampler(&self) -> Result<&dyn CaptionSampler> {
+        self.method.captions().ok_or_else(|| {
+            Error::Usage(format!(
+                "this run (method = \"{}\") does not draw images from captions; --caption and --captions sample a StackGAN run",
+                self.cfg.method
+            ))
+        })
+    }
+
+    /// `n` samples of each caption (checked against the encoder's vocabulary): one row per
+    /// caption, each sample's stages side by side (Stage-I upsampled beside Stage-II). Returns
+    /// the grid's images, its columns and the last stage's samples.
+    pub fn caption_rows(&self, captions: &[String], n: i64, seed: u64, origin: &str) -> Result<(Tensor, i64, Tensor)> {
+        let s = self.caption_sampler()?;
+        s.encoder().check_words(captions, origin)?;
+        let text = s.encoder().encode(captions).repeat_interleave_self_int(n, 0, None);
+        rng::seed_torch(seed, rng::stream::SAMPLE, 0);
+        let z = Tensor::randn([text.size()[0], s.z_dim()], (Kind::Float, self.device));
+        rng::seed_torch(seed, rng::stream::SAMPLE, 1);
+        let stages = s.generate(&text, &z);
+        let last = stages.last().expect("one stage at least").shallow_clone();
+        Ok((method::stackgan::side_by_side(&stages), n * stages.len() as i64, last))
+    }
+
     /// The run's noise → sample generator; a clear error for a run that has none.
     pub fn sampler(&self) -> Result<&dyn NoiseSampler> {
+        if self.method.captions().is_some() {
+            return Err(Error::Usage(format!(
+                "this run (method = \"{}\") draws images from captions; give one with --caption \"…\" or a file of them with --captions FILE",
+                self.cfg.method
+            )));
+        }
         if self.method.noise().is_none() && self.method.pairs().is_some() {
             return Err(Error::Usage(format!(
                 "this run (method = \"{}\") generates pairs of images, one of each domain, from one latent; `gantry sample` and `gantry interpolate` draw them, `gantry eval` scores them",

@@ -58,8 +58,9 @@ fn every_preset_trains_samples_and_checkpoints() {
     let listing = gantry(dir, &["presets"]).ok().stdout();
     let presets: Vec<String> = listing.lines().map(|l| l.split_whitespace().next().unwrap().to_string()).collect();
     assert!(presets.len() >= 16, "{listing}");
-    // the two-domain presets need two domains: tests/translation.rs trains each of them
-    let two_domain = ["cyclegan", "discogan", "cogan", "unit"];
+    // the two-domain presets need two domains (tests/translation.rs trains each of them), and
+    // the text-to-image ones captions (tests/captions.rs)
+    let two_domain = ["cyclegan", "discogan", "cogan", "unit", "stackgan"];
     for p in presets.iter().filter(|p| !two_domain.iter().any(|m| p.starts_with(m))) {
         let data = if p.starts_with("toy") {
             "ring8".to_string()

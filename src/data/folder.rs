@@ -224,8 +224,21 @@ pub struct Loaded {
 pub fn load(root: &Path, split: &str, cfg: &DataConfig, device: Device) -> Result<Loaded> {
     let dir = split_dir(root, split)?;
     let listing = list(&dir)?;
-    let heads: Vec<Option<(u32, u32, bool)>> = listing
-        .files
+    let (x, kept) = load_files(&dir, &listing.files, cfg, device)?;
+    let skipped = listing.files.len() - kept.len();
+    let labels = (!listing.classes.is_empty()).then(|| {
+        let l: Vec<i64> = kept.iter().map(|&j| listing.labels[j]).collect();
+        Tensor::from_slice(&l).to(device)
+    });
+    Ok(Loaded { x, labels, classes: listing.classes, skipped })
+}
+
+/// Decodes `files` (of folder `dir`) as `cfg` asks: the images (`[n, c, s, s]` in [−1, 1] on
+/// `device`) and the indices of the files kept (all but the unreadable ones under
+/// `data.skip_bad`).
+pub fn load_files(dir: &Path, files: &[PathBuf], cfg: &DataConfig, device: Device) -> Result<(Tensor, Vec<usize>)> {
+    let dir = dir.to_path_buf();
+    let heads: Vec<Option<(u32, u32, bool)>> = files
         .par_iter()
         .map(|f| match header(f) {
             Ok(h) => Ok(Some(h)),
@@ -235,10 +248,7 @@ pub fn load(root: &Path, split: &str, cfg: &DataConfig, device: Device) -> Resul
         .collect::<Result<_>>()?;
     let good: Vec<usize> = (0..heads.len()).filter(|&i| heads[i].is_some()).collect();
     if good.is_empty() {
-        return Err(Error::Data {
-            path: dir,
-            msg: format!("holds {} image files and none is readable", listing.files.len()),
-        });
+        return Err(Error::Data { path: dir, msg: format!("holds {} image files and none is readable", files.len()) });
     }
     let channels = match cfg.channels {
         0 if good.iter().any(|&i| heads[i].expect("kept").2) => 3,
@@ -255,10 +265,10 @@ pub fn load(root: &Path, split: &str, cfg: &DataConfig, device: Device) -> Resul
             .expect("not uniform");
         let (w, h, _) = heads[*odd].expect("kept");
         return Err(Error::Data {
-            path: listing.files[*odd].clone(),
+            path: files[*odd].clone(),
             msg: format!(
                 "is {w}x{h} but {} is {w0}x{h0}; set data.image_size (e.g. --set data.image_size=64) to resize every image's shorter side to it and cut the centre square",
-                listing.files[good[0]].display()
+                files[good[0]].display()
             ),
         });
     }
@@ -281,7 +291,7 @@ pub fn load(root: &Path, split: &str, cfg: &DataConfig, device: Device) -> Resul
     let decoded: Vec<bool> = bytes
         .par_chunks_mut(per)
         .zip(good.par_iter())
-        .map(|(out, &i)| match decode(&listing.files[i], channels, side, crop).inspect(|_| bar.inc(1)) {
+        .map(|(out, &i)| match decode(&files[i], channels, side, crop).inspect(|_| bar.inc(1)) {
             Ok(raw) => {
                 out.copy_from_slice(&raw);
                 Ok(true)
@@ -295,7 +305,6 @@ pub fn load(root: &Path, split: &str, cfg: &DataConfig, device: Device) -> Resul
     if kept.is_empty() {
         return Err(Error::Data { path: dir, msg: "holds no image that decodes".into() });
     }
-    let skipped = listing.files.len() - kept.len();
     if kept.len() < good.len() {
         let mut compact = Vec::with_capacity(kept.len() * per);
         for &j in &kept {
@@ -307,11 +316,7 @@ pub fn load(root: &Path, split: &str, cfg: &DataConfig, device: Device) -> Resul
     let (s, c) = (side as i64, channels);
     let x = Tensor::from_slice(&bytes).view([n, s, s, c]).permute([0, 3, 1, 2]).to(device).to_kind(Kind::Float) / 127.5
         - 1.0;
-    let labels = (!listing.classes.is_empty()).then(|| {
-        let l: Vec<i64> = kept.iter().map(|&j| listing.labels[good[j]]).collect();
-        Tensor::from_slice(&l).to(device)
-    });
-    Ok(Loaded { x: x.contiguous(), labels, classes: listing.classes, skipped })
+    Ok((x.contiguous(), kept.iter().map(|&j| good[j]).collect()))
 }
 
 /// Hashes a folder's image files (relative paths and bytes) into `h`, for the data's identity.

@@ -1,9 +1,11 @@
 //! Training data: where it comes from (`DATA` in the CLI), what shape the networks see, and the
 //! batch for any position in the run, derived from the seed so that a resumed run draws the
 //! same batches as a straight one.
+pub mod captions;
 pub mod folder;
 pub mod idx;
 pub mod points;
+pub mod scenes;
 pub mod synthetic;
 pub mod unpaired;
 
@@ -152,6 +154,8 @@ pub enum Data {
     One(Dataset),
     /// Two unpaired image domains (translation methods).
     Two(unpaired::Unpaired),
+    /// Images with captions (text-to-image methods).
+    Captioned(captions::Captioned),
 }
 
 impl Data {
@@ -160,7 +164,7 @@ impl Data {
     pub fn one(&self) -> &Dataset {
         match self {
             Data::One(d) => d,
-            Data::Two(_) => panic!("a single-set method was given two-domain data"),
+            _ => panic!("a single-set method was given two-domain or captioned data"),
         }
     }
 
@@ -168,7 +172,15 @@ impl Data {
     pub fn two(&self) -> &unpaired::Unpaired {
         match self {
             Data::Two(d) => d,
-            Data::One(_) => panic!("a translation method was given one data set"),
+            _ => panic!("a translation method was given other data than two domains"),
+        }
+    }
+
+    /// The captioned images of a text-to-image method.
+    pub fn captioned(&self) -> &captions::Captioned {
+        match self {
+            Data::Captioned(d) => d,
+            _ => panic!("a text-to-image method was given data without captions"),
         }
     }
 
@@ -178,13 +190,14 @@ impl Data {
             Data::One(d) => d.shape,
             Data::Two(d) if d.is_points() => Shape::Points { dim: d.channels(unpaired::Side::A) },
             Data::Two(d) => Shape::Image { channels: d.channels(unpaired::Side::A), size: d.side },
+            Data::Captioned(d) => d.shape(),
         }
     }
 
     /// Domain B's shape, for two-domain data.
     pub fn shape_b(&self) -> Option<Shape> {
         match self {
-            Data::One(_) => None,
+            Data::One(_) | Data::Captioned(_) => None,
             Data::Two(d) if d.is_points() => Some(Shape::Points { dim: d.channels(unpaired::Side::B) }),
             Data::Two(d) => Some(Shape::Image { channels: d.channels(unpaired::Side::B), size: d.side }),
         }
@@ -196,6 +209,7 @@ impl Data {
         match self {
             Data::One(d) => d.classes(),
             Data::Two(d) => d.classes(),
+            Data::Captioned(_) => 0,
         }
     }
 }
@@ -275,6 +289,10 @@ impl Dataset {
             let (x, labels) = unpaired::domains_as_classes(cfg, split, device)?;
             let x = fit_images(x, cfg)?;
             (Shape::Image { channels: x.size()[1], size: x.size()[2] }, Store::Tensor { x, labels: Some(labels) })
+        } else if captions::is_captioned(&path) {
+            // a captioned folder given to a method without text: its images, unlabelled
+            let x = fit_images(captions::Captioned::load(cfg, split, device)?.x, cfg)?;
+            (Shape::Image { channels: x.size()[1], size: x.size()[2] }, Store::Tensor { x, labels: None })
         } else if folder::is_image_folder(&path) {
             let loaded = folder::load(&path, split, cfg, device)?;
             if loaded.skipped > 0 {
@@ -534,6 +552,10 @@ pub fn identity(source: &str) -> Result<String> {
                 h.update(std::fs::read(&f).map_err(crate::error::io_err(&f))?);
             }
         }
+    } else if captions::is_captioned(&path) {
+        h.update(b"captions:");
+        folder::hash_into(&path, &mut h)?;
+        captions::hash_text_into(&path, &mut h)?;
     } else if folder::is_image_folder(&path) {
         h.update(b"folder:");
         folder::hash_into(&path, &mut h)?;

@@ -22,6 +22,7 @@ use crate::nets::began::{self, AutoEncoder, Decoder};
 use crate::rng;
 use crate::train::checkpoint::{Saved, named_variables};
 use crate::train::optim::Optimizer;
+use crate::train::schedule::halved;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -143,13 +144,6 @@ impl Began {
     }
 }
 
-/// `base` halved once per `every` steps completed, not below `floor` once halving has begun.
-fn halved(base: f64, step: u64, every: u64, floor: f64) -> f64 {
-    if every == 0 || step < every {
-        return base;
-    }
-    (base * 0.5f64.powi((step / every).min(1024) as i32)).max(floor)
-}
 
 /// One controller update: k + λ_k·(γ·L(x) − L(G(z))), clipped to [0, 1].
 pub fn next_k(k: &Tensor, real: &Tensor, fake: &Tensor, gamma: f64, lambda_k: f64) -> Tensor {

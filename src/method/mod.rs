@@ -30,7 +30,7 @@ macro_rules! methods {
     };
 }
 
-methods!(gan, cgan, acgan, infogan, semi, cyclegan, discogan, cogan, unit, began, ppgn);
+methods!(gan, cgan, acgan, infogan, semi, cyclegan, discogan, cogan, unit, began, ppgn, stackgan);
 
 /// Metric key and a scalar tensor, read from the device only at logging steps.
 pub type Metrics = Vec<(&'static str, Tensor)>;
@@ -44,6 +44,8 @@ pub enum Batch {
     Labelled,
     /// Two unpaired image domains (a folder with trainA/ and trainB/).
     Unpaired,
+    /// Images with their captions (a folder with images/ and text/).
+    Captioned,
 }
 
 /// What a method is built for: the shape of one example and the data's number of classes.
@@ -116,6 +118,10 @@ pub trait Method: Saved {
     }
     /// The classifier-steered Markov chain in a latent space, for PPGN.
     fn chain(&self) -> Option<&dyn ChainSampler> {
+        None
+    }
+    /// The caption → image sampler, for text-to-image methods.
+    fn captions(&self) -> Option<&dyn CaptionSampler> {
         None
     }
     /// Figures only this method computes (a classifier's test error, a code's accuracy).
@@ -229,6 +235,17 @@ pub trait ChainSampler {
     /// with the noise sampler); every `every` iterations (0: never) and at the end, calls
     /// `snapshot(iteration, first row, images)` for each block of chains run together.
     fn run(&self, y: &Tensor, every: u64, snapshot: &mut dyn FnMut(u64, i64, &Tensor)) -> Tensor;
+}
+
+/// Sampling from captions: a text-to-image method (StackGAN).
+pub trait CaptionSampler {
+    /// The frozen text encoder that embeds captions (its vocabulary refuses unknown words).
+    fn encoder(&self) -> &crate::text::TextEncoder;
+    /// Width of the noise each image is drawn with.
+    fn z_dim(&self) -> i64;
+    /// The images of caption embeddings `text` and noise `z`, in eval mode: one tensor per
+    /// stage, the lowest resolution first.
+    fn generate(&self, text: &Tensor, z: &Tensor) -> Vec<Tensor>;
 }
 
 /// Sampling pairs: one latent, an image of each domain (CoGAN).
@@ -404,7 +421,9 @@ mod tests {
     #[test]
     fn every_preset_resolves_to_a_registered_method() {
         for p in crate::config::PRESETS {
-            let cfg = resolve(&sources(p.name, &[])).unwrap();
+            // Stage II names the Stage-I run it refines
+            let sets: &[&str] = if p.name == "stackgan-2" { &["stackgan.stage1=\"s1\""] } else { &[] };
+            let cfg = resolve(&sources(p.name, sets)).unwrap();
             assert_eq!(cfg.preset, p.name);
             assert!(!cfg.description.is_empty(), "{} lacks a description", p.name);
             assert!(spec(&cfg.method).is_ok());

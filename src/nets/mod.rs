@@ -11,6 +11,8 @@ pub mod mlp;
 pub mod patchgan;
 pub mod resnet;
 pub mod semi;
+pub mod stackgan;
+pub mod text;
 pub mod unit;
 
 use crate::data::Shape;

@@ -108,9 +108,15 @@ pub fn load_store(vs: &VarStore, path: &Path) -> Result<()> {
     let saved =
         Tensor::read_safetensors(path).map_err(|e| Error::Checkpoint { path: path.into(), msg: e.to_string() })?;
     let saved: BTreeMap<String, Tensor> = saved.into_iter().collect();
+    copy_into(vs, &saved, "", path)
+}
+
+/// Copies the tensors of `saved` named `prefix` + a variable's name into a store, checking
+/// names and shapes; `path` is where they came from, for the errors.
+pub fn copy_into(vs: &VarStore, saved: &BTreeMap<String, Tensor>, prefix: &str, path: &Path) -> Result<()> {
     tch::no_grad(|| {
         for (name, mut var) in named_variables(vs) {
-            let src = saved.get(&name).ok_or_else(|| Error::Checkpoint {
+            let src = saved.get(&format!("{prefix}{name}")).ok_or_else(|| Error::Checkpoint {
                 path: path.into(),
                 msg: format!("has no variable `{name}`; it was written for another architecture"),
             })?;
@@ -349,16 +355,22 @@ pub fn load(path: &Path, state: &State, method: &mut dyn Saved) -> Result<()> {
         opt.load_state(&saved, steps, &p)?;
         opt.lr_scale = state.lr_scale;
     }
+    let extra = read_state_tensors(path)?;
+    method
+        .load_state(&extra)
+        .map_err(|e| Error::Checkpoint { path: path.join("state.safetensors"), msg: e.to_string() })
+}
+
+/// A checkpoint folder's other training state (`state.safetensors`; empty without one).
+pub fn read_state_tensors(path: &Path) -> Result<BTreeMap<String, Tensor>> {
     let p = path.join("state.safetensors");
-    let extra: BTreeMap<String, Tensor> = if p.is_file() {
-        Tensor::read_safetensors(&p)
-            .map_err(|e| Error::Checkpoint { path: p.clone(), msg: e.to_string() })?
-            .into_iter()
-            .collect()
-    } else {
-        BTreeMap::new()
-    };
-    method.load_state(&extra).map_err(|e| Error::Checkpoint { path: p, msg: e.to_string() })
+    if !p.is_file() {
+        return Ok(BTreeMap::new());
+    }
+    Ok(Tensor::read_safetensors(&p)
+        .map_err(|e| Error::Checkpoint { path: p.clone(), msg: e.to_string() })?
+        .into_iter()
+        .collect())
 }
 
 #[cfg(test)]

@@ -145,6 +145,7 @@ pub fn load_data(cfg: &Config, batch: Batch, device: tch::Device) -> Result<Data
     match batch {
         Batch::Examples | Batch::Labelled => Ok(Data::One(Dataset::load(&cfg.data, device)?)),
         Batch::Unpaired => Ok(Data::Two(Unpaired::load(&cfg.data, device)?)),
+        Batch::Captioned => Ok(Data::Captioned(crate::data::captions::Captioned::load(&cfg.data, "train", device)?)),
     }
 }
 

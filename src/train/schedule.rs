@@ -15,6 +15,14 @@ pub fn lr(base: f64, schedule: Schedule, decay_start: u64, step: u64, total: u64
     }
 }
 
+/// `base` halved once per `every` steps completed, not below `floor` once halving has begun.
+pub fn halved(base: f64, step: u64, every: u64, floor: f64) -> f64 {
+    if every == 0 || step < every {
+        return base;
+    }
+    (base * 0.5f64.powi((step / every).min(1024) as i32)).max(floor)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,11 @@
 //! - `modes5-modes10`: DiscoGAN's toy, point sets in `trainA.csv` / `trainB.csv` (and test
 //!   files): A a mixture of 5 Gaussians and B of 10, σ = 0.1, their means at multiples of 30° on
 //!   circles of radius 2 about (−2, −2) for A (240°…360°) and (2, 2) for B (90°…360°), as the
-//!   DiscoGAN-pytorch notebook places its modes, with `modes.json` naming the means.
+//!   DiscoGAN-pytorch notebook places its modes, with `modes.json` naming the means;
+//! - `shapes-captions`: captioned scenes for text-to-image methods (`scenes`), not a two-domain
+//!   set.
+pub mod scenes;
+
 use crate::data::{FASHION_MNIST_DIR, idx};
 use crate::error::{Error, Result};
 use crate::rng;
@@ -24,7 +28,8 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 /// The sets `make` knows.
-pub const NAMES: &[&str] = &["digits-edges", "digits-negative", "fashion-edges", "digits-typeset", "modes5-modes10"];
+pub const NAMES: &[&str] =
+    &["digits-edges", "digits-negative", "fashion-edges", "digits-typeset", "modes5-modes10", "shapes-captions"];
 
 pub struct Options {
     /// MNIST-format folder of the digit sets (default: `$GANTRY_MNIST`, else
@@ -40,8 +45,8 @@ pub struct Options {
 pub struct Made {
     pub name: String,
     pub out: PathBuf,
-    /// Images of trainA, trainB, testA, testB.
-    pub counts: [usize; 4],
+    /// Images of trainA, trainB, testA, testB (of train, test for a captioned set).
+    pub counts: Vec<usize>,
     pub source: String,
     /// The fonts of `digits-typeset`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -161,6 +166,16 @@ fn write_set(
 pub fn make(name: &str, out: &Path, o: &Options) -> Result<Made> {
     let source = match name {
         "modes5-modes10" => return make_modes(out, o),
+        "shapes-captions" => {
+            let (counts, font) = scenes::make(out, o.limit, o.seed)?;
+            return Ok(Made {
+                name: name.into(),
+                out: out.into(),
+                counts,
+                source: "generated".into(),
+                fonts: vec![font],
+            });
+        }
         "fashion-edges" => PathBuf::from(FASHION_MNIST_DIR),
         n if NAMES.contains(&n) => o.mnist.clone().unwrap_or_else(default_mnist),
         _ => {
@@ -222,7 +237,13 @@ pub fn make(name: &str, out: &Path, o: &Options) -> Result<Made> {
             counts
         }
     };
-    Ok(Made { name: name.into(), out: out.into(), counts, source: source.display().to_string(), fonts })
+    Ok(Made {
+        name: name.into(),
+        out: out.into(),
+        counts: counts.to_vec(),
+        source: source.display().to_string(),
+        fonts,
+    })
 }
 
 /// The toy's mixture means: the points at k·30° on the circle of radius 2 about `centre`, for
@@ -269,7 +290,13 @@ fn make_modes(out: &Path, o: &Options) -> Result<Made> {
     let p = out.join("modes.json");
     std::fs::write(&p, serde_json::to_string_pretty(&modes).expect("modes serialise"))
         .map_err(crate::error::io_err(&p))?;
-    Ok(Made { name: "modes5-modes10".into(), out: out.into(), counts, source: "generated".into(), fonts: vec![] })
+    Ok(Made {
+        name: "modes5-modes10".into(),
+        out: out.into(),
+        counts: counts.to_vec(),
+        source: "generated".into(),
+        fonts: vec![],
+    })
 }
 
 /// TrueType and OpenType fonts under /usr/share/fonts that have all ten digits, sorted by path;

@@ -1,0 +1,210 @@
+//! Captioned data, the text encoder and StackGAN through the real binary: `gantry data make
+//! shapes-captions`, `gantry text train`, both stages a few steps, sampling from captions,
+//! resume bit-exact, and the errors a user meets.
+mod common;
+use common::*;
+use std::path::Path;
+
+/// Tiny StackGAN networks on 16 × 16 (Stage I) and 64 × 64 (Stage II) images.
+const TINY: &[&str] = &[
+    "--set",
+    "stackgan.g_width=16",
+    "--set",
+    "stackgan.d_width=8",
+    "--set",
+    "stackgan.c_dim=8",
+    "--set",
+    "stackgan.z_dim=8",
+    "--set",
+    "data.batch_size=4",
+    "--set",
+    "train.checkpoint_every=2",
+    "--set",
+    "train.sample_every=2",
+    "--set",
+    "train.log_every=1",
+    "--set",
+    "train.grid_samples=8",
+];
+
+/// A 24-scene captioned set and a text encoder of 20 steps on it.
+fn setup(dir: &Path) -> (String, String) {
+    let made = gantry(dir, &["data", "make", "shapes-captions", "--out", "shapes", "--limit", "24"]).ok().json();
+    assert_eq!(made["counts"], serde_json::json!([24, 24]), "{made}");
+    let t =
+        gantry(dir, &["text", "train", "--data", "shapes", "--out", "text.safetensors", "--steps", "20", "--quiet"])
+            .ok()
+            .json();
+    assert!(t["words"].as_u64().unwrap() > 30, "{t}");
+    assert_eq!(t["test_images"], 24);
+    ("shapes".into(), format!("stackgan.text_encoder=\"{}\"", dir.join("text.safetensors").display()))
+}
+
+fn stage1(dir: &Path, out: &str, steps: &str, encoder: &str, extra: &[&str]) -> Run {
+    let mut a = vec!["train", "--preset", "stackgan-1", "--data", "shapes", "--out", out, "--steps", steps, "--quiet"];
+    a.extend_from_slice(TINY);
+    a.extend_from_slice(&["--set", "data.image_size=16", "--set", encoder]);
+    a.extend_from_slice(extra);
+    gantry(dir, &a)
+}
+
+fn stage2(dir: &Path, out: &str, steps: &str, stage1: &str, extra: &[&str]) -> Run {
+    let mut a = vec!["train", "--preset", "stackgan-2", "--data", "shapes", "--out", out, "--steps", steps, "--quiet"];
+    a.extend_from_slice(TINY);
+    a.extend_from_slice(&["--set", "data.image_size=64", "--set", "stackgan.res_blocks=1", "--stage1", stage1]);
+    a.extend_from_slice(extra);
+    gantry(dir, &a)
+}
+
+fn same_files(a: &Path, b: &Path, names: &[&str]) {
+    for n in names {
+        assert!(std::fs::read(a.join(n)).unwrap() == std::fs::read(b.join(n)).unwrap(), "{n} differs");
+    }
+}
+
+#[test]
+fn the_captioned_set_holds_images_captions_and_their_meaning() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    gantry(d, &["data", "make", "shapes-captions", "--out", "s", "--limit", "10"]).ok();
+    for split in ["train", "test"] {
+        let imgs = std::fs::read_dir(d.join("s").join(split).join("images")).unwrap().count();
+        assert_eq!(imgs, 10, "{split}");
+        let text = std::fs::read_to_string(d.join("s").join(split).join("text/00003.txt")).unwrap();
+        assert_eq!(text.lines().count(), 10, "ten captions an image: {text}");
+        let scenes = std::fs::read_to_string(d.join("s").join(split).join("scenes.jsonl")).unwrap();
+        let first: serde_json::Value = serde_json::from_str(scenes.lines().next().unwrap()).unwrap();
+        assert_eq!(first["captions"].as_array().unwrap().len(), 10);
+        assert!(first["objects"][0]["colour"].is_string() && first["captions"][0]["mentions"].is_array());
+    }
+    // the same seed writes the same set
+    gantry(d, &["data", "make", "shapes-captions", "--out", "again", "--limit", "10"]).ok();
+    same_files(&d.join("s/train"), &d.join("again/train"), &["scenes.jsonl", "images/00007.png", "text/00007.txt"]);
+    let img = image::open(d.join("s/train/images/00000.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (128, 128));
+}
+
+#[test]
+fn stackgan_trains_both_stages_samples_and_resumes_bit_exact() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let (_, enc) = setup(d);
+    let words = gantry(d, &["text", "words", "--encoder", "text.safetensors"]).ok().stdout();
+    assert!(words.lines().any(|w| w == "circle") && words.lines().any(|w| w == "left"), "{words}");
+    stage1(d, "s1", "4", &enc, &[]).ok();
+    let m = metrics(&d.join("s1"));
+    let last = m.iter().rev().find(|m| m.get("g/kl").is_some()).unwrap();
+    for key in ["d/loss", "d/real", "d/wrong", "d/fake", "g/loss", "g/adversarial", "g/kl"] {
+        assert!(last[key].is_number(), "{key}: {last}");
+    }
+    assert!(d.join("s1/samples/step-0000004.png").is_file());
+    // two captions, three samples each: a 3-wide grid of 16-px images
+    gantry(
+        d,
+        &[
+            "sample",
+            "--run",
+            "s1",
+            "--caption",
+            "a small red circle",
+            "--caption",
+            "a big blue box",
+            "--n",
+            "3",
+            "--out",
+            "s1.png",
+        ],
+    )
+    .ok();
+    let g = image::open(d.join("s1.png")).unwrap();
+    assert_eq!((g.width(), g.height()), (3 * 18 + 2, 2 * 18 + 2));
+    // one seed, one picture
+    gantry(
+        d,
+        &[
+            "sample",
+            "--run",
+            "s1",
+            "--caption",
+            "a small red circle",
+            "--caption",
+            "a big blue box",
+            "--n",
+            "3",
+            "--out",
+            "again.png",
+        ],
+    )
+    .ok();
+    assert!(std::fs::read(d.join("s1.png")).unwrap() == std::fs::read(d.join("again.png")).unwrap());
+    std::fs::write(d.join("caps.txt"), "a green triangle above a white letter k\n\na tiny striped orange square\n")
+        .unwrap();
+    gantry(d, &["sample", "--run", "s1", "--captions", "caps.txt", "--n", "2", "--out-dir", "each"]).ok();
+    assert_eq!(std::fs::read_dir(d.join("each")).unwrap().count(), 4);
+
+    // resume: 2 steps then 2 more equal 4 straight, weights and optimiser state
+    stage1(d, "split", "2", &enc, &[]).ok();
+    let s = stage1(d, "split", "4", &enc, &["--resume"]).ok().json();
+    assert_eq!(s["first_step"], 2);
+    let files = ["g.safetensors", "d.safetensors", "opt_g.safetensors", "opt_d.safetensors", "state.safetensors"];
+    same_files(&d.join("s1/checkpoints/step-0000004"), &d.join("split/checkpoints/step-0000004"), &files);
+
+    // Stage II on the Stage-I run: 4× its side, Stage-I shown beside each refinement
+    stage2(d, "s2", "2", "s1", &[]).ok();
+    gantry(d, &["sample", "--run", "s2", "--caption", "a small red circle", "--n", "2", "--out", "s2.png"]).ok();
+    let g = image::open(d.join("s2.png")).unwrap();
+    assert_eq!((g.width(), g.height()), (4 * 66 + 2, 66 + 2));
+    stage2(d, "s2-split", "1", "s1", &[]).ok();
+    stage2(d, "s2-split", "2", "s1", &["--resume"]).ok();
+    same_files(&d.join("s2/checkpoints/step-0000002"), &d.join("s2-split/checkpoints/step-0000002"), &files);
+    // the run samples without its Stage-I run folder
+    std::fs::rename(d.join("s1"), d.join("s1-moved")).unwrap();
+    gantry(d, &["sample", "--run", "s2", "--caption", "a small red circle", "--n", "2", "--out", "s2b.png"]).ok();
+    assert!(std::fs::read(d.join("s2.png")).unwrap() == std::fs::read(d.join("s2b.png")).unwrap());
+}
+
+#[test]
+fn caption_errors_name_the_file_the_word_or_the_run() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let (_, enc) = setup(d);
+    stage1(d, "s1", "2", &enc, &[]).ok();
+    // words the encoder never saw: named, with the nearest known word
+    gantry(d, &["sample", "--run", "s1", "--caption", "a crimson cirle", "--n", "2", "--out", "x.png"])
+        .fails_with("never saw `cirle` (did you mean `circle`?), `crimson`");
+    gantry(d, &["sample", "--run", "s1", "--caption", " ,. ", "--n", "2", "--out", "x.png"])
+        .fails_with("holds no word");
+    gantry(d, &["sample", "--run", "s1", "--n", "2", "--out", "x.png"]).fails_with("draws images from captions");
+    // an image without a caption file, and an empty caption file
+    let caption = d.join("shapes/train/text/00005.txt");
+    let kept = std::fs::read(&caption).unwrap();
+    std::fs::remove_file(&caption).unwrap();
+    stage1(d, "bad", "2", &enc, &[]).fails_with("00005.png: has no caption file");
+    std::fs::write(&caption, "\n  \n").unwrap();
+    stage1(d, "bad", "2", &enc, &[]).fails_with("00005.txt: holds no caption");
+    std::fs::write(&caption, kept).unwrap();
+    // Stage II on something that is not a Stage-I run
+    let idx = tiny_idx(d, 16, false);
+    tiny_run(d, "dcgan", idx.to_str().unwrap(), "dc", "1", &[]).ok();
+    stage2(d, "s2", "1", "dc", &[]).fails_with("is a `gan` run, not a StackGAN Stage-I run");
+    stage2(d, "s2", "1", "nowhere", &[]).fails_with("no run folder there");
+    // a Stage-I run of other captions
+    gantry(d, &["data", "make", "shapes-captions", "--out", "other", "--limit", "12", "--seed", "3"]).ok();
+    let mut a = vec!["train", "--preset", "stackgan-2", "--data", "other", "--out", "s2o", "--steps", "1", "--quiet"];
+    let s1 = format!("stackgan.stage1=\"{}\"", d.join("s1").display());
+    a.extend_from_slice(TINY);
+    a.extend_from_slice(&["--set", "data.image_size=64", "--set", &s1]);
+    gantry(d, &a).fails_with("was trained on");
+    // the wrong side for Stage II
+    stage2(d, "s2w", "1", "s1", &["--set", "data.image_size=32"]).fails_with("set data.image_size = 64");
+    // a text encoder of other data
+    let other_enc =
+        gantry(d, &["text", "train", "--data", "other", "--out", "other.safetensors", "--steps", "2", "--quiet"]);
+    other_enc.ok();
+    let e = format!("stackgan.text_encoder=\"{}\"", d.join("other.safetensors").display());
+    stage1(d, "s1o", "1", &e, &[]).fails_with("was trained on");
+    // not a captioned folder
+    let mut a = vec!["train", "--preset", "stackgan-1", "--data", idx.to_str().unwrap(), "--out", "s1i", "--quiet"];
+    a.extend_from_slice(&["--set", "data.image_size=16", "--set", &enc]);
+    gantry(d, &a).fails_with("is not a captioned folder");
+}
