@@ -51,6 +51,10 @@ enum Command {
     /// Text encoders of captioned folders (the caption embeddings of text-to-image methods).
     #[command(subcommand)]
     Text(TextCommand),
+    /// Attribute judges of gantry's captioned scenes (what `gantry eval` scores text-to-image
+    /// samples with).
+    #[command(subcommand)]
+    Judge(JudgeCommand),
     /// Write a run's generator as a TorchScript module for PyTorch (`torch.jit.load`); a
     /// translation run gives one per direction (OUT-a2b.pt, OUT-b2a.pt).
     Export(ExportArgs),
@@ -385,6 +389,32 @@ enum ClassifierCommand {
 }
 
 #[derive(Subcommand)]
+enum JudgeCommand {
+    /// Train the attribute judge of a captioned set made by `gantry data make shapes-captions`
+    /// at one image side; prints its test accuracies.
+    Train(JudgeTrainArgs),
+}
+
+#[derive(Args)]
+struct JudgeTrainArgs {
+    #[arg(long)]
+    data: String,
+    /// The image side it reads (16, 32, 64, 128 or 256).
+    #[arg(long, default_value_t = 128)]
+    size: i64,
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 3000)]
+    steps: u64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, default_value = "auto")]
+    device: String,
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
 enum TextCommand {
     /// Train a text encoder on a captioned folder's training split (joint image–text
     /// embedding); prints its test retrieval as one JSON object.
@@ -452,6 +482,10 @@ struct EvalArgs {
     /// The data set the images are compared with (as --data of `gantry train`).
     #[arg(long)]
     reference: Option<String>,
+    /// A text-to-image run: an attribute judge from `gantry judge train` (one per side; default:
+    /// the cached ones of the data).
+    #[arg(long)]
+    judge: Vec<PathBuf>,
     /// A classifier from `gantry classifier train` (default: the cached one for the data).
     #[arg(long, conflicts_with = "weights")]
     classifier: Option<PathBuf>,
@@ -786,6 +820,22 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             if let Some(run) = &a.run {
                 let t = sample::load_run_at(run, &a.device, a.step)?;
+                if t.method.captions().is_some() {
+                    let judges =
+                        a.judge.iter().map(|f| gantry::judge::Judge::load(f, t.device)).collect::<Result<_>>()?;
+                    let ask = gantry::captioning::Ask { n: a.samples, seed: a.seed, quiet: a.quiet, judges };
+                    let result = t.evaluate_captions(&ask)?;
+                    if let Err(e) = gantry::report::save_eval(run, t.step, &result) {
+                        eprintln!("note: the result was not saved in the run folder ({e})");
+                    }
+                    println!("{result}");
+                    return Ok(());
+                }
+                if !a.judge.is_empty() {
+                    return Err(Error::Usage(
+                        "--judge scores a text-to-image (StackGAN) run's samples against their captions".into(),
+                    ));
+                }
                 t.use_chain(&a.chain.ask())?;
                 let transform = match &a.transform {
                     Some(name) => Some(Transform::parse(name).ok_or_else(|| {
@@ -874,6 +924,16 @@ pub fn run(cli: Cli) -> Result<()> {
                 "{}",
                 serde_json::json!({ "path": a.out, "text_encoder": e.identity, "data": m.data, "words": m.vocab.len(),
                     "text_to_image_r1": m.text_to_image_r1, "text_to_image_r5": m.text_to_image_r5, "test_images": m.test_images })
+            );
+        }
+        Command::Judge(JudgeCommand::Train(a)) => {
+            gantry::progress::set_quiet(a.quiet);
+            let device = config::parse_device(&a.device)?;
+            let j = gantry::judge::Judge::train(&a.data, a.size, a.steps, a.seed, a.quiet, device)?;
+            j.save(&a.out)?;
+            println!(
+                "{}",
+                serde_json::json!({ "path": a.out, "judge": j.identity, "size": a.size, "test": j.meta.test })
             );
         }
         Command::Text(TextCommand::Words(a)) => {

@@ -5,6 +5,7 @@
 //! [`method`] composes them into a training step; [`train`] runs the loop, optimisers and
 //! checkpoints; [`metrics`] and [`viz`] measure and show the results; [`sample`] drives trained
 //! generators, and [`select`] picks among InfoGAN restarts. `docs/ARCHITECTURE.md` maps how a batch flows through them.
+pub mod captioning;
 pub mod classifier;
 pub mod config;
 pub mod coupled;
@@ -16,6 +17,7 @@ pub mod evaluate;
 pub mod export;
 pub mod export_py;
 pub mod imagefolder;
+pub mod judge;
 pub mod method;
 pub mod metrics;
 pub mod nets;

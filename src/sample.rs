@@ -394,6 +394,14 @@ impl Trained {
         method::pairs_of(self.method.as_ref()).filter(|_| self.method.pairs().is_some() || two_domain)
     }
 
+    /// Scores a text-to-image run (see `captioning::evaluate`) on its data's held-out captions.
+    pub fn evaluate_captions(&self, ask: &crate::captioning::Ask) -> Result<serde_json::Value> {
+        let s = self.caption_sampler()?;
+        let mut out = serde_json::json!({ "run_step": self.step });
+        out.as_object_mut().expect("object").extend(crate::captioning::evaluate(s, &self.cfg.data, ask, self.device)?);
+        Ok(out)
+    }
+
     /// Scores a run's pairs (see `coupled::evaluate`) on its two-domain data.
     pub fn evaluate_pairs(&self, ask: &coupled::Ask) -> Result<serde_json::Value> {
         let p = self.pairs().ok_or_else(|| {

@@ -157,6 +157,49 @@ fn stackgan_trains_both_stages_samples_and_resumes_bit_exact() {
     stage2(d, "s2-split", "1", "s1", &[]).ok();
     stage2(d, "s2-split", "2", "s1", &["--resume"]).ok();
     same_files(&d.join("s2/checkpoints/step-0000002"), &d.join("s2-split/checkpoints/step-0000002"), &files);
+    // evaluation: every stage against its captions, with the real and shuffled references
+    for side in ["16", "64"] {
+        let j = gantry(
+            d,
+            &[
+                "judge",
+                "train",
+                "--data",
+                "shapes",
+                "--size",
+                side,
+                "--out",
+                &format!("j{side}.st"),
+                "--steps",
+                "3",
+                "--quiet",
+            ],
+        )
+        .ok()
+        .json();
+        assert!(j["test"]["found"].is_number(), "{j}");
+    }
+    let e = gantry(d, &["eval", "--run", "s2", "--samples", "30", "--judge", "j16.st", "--judge", "j64.st", "--quiet"])
+        .ok()
+        .json();
+    assert_eq!(e["caption_samples"], 30, "{e}");
+    for key in [
+        "caption_attribute_accuracy",
+        "caption_colour_accuracy",
+        "caption_relation_accuracy",
+        "caption_exact",
+        "stage1_caption_attribute_accuracy",
+        "caption_real_attribute_accuracy",
+        "caption_shuffled_attribute_accuracy",
+        "fcd",
+        "stage1_fcd",
+    ] {
+        assert!(e[key].is_number(), "{key}: {e}");
+    }
+    // words seen fewer than twice in the 24 training scenes are read as the unknown word, and counted
+    assert!(e["caption_unknown_words"].is_number());
+    assert!(d.join("s2/eval/step-0000002.json").is_file());
+    gantry(d, &["eval", "--run", "s1", "--samples", "8", "--judge", "j16.st", "--quiet"]).ok();
     // the run samples without its Stage-I run folder
     std::fs::rename(d.join("s1"), d.join("s1-moved")).unwrap();
     gantry(d, &["sample", "--run", "s2", "--caption", "a small red circle", "--n", "2", "--out", "s2b.png"]).ok();
@@ -203,6 +246,14 @@ fn caption_errors_name_the_file_the_word_or_the_run() {
     other_enc.ok();
     let e = format!("stackgan.text_encoder=\"{}\"", d.join("other.safetensors").display());
     stage1(d, "s1o", "1", &e, &[]).fails_with("was trained on");
+    // a judge of other data; --judge on a run without captions; a folder without scene records
+    gantry(d, &["judge", "train", "--data", "other", "--size", "16", "--out", "jo.st", "--steps", "2", "--quiet"]).ok();
+    gantry(d, &["eval", "--run", "s1", "--samples", "4", "--judge", "jo.st", "--quiet"]).fails_with("was trained on");
+    gantry(d, &["eval", "--run", "dc", "--samples", "4", "--judge", "jo.st", "--quiet"])
+        .fails_with("--judge scores a text-to-image");
+    std::fs::remove_file(d.join("other/train/scenes.jsonl")).unwrap();
+    gantry(d, &["judge", "train", "--data", "other", "--size", "16", "--out", "jn.st", "--steps", "2", "--quiet"])
+        .fails_with("has no scenes.jsonl");
     // not a captioned folder
     let mut a = vec!["train", "--preset", "stackgan-1", "--data", idx.to_str().unwrap(), "--out", "s1i", "--quiet"];
     a.extend_from_slice(&["--set", "data.image_size=16", "--set", &enc]);

@@ -6,6 +6,7 @@ pub mod cogan;
 pub mod dcgan;
 pub mod discogan;
 pub mod inception;
+pub mod judge;
 pub mod minibatch;
 pub mod mlp;
 pub mod patchgan;
