@@ -11,8 +11,9 @@
 //! the real test images scored against their own captions (`caption_real_…`, the judge's
 //! ceiling) and the samples scored against another image's caption (`caption_shuffled_…`, the
 //! chance level). FCD per stage uses a judge trained at that stage's side as the feature network,
-//! against the real test images at that side. Stage-I figures of a Stage-II run carry the prefix
-//! `stage1_`.
+//! against the real test images at that side; a lower stage's samples are also scored upsampled
+//! to the last stage's side in its judge's features (`stage1_fcd_upsampled`, comparable with the
+//! last stage's `fcd`). Stage-I figures of a Stage-II run carry the prefix `stage1_`.
 use crate::data::DataConfig;
 use crate::data::captions::Captioned;
 use crate::data::scenes::Caption;
@@ -151,6 +152,11 @@ pub fn evaluate(s: &dyn CaptionSampler, data: &DataConfig, ask: &Ask, device: De
         let real = upsample(&test.x, s_side);
         let fcd = crate::metrics::image::frechet_of(&jk.features(x), &jk.features(&real));
         out.insert(format!("{prefix}fcd"), json!(fcd));
+        if s_side != side {
+            // and at the last stage's side, upsampled, in that judge's features: beside its FCD
+            let full = crate::metrics::image::frechet_of(&j.features(&upsample(x, side)), &j.features(&test.x));
+            out.insert(format!("{prefix}fcd_upsampled"), json!(full));
+        }
     }
     let (shuffled, _) = score(&stages[last], 1);
     keep(&mut out, shuffled.figures("caption_shuffled_"), &headline);
