@@ -21,7 +21,7 @@ fn parse_procs_running(stat: &str) -> Option<usize> {
 
 /// Re-executes the process with `OMP_WAIT_POLICY=PASSIVE` when another process is running and
 /// the environment sets no policy; returns only when it does not (or the exec failed). Only the
-/// commands that compute in parallel for long (train, eval, classifier, select) and only with more
+/// commands that compute in parallel for long (train, eval, classifier, select, text, judge) and only with more
 /// than one thread: a second start loads libtorch again (a few tenths of a second).
 pub fn prepare() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -55,7 +55,7 @@ fn worth_passive(args: &[String]) -> bool {
         }
     }
     // no command trains the default preset
-    matches!(command, None | Some("train" | "eval" | "classifier" | "select"))
+    matches!(command, None | Some("train" | "eval" | "classifier" | "select" | "text" | "judge"))
 }
 
 /// Sets libtorch's CPU threads to `n` (0 leaves its default: `OMP_NUM_THREADS`, else every core).
@@ -80,6 +80,7 @@ mod tests {
         let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
         assert!(super::worth_passive(&args("train --preset dcgan")));
         assert!(super::worth_passive(&args("--threads 2 eval --run r")));
+        assert!(super::worth_passive(&args("judge train --data d --out j")));
         assert!(super::worth_passive(&args("")));
         assert!(!super::worth_passive(&args("presets")));
         assert!(!super::worth_passive(&args("train --preset dcgan --threads 1")));

@@ -98,44 +98,15 @@ fn stackgan_trains_both_stages_samples_and_resumes_bit_exact() {
         assert!(last[key].is_number(), "{key}: {last}");
     }
     assert!(d.join("s1/samples/step-0000004.png").is_file());
-    // two captions, three samples each: a 3-wide grid of 16-px images
-    gantry(
-        d,
-        &[
-            "sample",
-            "--run",
-            "s1",
-            "--caption",
-            "a small red circle",
-            "--caption",
-            "a big blue box",
-            "--n",
-            "3",
-            "--out",
-            "s1.png",
-        ],
-    )
-    .ok();
+    // two captions, three samples each: a 3-wide grid of 16-px images; one seed, one picture
+    let two = |out: &str| {
+        let a = ["sample", "--run", "s1", "--caption", "a small red circle", "--caption", "a big blue box"];
+        gantry(d, &[&a[..], &["--n", "3", "--out", out]].concat()).ok();
+    };
+    two("s1.png");
     let g = image::open(d.join("s1.png")).unwrap();
     assert_eq!((g.width(), g.height()), (3 * 18 + 2, 2 * 18 + 2));
-    // one seed, one picture
-    gantry(
-        d,
-        &[
-            "sample",
-            "--run",
-            "s1",
-            "--caption",
-            "a small red circle",
-            "--caption",
-            "a big blue box",
-            "--n",
-            "3",
-            "--out",
-            "again.png",
-        ],
-    )
-    .ok();
+    two("again.png");
     assert!(std::fs::read(d.join("s1.png")).unwrap() == std::fs::read(d.join("again.png")).unwrap());
     std::fs::write(d.join("caps.txt"), "a green triangle above a white letter k\n\na tiny striped orange square\n")
         .unwrap();
