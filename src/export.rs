@@ -266,7 +266,18 @@ pub fn torchscript(t: &Trained, run: &Path, out: &Path, check_layers: bool) -> R
             input: vec![input_dim],
         });
     }
-    Err(Error::Usage(format!("this run (method = \"{}\") has no generator to export", t.cfg.method)))
+    Err(no_export(t))
+}
+
+/// Why a run without a noise, translation or pair generator does not export.
+fn no_export(t: &Trained) -> Error {
+    if t.method.captions().is_some() {
+        return Error::Usage(format!(
+            "gantry export writes noise generators, translators and pair generators; this run (method = \"{}\") draws from caption embeddings of its own text encoder, which export does not cover. Sample it with `gantry sample --run RUN --caption \"…\"`",
+            t.cfg.method
+        ));
+    }
+    Error::Usage(format!("this run (method = \"{}\") has no generator to export", t.cfg.method))
 }
 
 /// A generator's layers as Python: `__init__` lines, `forward` lines (from `x = z`), and a phrase
@@ -297,7 +308,7 @@ pub fn plain(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
     } else if t.method.pairs().is_some() {
         (crate::export_py::pairs(t, run, out)?, "pairs")
     } else {
-        return Err(Error::Usage(format!("this run (method = \"{}\") has no generator to export", t.cfg.method)));
+        return Err(no_export(t));
     };
     Ok(Exported { run: run.into(), step: t.step, files, kind, input: vec![] })
 }

@@ -189,6 +189,7 @@ fn caption_errors_name_the_file_the_word_or_the_run() {
     gantry(d, &["sample", "--run", "s1", "--caption", " ,. ", "--n", "2", "--out", "x.png"])
         .fails_with("holds no word");
     gantry(d, &["sample", "--run", "s1", "--n", "2", "--out", "x.png"]).fails_with("draws images from captions");
+    gantry(d, &["export", "--run", "s1", "--out", "x.pt"]).fails_with("draws from caption embeddings");
     // an image without a caption file, and an empty caption file
     let caption = d.join("shapes/train/text/00005.txt");
     let kept = std::fs::read(&caption).unwrap();
