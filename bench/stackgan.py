@@ -38,11 +38,14 @@ def main():
     text = os.path.join(tmp, "text.safetensors")
     if not os.path.exists(text):
         report.gantry("text", "train", "--data", data, "--out", text, "--quiet")
-    judges = {}
-    for side in (32, 128):
-        judges[side] = os.path.join(tmp, f"judge-{side}.safetensors")
-        if not os.path.exists(judges[side]):
-            report.gantry("judge", "train", "--data", data, "--size", side, "--out", judges[side], "--quiet")
+    judges = {side: os.path.join(tmp, f"judge-{side}.safetensors") for side in (32, 128)}
+
+    def judged():
+        # trained when first needed, after the first run (a judge trained beside it is reused)
+        for side, path in judges.items():
+            if not os.path.exists(path):
+                j = report.gantry("judge", "train", "--data", data, "--size", side, "--out", path, "--quiet")
+                print("judge", side, j["test"], flush=True)
     enc = ["--set", f'stackgan.text_encoder="{text}"']
     rows = []
     for seed in range(a.seeds):
@@ -59,6 +62,7 @@ def main():
                                      "--set", "train.checkpoint_every=500", *args], threads=2)
             done = os.path.join(out, f"bench-eval-{a.samples}.json")
             if not os.path.exists(done):
+                judged()
                 t0 = time.time()
                 e = report.gantry("eval", "--run", out, "--samples", a.samples, "--seed", 1000 + seed,
                                   "--judge", judges[32], "--judge", judges[128], "--quiet")

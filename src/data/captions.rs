@@ -263,6 +263,41 @@ pub fn hash_text_into(root: &Path, h: &mut impl sha2::Digest) -> Result<()> {
 mod tests {
     use super::*;
 
+    fn png(path: &Path) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        image::save_buffer(path, &[0u8; 4 * 4 * 3], 4, 4, image::ColorType::Rgb8).unwrap();
+    }
+
+    fn txt(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn the_cub_and_oxford_layouts_pair_images_with_captions() {
+        let t = tempfile::tempdir().unwrap();
+        // CUB: text_c10/ mirrors images/ class folder by class folder
+        let cub = t.path().join("cub");
+        png(&cub.join("images/001.Albatross/a_1.png"));
+        txt(&cub.join("text_c10/001.Albatross/a_1.txt"), "a large bird\nwith white wings\n\n");
+        // Oxford-102: a flat jpg/ and captions in class folders, found by name
+        let ox = t.path().join("ox");
+        png(&ox.join("jpg/image_00001.png"));
+        png(&ox.join("jpg/image_00002.png"));
+        txt(&ox.join("text_c10/class_00077/image_00001.txt"), "pink petals");
+        txt(&ox.join("text_c10/class_00012/image_00002.txt"), "a yellow centre");
+        assert!(is_captioned(&cub) && is_captioned(&ox));
+        let p = pairs(&cub).unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(read_caption_file(&p[0].1).unwrap(), ["a large bird", "with white wings"]);
+        let p = pairs(&ox).unwrap();
+        assert!(p[1].1.ends_with("class_00012/image_00002.txt"), "{p:?}");
+        // one name twice under text/: ambiguous, said so
+        txt(&ox.join("text_c10/class_00003/image_00002.txt"), "again");
+        let e = pairs(&ox).unwrap_err().to_string();
+        assert!(e.contains("has 2 caption files of its name"), "{e}");
+    }
+
     #[test]
     fn words_are_lower_case_and_keep_hyphens() {
         assert_eq!(words("A small, RED solid-line box."), ["a", "small", "red", "solid-line", "box"]);
