@@ -3,10 +3,11 @@
 //! Each 128 × 128 scene holds one to three objects on black: a circle, square, triangle,
 //! diamond or letter, each with a colour (eight), a size (small or large), a fill (filled or
 //! outlined) and the fine attributes that Stage-I's 32 × 32 cannot resolve: an outline's stroke
-//! (solid or dashed, dash and gap 2.25 px each, the dashed line twice as thick so that both
-//! carry the same ink), a filled shape's texture (a plain fill at 0.65 of the colour, or diagonal
-//! stripes of full and 0.3 strength with a 3 px period: the same mean) and a letter's identity (eight letters, one bold font; letters are
-//! always small, 15–22 px tall). Two objects may be one
+//! (a solid line at half strength, or a dashed one at full strength, dash and gap 2.25 px each:
+//! one width, the same ink), a filled shape's texture (a plain fill at 0.65 of the colour, or
+//! diagonal stripes of full and 0.3 strength with a 3 px period: the same mean) and a letter's
+//! identity (eight letters, one bold font; letters are always small, 11–16 px tall, 3–4 px at
+//! Stage I's side). Two objects may be one
 //! inside the other (a small object centred in a large outlined shape); the others do not
 //! overlap. Ten captions per scene come from a grammar with synonyms and varied word order, and
 //! each caption's meaning (which objects it mentions, with which attributes, and which
@@ -162,10 +163,9 @@ pub fn render(objects: &[Object], font: &FontVec) -> Vec<u8> {
     let mut acc = vec![0f32; big * big * 3];
     for o in objects {
         let letter_mask = o.glyph.map(|g| glyph_mask(font, g, o, SS));
-        // a dashed line is twice as thick as a solid one, so both carry the same ink on
-        // average: at Stage I's side they look alike
-        let solid = if o.size == Size::Small { 2.0 } else { 3.0 };
-        let t = if o.stroke == Stroke::Dashed { 2.0 * solid } else { solid } / o.r;
+        // a solid line is drawn at half strength and a dashed one at full strength with gaps
+        // as long as its dashes: one width, the same ink, so at Stage I's side they look alike
+        let t = if o.size == Size::Small { 2.5 } else { 3.5 } / o.r;
         // dash and gap 2.25 px each: one pixel of Stage-I's 32 × 32
         let dashes = (std::f32::consts::TAU * o.r / 2.25).round();
         let (x0, x1) =
@@ -197,7 +197,11 @@ pub fn render(objects: &[Object], font: &FontVec) -> Vec<u8> {
                             let a = (v - c).atan2(u) + std::f32::consts::PI;
                             (a / std::f32::consts::TAU * dashes).floor() as i64 % 2 == 1
                         };
-                        if ring && !gap { 1.0 } else { 0.0 }
+                        match (ring && !gap, o.stroke) {
+                            (false, _) => 0.0,
+                            (true, Stroke::Solid) => 0.5,
+                            (true, Stroke::Dashed) => 1.0,
+                        }
                     }
                 };
                 if level > 0.0 {
@@ -226,7 +230,7 @@ pub fn render(objects: &[Object], font: &FontVec) -> Vec<u8> {
     out
 }
 
-/// A letter's coverage on the supersampled canvas: the capital, its ink box fitted to 1.7 r
+/// A letter's coverage on the supersampled canvas: the capital, its ink box fitted to 1.25 r
 /// high and centred on the object.
 fn glyph_mask(font: &FontVec, glyph: char, o: &Object, ss: usize) -> Vec<f32> {
     let big = SIDE * ss;
@@ -235,7 +239,7 @@ fn glyph_mask(font: &FontVec, glyph: char, o: &Object, ss: usize) -> Vec<f32> {
     let probe = font.outline_glyph(id.with_scale_and_position(PxScale::from(100.0), ab_glyph::point(0.0, 0.0)));
     let Some(probe) = probe else { return mask };
     let b = probe.px_bounds();
-    let scale = 100.0 * (1.7 * o.r * ss as f32) / (b.max.y - b.min.y).max(1.0);
+    let scale = 100.0 * (1.25 * o.r * ss as f32) / (b.max.y - b.min.y).max(1.0);
     let glyph = id.with_scale_and_position(PxScale::from(scale), ab_glyph::point(0.0, 0.0));
     let Some(outline) = font.outline_glyph(glyph) else { return mask };
     let b = outline.px_bounds();
