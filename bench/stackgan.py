@@ -45,6 +45,7 @@ def main():
         for side, path in judges.items():
             if not os.path.exists(path):
                 j = report.gantry("judge", "train", "--data", data, "--size", side, "--out", path, "--quiet")
+                json.dump(j, open(path.replace(".safetensors", ".json"), "w"))
                 print("judge", side, j["test"], flush=True)
     enc = ["--set", f'stackgan.text_encoder="{text}"']
     rows = []
@@ -108,6 +109,16 @@ def main():
             lines.append(line(label, seed, e, "caption_", f"{e['fcd']:.2f} (128 px)", steps))
             lines.append(line("shuffled captions (chance)", seed, e, "caption_shuffled_", "–", ""))
             lines.append(line("real test images, own captions (128-px judge)", seed, e, "caption_real_", "–", ""))
+    # the judges on the real test images: what each side resolves (the fine attributes should be
+    # near chance at 32 px: stroke and texture ½, letter ⅛)
+    lines += ["", "The judges on the real test objects (accuracy per attribute; found: objects detected):", "",
+              "| judge | found | colour | shape | fill | stroke | texture | letter |", "|---|---|---|---|---|---|---|---|"]
+    for side, path in judges.items():
+        meta = path.replace(".safetensors", ".json")
+        if os.path.exists(meta):
+            t = json.load(open(meta))["test"]
+            lines.append(f"| {side} px | " + " | ".join(pct(t.get(k)) for k in
+                                                        ("found", "colour", "shape", "fill", "stroke", "texture", "glyph")) + " |")
     report.write_section("stackgan", "\n".join(lines))
 
 
