@@ -6,7 +6,7 @@
 //! (a solid line at half strength, or a dashed one at full strength, dash and gap 2.25 px each:
 //! one width, the same ink), a filled shape's texture (a plain fill at 0.65 of the colour, or
 //! diagonal stripes of full and 0.3 strength with a 3 px period: the same mean) and a letter's
-//! identity (eight letters, one bold font; letters are always small, 11–16 px tall, 3–4 px at
+//! identity (eight letters, one bold font; letters are always small, 7–10 px tall, 2–2.5 px at
 //! Stage I's side). Two objects may be one
 //! inside the other (a small object centred in a large outlined shape); the others do not
 //! overlap. Ten captions per scene come from a grammar with synonyms and varied word order, and
@@ -230,7 +230,7 @@ pub fn render(objects: &[Object], font: &FontVec) -> Vec<u8> {
     out
 }
 
-/// A letter's coverage on the supersampled canvas: the capital, its ink box fitted to 1.25 r
+/// A letter's coverage on the supersampled canvas: the capital, its ink box fitted to 0.8 r
 /// high and centred on the object.
 fn glyph_mask(font: &FontVec, glyph: char, o: &Object, ss: usize) -> Vec<f32> {
     let big = SIDE * ss;
@@ -239,7 +239,7 @@ fn glyph_mask(font: &FontVec, glyph: char, o: &Object, ss: usize) -> Vec<f32> {
     let probe = font.outline_glyph(id.with_scale_and_position(PxScale::from(100.0), ab_glyph::point(0.0, 0.0)));
     let Some(probe) = probe else { return mask };
     let b = probe.px_bounds();
-    let scale = 100.0 * (1.25 * o.r * ss as f32) / (b.max.y - b.min.y).max(1.0);
+    let scale = 100.0 * (0.8 * o.r * ss as f32) / (b.max.y - b.min.y).max(1.0);
     let glyph = id.with_scale_and_position(PxScale::from(scale), ab_glyph::point(0.0, 0.0));
     let Some(outline) = font.outline_glyph(glyph) else { return mask };
     let b = outline.px_bounds();
