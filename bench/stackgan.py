@@ -81,7 +81,8 @@ def main():
 
     def line(label, seed, e, p, fcd, steps):
         return (f"| {label} | {seed} | {steps} | {pct(e.get(p + 'colour_accuracy'))} | {pct(e.get(p + 'shape_accuracy'))} | "
-                f"{pct(e.get(p + 'fine_accuracy'))} | {pct(e.get(p + 'relation_accuracy'))} | "
+                f"{pct(e.get(p + 'stroke_accuracy'))} | {pct(e.get(p + 'texture_accuracy'))} | "
+                f"{pct(e.get(p + 'glyph_accuracy'))} | {pct(e.get(p + 'relation_accuracy'))} | "
                 f"{pct(e.get(p + 'attribute_accuracy'))} | {pct(e.get(p + 'exact'))} | "
                 f"{pct(e.get(p.replace('caption_', 'caption_held_out_') + 'exact'))} | {fcd} |")
 
@@ -96,8 +97,8 @@ def main():
              "32-px judge). FCD: the judge's features against the test images, at the stage's side, and for Stage "
              "I also upsampled to 128 px (comparable with Stage II's). Targets from the issue: colour and shape ≥ "
              "90 %, relations ≥ 75 %, Stage II above Stage I on the fine attributes and on FCD.", "",
-             "| samples | seed | steps | colour | shape | fine | relations | all attributes | exact | held-out exact | FCD |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| samples | seed | steps | colour | shape | stroke | texture | letter | relations | all attributes | exact | held-out exact | FCD |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for label, seed, e, t in rows:
         steps = t.get("steps", "") if t else ""
         if label == "Stage I":
