@@ -93,8 +93,7 @@ pub fn evaluate(s: &dyn CaptionSampler, data: &DataConfig, ask: &Ask, device: De
     let unknown: usize = tokens.unknown.values().sum();
     let text = enc.encode(&texts);
     rng::seed_torch(ask.seed, rng::stream::EVAL, 0);
-    let z = Tensor::randn([n as i64, s.z_dim()], (Kind::Float, device));
-    rng::seed_torch(ask.seed, rng::stream::EVAL, 1);
+    let z = Tensor::randn([n as i64, s.noise_dim()], (Kind::Float, device));
     let mut stages: Vec<Vec<Tensor>> = vec![];
     for (t, zz) in text.split(128, 0).iter().zip(z.split(128, 0).iter()) {
         for (k, x) in s.generate(t, zz).into_iter().enumerate() {

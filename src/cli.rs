@@ -133,7 +133,8 @@ struct SampleArgs {
     #[arg(long)]
     npy: Option<PathBuf>,
     /// The generator inputs the samples were drawn from, as a float32 .npy array [n, input_dim]
-    /// (what an exported generator's forward takes).
+    /// (what an exported generator's forward takes; for a text-to-image run the noise
+    /// [n, noise_dim]: z, then each stage's conditioning-augmentation ε).
     #[arg(long)]
     latents_npy: Option<PathBuf>,
     /// One PNG per sample.
@@ -644,11 +645,11 @@ pub fn run(cli: Cli) -> Result<()> {
                         a.run.display()
                     )));
                 }
-                let (grid, cols, last) = t.caption_rows(&caps, a.n, a.seed, &origin)?;
+                let sample::CaptionRows { grid, columns, last, noise } = t.caption_rows(&caps, a.n, a.seed, &origin)?;
                 if let Some(out) = &a.out {
-                    viz::save_grid(&grid, cols, out)?;
+                    viz::save_grid(&grid, columns, out)?;
                 }
-                write_npys(&[(&a.npy, &last)])?;
+                write_npys(&[(&a.npy, &last), (&a.latents_npy, &noise)])?;
                 if let Some(dir) = &a.out_dir {
                     std::fs::create_dir_all(dir).map_err(gantry::error::io_err(dir))?;
                     for i in 0..last.size()[0] {

@@ -12,16 +12,17 @@
 //! - translation runs: one module per direction, `forward(x)` an image batch of the source
 //!   domain, `in_channels` and `out_channels` as attributes;
 //! - pair generators (CoGAN): `forward(z)` returns the pair stacked, `[2, n, c, h, w]`: A, then
-//!   B (one traced method returns one tensor).
+//!   B (one traced method returns one tensor);
+//! - text-to-image runs (StackGAN): see `export_captions`.
 //!
 //! Images are `[n, c, h, w]` in [−1, 1] (attribute `value_range = "[-1, 1]"`).
 use crate::error::{Error, Result};
+use crate::export_trace::write_module;
 use crate::method::Direction;
-use crate::nets::Stage;
 use crate::sample::Trained;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use tch::{CModule, Tensor};
+use tch::Tensor;
 
 /// What `gantry export` wrote.
 #[derive(Debug, Serialize)]
@@ -31,120 +32,6 @@ pub struct Exported {
     pub files: Vec<PathBuf>,
     pub kind: &'static str,
     pub input: Vec<i64>,
-}
-
-/// One traced module, finished with its attributes at `out`. The trace records one batch's
-/// operations; it is checked on a second input of another batch size (`check`) against the
-/// network itself, so a layer whose work depends on the batch in a way a trace cannot record is
-/// refused rather than exported wrong. When the whole network fails, its `stages` are traced and
-/// checked one by one to name the layer.
-#[allow(clippy::too_many_arguments)]
-fn write_module(
-    out: &Path,
-    example: &Tensor,
-    check: &Tensor,
-    ints: &[(&str, i64)],
-    strs: &[(&str, &str)],
-    methods: &str,
-    f: &mut dyn FnMut(&Tensor) -> Vec<Tensor>,
-    stages: &[Stage],
-    check_layers: bool,
-) -> Result<()> {
-    let fail = |what: String| {
-        let blame = match locate(stages, example, check) {
-            Some(Untraceable { layer, why }) => {
-                format!("layer `{layer}` {why}: its work depends on the input in a way a trace cannot record")
-            }
-            None => "no single layer fails on its own (checked layer by layer)".into(),
-        };
-        Error::Usage(format!(
-            "{} cannot be exported as TorchScript: {what}; {blame}. Please report it with the run's config.toml",
-            out.display()
-        ))
-    };
-    let traced = CModule::create_by_tracing("Generator", "forward", std::slice::from_ref(example), &mut |xs| f(&xs[0]))
-        .map_err(|e| fail(format!("the trace failed ({})", crate::error::torch_message(&e))))?;
-    let want = tch::no_grad(|| f(check).remove(0));
-    let got = tch::no_grad(|| traced.forward_ts(std::slice::from_ref(check))).map_err(|e| {
-        fail(format!(
-            "the traced generator fails on a batch of {} ({})",
-            check.size()[0],
-            crate::error::torch_message(&e)
-        ))
-    })?;
-    if let Some(diff) = differs(&got, &want) {
-        return Err(fail(format!(
-            "the traced generator does not reproduce gantry's on a batch of {} ({diff})",
-            check.size()[0]
-        )));
-    }
-    if check_layers {
-        if let Some(diff) = differs(&crate::nets::run_stages(stages, check), &want) {
-            return Err(Error::Usage(format!(
-                "{}: the generator's layers ({}) do not make up the generator ({diff}); please report it with the run's config.toml",
-                out.display(),
-                stages.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
-            )));
-        }
-        if let Some(Untraceable { layer, why }) = locate(stages, example, check) {
-            return Err(Error::Usage(format!("{}: layer `{layer}` {why}", out.display())));
-        }
-    }
-    let tmp = out.with_extension("traced.tmp");
-    traced.save(&tmp).map_err(|e| Error::Usage(format!("cannot write {} ({e})", tmp.display())))?;
-    let done = crate::ops::jit_finish(&tmp, out, ints, strs, methods)
-        .map_err(|e| Error::Usage(format!("cannot finish the TorchScript module {} ({e})", out.display())));
-    let _ = std::fs::remove_file(&tmp);
-    done
-}
-
-/// How a traced output differs from the network's, beyond 1e-5 (None when it does not).
-fn differs(got: &Tensor, want: &Tensor) -> Option<String> {
-    if got.size() != want.size() {
-        return Some(format!("shapes {:?} and {:?}", got.size(), want.size()));
-    }
-    let diff = (got - want).abs().max().double_value(&[]);
-    (diff.is_nan() || diff > 1e-5).then(|| format!("largest difference {diff:e}"))
-}
-
-/// The first stage that cannot be traced faithfully, and why.
-#[derive(Debug)]
-struct Untraceable {
-    layer: String,
-    why: String,
-}
-
-/// Traces each of `stages` alone on the example's activations at its input and checks it on the
-/// second batch's, as `write_module` checks the whole network.
-fn locate(stages: &[Stage], example: &Tensor, check: &Tensor) -> Option<Untraceable> {
-    let (mut x, mut c) = (example.shallow_clone(), check.shallow_clone());
-    for s in stages {
-        let blame = |why: String| Some(Untraceable { layer: s.name.clone(), why });
-        let traced = match CModule::create_by_tracing("Stage", "forward", std::slice::from_ref(&x), &mut |xs| {
-            vec![(s.run)(&xs[0])]
-        }) {
-            Ok(t) => t,
-            Err(e) => return blame(format!("cannot be traced ({})", crate::error::torch_message(&e))),
-        };
-        let want = tch::no_grad(|| (s.run)(&c));
-        match tch::no_grad(|| traced.forward_ts(std::slice::from_ref(&c))) {
-            Err(e) => {
-                return blame(format!(
-                    "fails, traced, on a batch of {} ({})",
-                    c.size()[0],
-                    crate::error::torch_message(&e)
-                ));
-            }
-            Ok(got) => {
-                if let Some(diff) = differs(&got, &want) {
-                    return blame(format!("gives, traced, another result on a batch of {} ({diff})", c.size()[0]));
-                }
-            }
-        }
-        x = tch::no_grad(|| (s.run)(&x));
-        c = want;
-    }
-    None
 }
 
 /// Writes `t`'s generators as TorchScript next to `out` (`out` itself for one generator;
@@ -266,17 +153,16 @@ pub fn torchscript(t: &Trained, run: &Path, out: &Path, check_layers: bool) -> R
             input: vec![input_dim],
         });
     }
+    if let Some(s) = t.method.captions() {
+        let files = crate::export_captions::torchscript(t, s, run, out)?;
+        let input = vec![s.encoder().meta.dim + s.noise_dim()];
+        return Ok(Exported { run: run.into(), step: t.step, files, kind: "captions", input });
+    }
     Err(no_export(t))
 }
 
-/// Why a run without a noise, translation or pair generator does not export.
+/// Why a run without a noise, translation, pair or caption generator does not export.
 fn no_export(t: &Trained) -> Error {
-    if t.method.captions().is_some() {
-        return Error::Usage(format!(
-            "gantry export writes noise generators, translators and pair generators; this run (method = \"{}\") draws from caption embeddings of its own text encoder, which export does not cover. Sample it with `gantry sample --run RUN --caption \"…\"`",
-            t.cfg.method
-        ));
-    }
     Error::Usage(format!("this run (method = \"{}\") has no generator to export", t.cfg.method))
 }
 
@@ -295,7 +181,8 @@ struct PyLayers {
 ///   generators (the GAN family, cGAN, AC-GAN, InfoGAN, f-GAN, the toys) and BEGAN's decoder;
 /// - translation runs (`STEM-a2b.safetensors`, `STEM-b2a.safetensors`, `STEM.py`): CycleGAN's
 ///   ResNet, DiscoGAN's encoder–decoder and the toys' MLPs, UNIT's encoder and decoder pair;
-/// - CoGAN pairs (`STEM.safetensors`, `STEM.py`).
+/// - CoGAN pairs (`STEM.safetensors`, `STEM.py`);
+/// - text-to-image runs (`export_captions`).
 pub fn plain(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(crate::error::io_err(dir))?;
@@ -307,6 +194,8 @@ pub fn plain(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
         (crate::export_py::translation(t, run, out)?, "translation")
     } else if t.method.pairs().is_some() {
         (crate::export_py::pairs(t, run, out)?, "pairs")
+    } else if let Some(s) = t.method.captions() {
+        (crate::export_captions::plain(t, s, run, out)?, "captions")
     } else {
         return Err(no_export(t));
     };
@@ -673,28 +562,4 @@ fn semi_layers(m: &crate::nets::ModelConfig, input_dim: i64, shape: crate::data:
 
 fn py_bool(b: bool) -> &'static str {
     if b { "True" } else { "False" }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_layer_a_trace_cannot_record_is_named() {
-        // `baked` reads the batch size as a number while tracing: the trace keeps 2 rows on any
-        // batch, so it is the layer to blame; the layers before and after trace faithfully
-        let stages = vec![
-            Stage::new("first", |x| x * 2.0),
-            Stage::new("baked", |x| x.narrow(0, 0, x.size()[0]) + 1.0),
-            Stage::new("last", |x| x.tanh()),
-        ];
-        let example = Tensor::randn([2, 4], tch::kind::FLOAT_CPU);
-        let check = Tensor::randn([3, 4], tch::kind::FLOAT_CPU);
-        let u = locate(&stages, &example, &check).expect("a layer is blamed");
-        assert_eq!(u.layer, "baked");
-        assert!(u.why.contains("batch of 3") && u.why.contains("shapes"), "{}", u.why);
-        // a faithful network blames nothing
-        let faithful = vec![Stage::new("first", |x| x * 2.0), Stage::new("last", |x| x.tanh())];
-        assert!(locate(&faithful, &example, &check).is_none());
-    }
 }

@@ -14,6 +14,16 @@ use crate::viz;
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
+/// What `Trained::caption_rows` drew.
+pub struct CaptionRows {
+    pub grid: Tensor,
+    pub columns: i64,
+    /// The last stage's samples, row by row.
+    pub last: Tensor,
+    /// `[samples, noise_dim]`: z, then each stage's ε.
+    pub noise: Tensor,
+}
+
 /// A run's generator, ready to sample.
 pub struct Trained {
     pub cfg: Config,
@@ -192,17 +202,17 @@ impl Trained {
 
     /// `n` samples of each caption (checked against the encoder's vocabulary): one row per
     /// caption, each sample's stages side by side (Stage-I upsampled beside Stage-II). Returns
-    /// the grid's images, its columns and the last stage's samples.
-    pub fn caption_rows(&self, captions: &[String], n: i64, seed: u64, origin: &str) -> Result<(Tensor, i64, Tensor)> {
+    /// the grid's images, its columns, the last stage's samples and the noise they were drawn
+    /// with.
+    pub fn caption_rows(&self, captions: &[String], n: i64, seed: u64, origin: &str) -> Result<CaptionRows> {
         let s = self.caption_sampler()?;
         s.encoder().check_words(captions, origin)?;
         let text = s.encoder().encode(captions).repeat_interleave_self_int(n, 0, None);
         rng::seed_torch(seed, rng::stream::SAMPLE, 0);
-        let z = Tensor::randn([text.size()[0], s.z_dim()], (Kind::Float, self.device));
-        rng::seed_torch(seed, rng::stream::SAMPLE, 1);
-        let stages = s.generate(&text, &z);
+        let noise = Tensor::randn([text.size()[0], s.noise_dim()], (Kind::Float, self.device));
+        let stages = s.generate(&text, &noise);
         let last = stages.last().expect("one stage at least").shallow_clone();
-        Ok((method::stackgan::side_by_side(&stages), n * stages.len() as i64, last))
+        Ok(CaptionRows { grid: method::stackgan::side_by_side(&stages), columns: n * stages.len() as i64, last, noise })
     }
 
     /// The run's noise → sample generator; a clear error for a run that has none.

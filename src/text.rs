@@ -193,6 +193,11 @@ impl TextEncoder {
         })
     }
 
+    /// Embeddings of word ids `[n, t]` (0 pads), in any-shape operations (`Words::forward_ids`).
+    pub fn encode_ids(&self, ids: &Tensor) -> Tensor {
+        self.words.forward_ids(ids)
+    }
+
     /// Image embeddings `[n, dim]` (no gradient).
     pub fn encode_images(&self, x: &Tensor) -> Tensor {
         let x = crate::classifier::adapt(x, self.meta.channels, self.meta.size);

@@ -175,6 +175,38 @@ fn stackgan_trains_both_stages_samples_and_resumes_bit_exact() {
     std::fs::rename(d.join("s1"), d.join("s1-moved")).unwrap();
     gantry(d, &["sample", "--run", "s2", "--caption", "a small red circle", "--n", "2", "--out", "s2b.png"]).ok();
     assert!(std::fs::read(d.join("s2.png")).unwrap() == std::fs::read(d.join("s2b.png")).unwrap());
+    exports_draw_in_pytorch_what_gantry_samples(d);
+}
+
+/// Both stages exported (TorchScript and plain modules) draw in PyTorch, from the captions'
+/// text and gantry's noise, the images `gantry sample` drew.
+fn exports_draw_in_pytorch_what_gantry_samples(d: &Path) {
+    std::fs::write(d.join("two.txt"), "a small red circle\na green triangle above a white letter k\n").unwrap();
+    let p = |name: &str| d.join(name).display().to_string();
+    for (run, stages, side) in [("s1-moved", 1, 16), ("s2", 2, 64)] {
+        let a = ["sample", "--run", run, "--captions", "two.txt", "--n", "3", "--seed", "5"];
+        gantry(d, &[&a[..], &["--npy", &format!("{run}-x.npy"), "--latents-npy", &format!("{run}-z.npy")]].concat())
+            .ok();
+        let (x, z) = (p(&format!("{run}-x.npy")), p(&format!("{run}-z.npy")));
+        let e = gantry(d, &["export", "--run", run, "--out", &format!("{run}.pt")]).ok().json();
+        assert_eq!(e["kind"], "captions", "{e}");
+        let r =
+            python(&["captions", &p(&format!("{run}.pt")), &p(&format!("{run}-text.pt")), &p("two.txt"), "3", &z, &x]);
+        // the trace replays gantry's own calls: to float rounding of one thread
+        assert!(r["max_abs_diff"].as_f64().unwrap() <= 1e-5, "{run}: {r}");
+        assert_eq!(r["shape"], serde_json::json!([6, 3, side, side]), "{r}");
+        assert_eq!((r["attributes"]["stages"].as_i64(), r["unknown_refused"].as_bool()), (Some(stages), Some(true)));
+        // z 8, then ε 8 per stage
+        assert_eq!(r["attributes"]["noise_dim"].as_i64(), Some(8 + 8 * stages));
+        gantry(d, &["export", "--run", run, "--out", &format!("{run}-plain.pt"), "--format", "safetensors"]).ok();
+        let (py, st) = (p(&format!("{run}-plain.py")), p(&format!("{run}-plain.safetensors")));
+        let r = python(&["plain-captions", &py, &st, &p("two.txt"), "3", &z, &x]);
+        // idiomatic PyTorch, not a trace: to float rounding (a wrong layer moves images by tenths)
+        assert!(r["max_abs_diff"].as_f64().unwrap() <= 1e-4, "{run} plain: {r}");
+        let want: Vec<serde_json::Value> =
+            [16, 64][..stages as usize].iter().map(|s| serde_json::json!([2, 3, s, s])).collect();
+        assert_eq!(r["sample_shapes"], serde_json::Value::Array(want), "{r}");
+    }
 }
 
 #[test]
@@ -189,7 +221,6 @@ fn caption_errors_name_the_file_the_word_or_the_run() {
     gantry(d, &["sample", "--run", "s1", "--caption", " ,. ", "--n", "2", "--out", "x.png"])
         .fails_with("holds no word");
     gantry(d, &["sample", "--run", "s1", "--n", "2", "--out", "x.png"]).fails_with("draws images from captions");
-    gantry(d, &["export", "--run", "s1", "--out", "x.pt"]).fails_with("draws from caption embeddings");
     // an image without a caption file, and an empty caption file
     let caption = d.join("shapes/train/text/00005.txt");
     let kept = std::fs::read(&caption).unwrap();

@@ -64,19 +64,6 @@ fn tensorboard_holds_every_logged_scalar_and_the_grids() {
     assert_eq!(std::fs::read_dir(t.path().join("run/tb")).unwrap().count(), 2);
 }
 
-fn python(args: &[&str]) -> serde_json::Value {
-    let out = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/export_check.py"))
-        // one thread, as gantry runs in these tests: a reduction split across threads rounds
-        // differently, and layer norm magnifies it
-        .env("OMP_NUM_THREADS", "1")
-        .args(args)
-        .output()
-        .expect("python3 runs");
-    assert!(out.status.success(), "PyTorch could not use the export: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 fn path(dir: &std::path::Path, name: &str) -> String {
     dir.join(name).display().to_string()
 }

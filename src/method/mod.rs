@@ -241,11 +241,15 @@ pub trait ChainSampler {
 pub trait CaptionSampler {
     /// The frozen text encoder that embeds captions (its vocabulary refuses unknown words).
     fn encoder(&self) -> &crate::text::TextEncoder;
-    /// Width of the noise each image is drawn with.
-    fn z_dim(&self) -> i64;
-    /// The images of caption embeddings `text` and noise `z`, in eval mode: one tensor per
-    /// stage, the lowest resolution first.
-    fn generate(&self, text: &Tensor, z: &Tensor) -> Vec<Tensor>;
+    /// Width of the noise each image is drawn with, N(0, I): z, then the ε of each stage's
+    /// conditioning augmentation.
+    fn noise_dim(&self) -> i64;
+    /// The images of caption embeddings `text` and `noise`, in eval mode: one tensor per stage,
+    /// the lowest resolution first.
+    fn generate(&self, text: &Tensor, noise: &Tensor) -> Vec<Tensor>;
+    /// What `gantry export` writes: the text encoder's and each stage's settings, and the
+    /// weights by name (`text.…`, `stage1.…`, `stage2.…`).
+    fn export_parts(&self) -> (serde_json::Value, Vec<(String, Tensor)>);
 }
 
 /// Sampling pairs: one latent, an image of each domain (CoGAN).

@@ -258,6 +258,13 @@ impl Stackgan {
         }
     }
 
+    /// Width of the sampling noise: z, then the ε of each stage's conditioning augmentation
+    /// (Stage I's, then Stage II's; none for a stage trained without it).
+    fn noise_width(&self) -> i64 {
+        let eps = |c: &StackganConfig| if c.augment { c.c_dim } else { 0 };
+        self.z_width() + self.stage1.as_ref().map_or(0, |f| eps(&f.c)) + eps(&self.c)
+    }
+
     /// Images for `text` and `z`: (Stage-I images, and Stage II's when a Stage-II run), all in
     /// training mode when `train`.
     fn draw(&self, text: &Tensor, z: &Tensor, train: bool) -> (Tensor, Tensor, Tensor, Option<Tensor>) {
@@ -434,21 +441,21 @@ impl Method for Stackgan {
         ]
     }
 
-    /// Eight training images' first captions, each with `n / 8` noise vectors: [text ‖ z].
+    /// Eight training images' first captions, each with `n / 8` draws of noise: [text ‖ noise].
     fn grid_inputs(&self, data: &Data, n: i64) -> Tensor {
         let set = data.captioned();
         let rows = 8.min(set.len() as i64).max(1);
         let per = (n / rows).max(1);
         let caps: Vec<String> = (0..rows).map(|i| set.captions[i as usize][0].clone()).collect();
         let text = self.encoder_ref().encode(&caps).repeat_interleave_self_int(per, 0, None);
-        let z = Tensor::randn([rows * per, self.z_width()], (Kind::Float, self.device));
-        Tensor::cat(&[text, z], 1)
+        let noise = Tensor::randn([rows * per, self.noise_width()], (Kind::Float, self.device));
+        Tensor::cat(&[text, noise], 1)
     }
 
     fn write_grid(&self, inputs: &Tensor, _data: &Data, path: &Path, _seed: u64) -> Result<()> {
         let text = inputs.narrow(1, 0, TEXT_DIM);
-        let z = inputs.narrow(1, TEXT_DIM, inputs.size()[1] - TEXT_DIM);
-        let stages = self.generate(&text, &z);
+        let noise = inputs.narrow(1, TEXT_DIM, inputs.size()[1] - TEXT_DIM);
+        let stages = CaptionSampler::generate(self, &text, &noise);
         crate::viz::save_grid(&side_by_side(&stages), stages.len() as i64 * (inputs.size()[0] / 8).max(1), path)
     }
 
@@ -473,17 +480,68 @@ impl CaptionSampler for Stackgan {
         self.encoder_ref()
     }
 
-    fn z_dim(&self) -> i64 {
-        self.z_width()
+    fn noise_dim(&self) -> i64 {
+        self.noise_width()
     }
 
-    fn generate(&self, text: &Tensor, z: &Tensor) -> Vec<Tensor> {
-        let (text, z) = (text.to_device(self.device), z.to_device(self.device));
-        let (x, _, _, low) = tch::no_grad(|| self.draw(&text, &z, false));
-        match low {
-            Some(l) => vec![l, x],
-            None => vec![x],
+    fn generate(&self, text: &Tensor, noise: &Tensor) -> Vec<Tensor> {
+        let (text, noise) = (text.to_device(self.device), noise.to_device(self.device));
+        let mut at = self.z_width();
+        let z = noise.narrow(1, 0, at);
+        let mut eps = |augment: bool, dim: i64| {
+            augment.then(|| {
+                at += dim;
+                noise.narrow(1, at - dim, dim)
+            })
+        };
+        tch::no_grad(|| match (&self.g1, &self.g2) {
+            (Some(g1), _) => {
+                let e = eps(self.c.augment, self.c.c_dim);
+                vec![g1.from_code(&z, &g1.ca.with_noise(&text, e.as_ref()), false)]
+            }
+            (None, Some(g2)) => {
+                let f = self.stage1.as_ref().expect("the Stage-I generator is loaded before sampling");
+                let e1 = eps(f.c.augment, f.c.c_dim);
+                let low = f.g.from_code(&z, &f.g.ca.with_noise(&text, e1.as_ref()), false);
+                let e2 = eps(self.c.augment, self.c.c_dim);
+                let high = g2.from_code(&low, &g2.ca.with_noise(&text, e2.as_ref()), false);
+                vec![low, high]
+            }
+            (None, None) => unreachable!("one stage is built"),
+        })
+    }
+
+    fn export_parts(&self) -> (serde_json::Value, Vec<(String, Tensor)>) {
+        let enc = self.encoder_ref();
+        let m = &enc.meta;
+        // the caption branch only, renamed so that no PyTorch module is called `forward`
+        let mut weights: Vec<(String, Tensor)> = named_variables(enc.store())
+            .into_iter()
+            .filter_map(|(n, t)| {
+                let rest = n.strip_prefix("words.")?;
+                let rest = rest.strip_prefix("forward.").map_or(rest.to_string(), |r| format!("gru_forward.{r}"));
+                let rest = rest.strip_prefix("backward.").map_or(rest.to_string(), |r| format!("gru_backward.{r}"));
+                Some((format!("text.{rest}"), t))
+            })
+            .collect();
+        let mut stages = vec![];
+        if let Some(f) = &self.stage1 {
+            weights.extend(named_variables(&f.vs).into_iter().map(|(n, t)| (format!("stage1.{n}"), t)));
+            stages.push(serde_json::json!({"stage": 1, "z_dim": f.c.z_dim, "c_dim": f.c.c_dim,
+                "g_width": f.c.g_width, "augment": f.c.augment, "side": f.side}));
         }
+        let name = format!("stage{}", self.c.stage);
+        weights.extend(named_variables(&self.g_vs).into_iter().map(|(n, t)| (format!("{name}.{n}"), t)));
+        stages.push(serde_json::json!({"stage": self.c.stage, "z_dim": self.c.z_dim, "c_dim": self.c.c_dim,
+            "g_width": self.c.g_width, "res_blocks": self.c.res_blocks, "augment": self.c.augment, "side": self.size}));
+        let settings = serde_json::json!({
+            "text": {"vocab": m.vocab, "word_dim": m.word_dim, "hidden": m.hidden, "dim": m.dim},
+            "channels": self.channels,
+            "z_dim": self.z_width(),
+            "noise_dim": self.noise_width(),
+            "stages": stages,
+        });
+        (settings, weights)
     }
 }
 

@@ -53,6 +53,15 @@ impl CondAug {
         let c = &mu + (&logvar * 0.5).exp() * mu.randn_like();
         (c, mu, logvar)
     }
+
+    /// c for a given ε `[n, c_dim]` (sampling with noise a user can pass again); `None`: c = μ.
+    pub fn with_noise(&self, text: &Tensor, eps: Option<&Tensor>) -> Tensor {
+        let (mu, logvar) = self.moments(text);
+        match eps {
+            Some(e) => &mu + (&logvar * 0.5).exp() * e,
+            None => mu,
+        }
+    }
 }
 
 /// KL(N(μ, σ²) ‖ N(0, I)), averaged over batch and dimensions (the reference's `KL_loss`):
@@ -214,8 +223,9 @@ impl Stage2G {
         let h = low.apply(&self.enc0).relu();
         let h = maybe(&self.norm_enc1, h.apply(&self.enc1), train).relu();
         let h = maybe(&self.norm_enc2, h.apply(&self.enc2), train).relu();
+        // −1 keeps the batch, so a traced export takes any batch size
         let s = h.size();
-        let tiled = c.view([s[0], -1, 1, 1]).expand([s[0], c.size()[1], s[2], s[3]], false);
+        let tiled = c.view([-1, c.size()[1], 1, 1]).expand([-1, -1, s[2], s[3]], false);
         let mut h = maybe(&self.norm_joint, Tensor::cat(&[&h, &tiled], 1).apply(&self.joint), train).relu();
         for r in &self.res {
             h = r.forward(&h, train);

@@ -49,6 +49,26 @@ impl Words {
         let (r, _) = self.backward.seq(&xr);
         Tensor::cat(&[at_end(f), at_end(r)], 1).apply(&self.out)
     }
+
+    /// `forward` with each caption's length read from its ids (0 pads, every word is ≥ 1), in
+    /// operations that take any batch and length, so that a trace of it (the TorchScript
+    /// export) holds for every shape: the same values as `forward`.
+    pub fn forward_ids(&self, ids: &Tensor) -> Tensor {
+        let pos = ids.ones_like().cumsum(1, Kind::Int64) - 1;
+        let last = ids.ne(0).sum_dim_intlist(1, true, Kind::Int64) - 1;
+        let rev = (&last - &pos).where_self(&pos.le_tensor(&last), &pos);
+        let x = ids.apply(&self.embed);
+        let xr = ids.gather(1, &rev, false).apply(&self.embed);
+        // a zero state shaped from the input (the RNN's own zero state fixes the batch size)
+        let hidden = self.out.ws.size()[1] / 2;
+        let h0 = (x.select(1, 0).narrow(1, 0, 1) * 0.0).expand([-1, hidden], false).unsqueeze(0);
+        // the output after each caption's last word: exact, the other steps times 0
+        let at_end = pos.eq_tensor(&last).unsqueeze(2).to_kind(Kind::Float);
+        let pick = |out: Tensor| (out * &at_end).sum_dim_intlist(1, false, Kind::Float);
+        let (f, _) = self.forward.seq_init(&x, &nn::GRUState(h0.shallow_clone()));
+        let (r, _) = self.backward.seq_init(&xr, &nn::GRUState(h0));
+        Tensor::cat(&[pick(f), pick(r)], 1).apply(&self.out)
+    }
 }
 
 #[derive(Debug)]
@@ -96,6 +116,9 @@ mod tests {
         let both = w.forward(&ids, &Tensor::from_slice(&[3i64, 5]));
         let d = (both.get(0) - alone.get(0)).abs().max().double_value(&[]);
         assert!(d < 1e-6, "{d}");
+        // the length-free form gives the same values
+        let free = w.forward_ids(&ids);
+        assert_eq!((free - &both).abs().max().double_value(&[]), 0.0);
         // and word order matters
         let swapped = w.forward(&Tensor::from_slice(&[7i64, 5, 3]).view([1, 3]), &Tensor::from_slice(&[3i64]));
         assert!((swapped - alone).abs().max().double_value(&[]) > 1e-4);

@@ -152,3 +152,17 @@ pub fn tiny_domains(dir: &Path, n: usize) -> String {
 /// CycleGAN's networks at their narrowest with batch 2, for quick translation runs.
 pub const CYCLEGAN_TINY: &[&str] =
     &["--set", "cyclegan.ngf=4", "--set", "cyclegan.ndf=4", "--set", "cyclegan.blocks=1", "--set", "data.batch_size=2"];
+
+/// Runs `tests/py/export_check.py` (PyTorch loading gantry's exports) and returns its JSON.
+pub fn python(args: &[&str]) -> serde_json::Value {
+    let out = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/export_check.py"))
+        // one thread, as gantry runs in these tests: a reduction split across threads rounds
+        // differently, and layer norm magnifies it
+        .env("OMP_NUM_THREADS", "1")
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "PyTorch could not use the export: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}

@@ -10,6 +10,10 @@ output. Prints one JSON object.
     export_check.py plain-translation G.py G-a2b.safetensors a2b G-a2b.pt
         # the plain module of one direction against the TorchScript export (itself checked
         # against gantry), on a random batch, and translate() on an odd-sized image
+    export_check.py captions G.pt G-text.pt caps.txt n noise.npy x.npy
+        # a StackGAN run's TorchScript pair: embed(captions), each n times, with gantry's noise
+    export_check.py plain-captions G.py G.safetensors caps.txt n noise.npy x.npy
+        # the same through the plain modules, and sample() drawing its own noise
 """
 import ast, json, struct, sys
 import torch
@@ -46,6 +50,29 @@ def load_module(path):
 
 
 mode = sys.argv[1]
+if mode in ("captions", "plain-captions"):
+    caps = [l.strip() for l in open(sys.argv[4]) if l.strip()]
+    n, noise, want = int(sys.argv[5]), read_npy(sys.argv[6]), read_npy(sys.argv[7])
+    with torch.no_grad():
+        if mode == "captions":
+            g, text = torch.jit.load(sys.argv[2]), torch.jit.load(sys.argv[3])
+            e = text.embed(caps).repeat_interleave(n, 0)
+            got = g(torch.cat([e, noise], 1))
+            out = {"attributes": {k: getattr(g, k) for k in ["text_dim", "noise_dim", "z_dim", "side", "stages", "step"]}}
+            try:
+                text.embed(["a zqxv circle"])
+                out["unknown_refused"] = False
+            except Exception as err:
+                out["unknown_refused"] = "never saw the word zqxv" in str(err)
+        else:
+            g = load_module(sys.argv[2]).load(sys.argv[3])
+            got = g(g.embed(caps).repeat_interleave(n, 0), noise)
+            both = g.sample(caps[:1], n=2, stages=True)
+            out = {"sample_shapes": [list(x.shape) for x in both], "noise_dim": g.noise_dim}
+    out["max_abs_diff"] = (got - want).abs().max().item()
+    out["shape"] = list(got.shape)
+    print(json.dumps(out))
+    sys.exit(0)
 if mode == "plain":
     # export_check.py plain G.py G.safetensors z.npy x.npy: the nn.Module file and its weights
     g = load_module(sys.argv[2]).load(sys.argv[3])
