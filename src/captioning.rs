@@ -14,12 +14,18 @@
 //! against the real test images at that side; a lower stage's samples are also scored upsampled
 //! to the last stage's side in its judge's features (`stage1_fcd_upsampled`, comparable with the
 //! last stage's `fcd`). Stage-I figures of a Stage-II run carry the prefix `stage1_`.
+//!
+//! Any captioned folder (photographs too, which have no scene records for a judge) gets
+//! R-precision in the run's own text encoder's joint embedding (`caption_r_precision`, with the
+//! real images' as the ceiling), and, with a feature network given (`--features inception`), the
+//! image metrics of each stage against the test images (FID, Inception score, …).
 use crate::data::DataConfig;
 use crate::data::captions::Captioned;
 use crate::data::scenes::Caption;
 use crate::error::{Error, Result};
 use crate::judge::{self, Judge, Tally};
 use crate::method::CaptionSampler;
+use crate::metrics::suite::{FeatureNet, Reference};
 use crate::rng;
 use serde_json::{Map, Value, json};
 use tch::{Device, Kind, Tensor};
@@ -31,6 +37,9 @@ pub struct Ask {
     pub seed: u64,
     pub quiet: bool,
     pub judges: Vec<Judge>,
+    /// A feature network for the image metrics of the last stage (`--features inception`: FID,
+    /// Inception score, KID, precision and recall against the test images).
+    pub features: Option<FeatureNet>,
 }
 
 /// A judge the user gave, or one from the cache.
@@ -76,7 +85,6 @@ pub fn evaluate(s: &dyn CaptionSampler, data: &DataConfig, ask: &Ask, device: De
     let side = if data.image_size > 0 { data.image_size } else { crate::data::scenes::SIDE as i64 };
     let cfg = DataConfig { image_size: side, channels: 3, ..data.clone() };
     let test = Captioned::load(&cfg, "test", device)?;
-    let scenes = judge::need_scenes(&test, &data.source)?;
     let total: usize = test.captions.iter().map(Vec::len).sum();
     let n = (ask.n.max(1) as usize).min(total);
     // (image, caption) pairs: every image once, then every image's second caption, …
@@ -87,7 +95,6 @@ pub fn evaluate(s: &dyn CaptionSampler, data: &DataConfig, ask: &Ask, device: De
         })
         .collect();
     let texts: Vec<String> = pairs.iter().map(|&(i, j)| test.captions[i][j].clone()).collect();
-    let meanings: Vec<&Caption> = pairs.iter().map(|&(i, j)| &scenes[i].captions[j]).collect();
     let enc = s.encoder();
     let tokens = enc.tokens(&texts);
     let unknown: usize = tokens.unknown.values().sum();
@@ -111,12 +118,52 @@ pub fn evaluate(s: &dyn CaptionSampler, data: &DataConfig, ask: &Ask, device: De
             stages[last].size()[2]
         )));
     }
-    let j = judge_at(ask, &data.source, side, device)?;
     let mut out = Map::new();
-    out.insert("judge".into(), json!(j.identity));
-    out.insert("judge_test".into(), json!(j.meta.test));
     out.insert("caption_samples".into(), json!(n));
     out.insert("caption_unknown_words".into(), json!(unknown));
+    let prefix = |k: usize| if k == last { String::new() } else { format!("stage{}_", k + 1) };
+    // R-precision in the text encoder's joint embedding: any captioned folder
+    let flat: Vec<String> = test.captions.iter().flatten().cloned().collect();
+    let pool = enc.encode(&flat);
+    let owner: Vec<usize> =
+        test.captions.iter().enumerate().flat_map(|(i, c)| std::iter::repeat_n(i, c.len())).collect();
+    let first_row: Vec<usize> =
+        test.captions.iter().scan(0, |at, c| Some(std::mem::replace(at, *at + c.len()))).collect();
+    let truth: Vec<(usize, usize)> = pairs.iter().map(|&(i, j)| (i, first_row[i] + j)).collect();
+    let real: Vec<i64> = pairs.iter().map(|&(i, _)| i as i64).collect();
+    let real = test.x.index_select(0, &Tensor::from_slice(&real).to(device));
+    let r_seed = rng::derive(ask.seed, rng::stream::EVAL, 2);
+    for (k, x) in stages.iter().enumerate() {
+        if let Some(r) = r_precision(&enc.encode_images(x), &pool, &owner, &truth, R_CANDIDATES, r_seed) {
+            out.insert(format!("{}caption_r_precision", prefix(k)), json!(r));
+        }
+    }
+    if let Some(r) = r_precision(&enc.encode_images(&real), &pool, &owner, &truth, R_CANDIDATES, r_seed) {
+        out.insert("caption_real_r_precision".into(), json!(r));
+    }
+    // image metrics in a feature network the user chose (Inception: FID)
+    if let Some(net) = &ask.features {
+        let reference = Reference::new(net, &test.x);
+        for (k, x) in stages.iter().enumerate() {
+            let m = crate::metrics::suite::image_metrics(net, &upsample(x, side), &reference, ask.seed)?;
+            for (key, v) in m {
+                if k == last || key == "fid" || key == "inception_score" {
+                    out.insert(format!("{}{key}", prefix(k)), v);
+                }
+            }
+        }
+    }
+    // the attribute judge: gantry's captioned scenes only (their ground truth trains it)
+    if test.scenes.is_none() && !ask.judges.is_empty() {
+        judge::need_scenes(&test, &data.source)?;
+    }
+    let Some(scenes) = test.scenes.as_deref() else {
+        return Ok(out);
+    };
+    let meanings: Vec<&Caption> = pairs.iter().map(|&(i, j)| &scenes[i].captions[j]).collect();
+    let j = judge_at(ask, &data.source, side, device)?;
+    out.insert("judge".into(), json!(j.identity));
+    out.insert("judge_test".into(), json!(j.meta.test));
     let held: Vec<bool> = pairs.iter().map(|&(i, _)| scenes[i].held_out).collect();
     let score = |x: &Tensor, shift: usize| -> (Tally, Tally) {
         let dets = j.detect(&upsample(x, side));
@@ -140,7 +187,7 @@ pub fn evaluate(s: &dyn CaptionSampler, data: &DataConfig, ask: &Ask, device: De
     let headline =
         ["attribute_accuracy", "colour_accuracy", "shape_accuracy", "fine_accuracy", "relation_accuracy", "exact"];
     for (k, x) in stages.iter().enumerate() {
-        let prefix = if k == last { String::new() } else { format!("stage{}_", k + 1) };
+        let prefix = prefix(k);
         let (all, held_out) = score(x, 0);
         keep(&mut out, all.figures(&format!("{prefix}caption_")), &[]);
         keep(&mut out, held_out.figures(&format!("{prefix}caption_held_out_")), &headline);
@@ -159,9 +206,70 @@ pub fn evaluate(s: &dyn CaptionSampler, data: &DataConfig, ask: &Ask, device: De
     }
     let (shuffled, _) = score(&stages[last], 1);
     keep(&mut out, shuffled.figures("caption_shuffled_"), &headline);
-    let real: Vec<i64> = pairs.iter().map(|&(i, _)| i as i64).collect();
-    let real = test.x.index_select(0, &Tensor::from_slice(&real).to(device));
     let (ceiling, _) = score(&real, 0);
     keep(&mut out, ceiling.figures("caption_real_"), &headline);
     Ok(out)
+}
+
+/// Candidates per R-precision query: the true caption and 99 others (AttnGAN's protocol).
+const R_CANDIDATES: usize = 100;
+
+/// R-precision at R = 1: the fraction of `images` (embeddings `[n, d]`) whose own caption —
+/// row `truth[i].1` of the caption embeddings `pool` `[m, d]` — scores above `k − 1` captions of
+/// other images (drawn with replacement from `seed`; `owner[r]` is row r's image) in cosine
+/// similarity. A tie counts as a miss. None when no caption of another image exists.
+pub fn r_precision(
+    images: &Tensor,
+    pool: &Tensor,
+    owner: &[usize],
+    truth: &[(usize, usize)],
+    k: usize,
+    seed: u64,
+) -> Option<f64> {
+    let n = truth.len();
+    let unit = |t: &Tensor| t / t.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
+    let sims = unit(images).mm(&unit(pool).tr()).to_device(Device::Cpu).to_kind(Kind::Float);
+    let m = owner.len();
+    let sims: Vec<f32> = Vec::try_from(sims.view([-1])).ok()?;
+    let mut r = rng::SplitMix::new(seed);
+    let mut hits = 0usize;
+    for (i, &(img, row)) in truth.iter().enumerate() {
+        if owner.iter().all(|&o| o == img) {
+            return None;
+        }
+        let own = sims[i * m + row];
+        let mut beaten = false;
+        for _ in 1..k {
+            let c = loop {
+                let c = r.below(m as u64) as usize;
+                if owner[c] != img {
+                    break c;
+                }
+            };
+            beaten |= sims[i * m + c] >= own;
+        }
+        hits += usize::from(!beaten);
+    }
+    Some(hits as f64 / n.max(1) as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r_precision_by_hand() {
+        // captions (owner): (1, 0) of image 0, (1, 0.1) of image 0, (0, 1) of 1, (−1, 0) of 2
+        let pool = Tensor::from_slice(&[1f32, 0.0, 1.0, 0.1, 0.0, 1.0, -1.0, 0.0]).view([4, 2]);
+        let owner = [0, 0, 1, 2];
+        // image 0 drawn like its caption (others of other images score 0 and −1): a hit; image 1
+        // likewise (cosines 0, 0.0995, 0); image 2's caption (−1, 0) against the image (1, 0)
+        // loses to every other caption: a miss
+        let images = Tensor::from_slice(&[1f32, 0.0, 0.0, 2.0, 1.0, 0.0]).view([3, 2]);
+        let truth = [(0, 0), (1, 2), (2, 3)];
+        let r = r_precision(&images, &pool, &owner, &truth, 10, 7).unwrap();
+        assert!((r - 2.0 / 3.0).abs() < 1e-12, "{r}");
+        // one image's captions only: no other caption to rank against
+        assert!(r_precision(&images.narrow(0, 0, 1), &pool.narrow(0, 0, 2), &[0, 0], &[(0, 0)], 10, 7).is_none());
+    }
 }

@@ -824,7 +824,16 @@ pub fn run(cli: Cli) -> Result<()> {
                 if t.method.captions().is_some() {
                     let judges =
                         a.judge.iter().map(|f| gantry::judge::Judge::load(f, t.device)).collect::<Result<_>>()?;
-                    let ask = gantry::captioning::Ask { n: a.samples, seed: a.seed, quiet: a.quiet, judges };
+                    let features = match &features {
+                        Features::Inception(_) => Some(features.load(&t.cfg.data.source, t.device, a.quiet)?),
+                        Features::Classifier(_) => {
+                            return Err(Error::Usage(
+                                "--classifier: a captioned folder has no class labels to train or check one on; a text-to-image run is scored by its captions (the judge, R-precision) and, with --features inception --weights FILE, by FID".into(),
+                            ));
+                        }
+                        Features::CachedClassifier => None,
+                    };
+                    let ask = gantry::captioning::Ask { n: a.samples, seed: a.seed, quiet: a.quiet, judges, features };
                     let result = t.evaluate_captions(&ask)?;
                     if let Err(e) = gantry::report::save_eval(run, t.step, &result) {
                         eprintln!("note: the result was not saved in the run folder ({e})");

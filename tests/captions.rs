@@ -221,6 +221,27 @@ fn caption_errors_name_the_file_the_word_or_the_run() {
     gantry(d, &["sample", "--run", "s1", "--caption", " ,. ", "--n", "2", "--out", "x.png"])
         .fails_with("holds no word");
     gantry(d, &["sample", "--run", "s1", "--n", "2", "--out", "x.png"]).fails_with("draws images from captions");
+    // a caption folder without gantry's scene records (photographs): R-precision in the text
+    // encoder's embedding, FID in Inception's features when asked; no judge
+    let scenes = d.join("shapes/test/scenes.jsonl");
+    gantry(d, &["judge", "train", "--data", "shapes", "--size", "16", "--out", "j.st", "--steps", "2", "--quiet"]).ok();
+    std::fs::rename(&scenes, d.join("kept-scenes.jsonl")).unwrap();
+    let e = gantry(d, &["eval", "--run", "s1", "--samples", "12", "--quiet"]).ok().json();
+    for key in ["caption_r_precision", "caption_real_r_precision"] {
+        let v = e[key].as_f64().unwrap_or(-1.0);
+        assert!((0.0..=1.0).contains(&v), "{key}: {e}");
+    }
+    assert!(e.get("caption_colour_accuracy").is_none() && e.get("judge").is_none(), "{e}");
+    let twin = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/reference/inception_twin.py");
+    let out = std::process::Command::new("python3").arg(twin).arg(d.join("twin")).output().expect("python3 runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let a =
+        ["eval", "--run", "s1", "--samples", "12", "--features", "inception", "--weights", "twin/weights.safetensors"];
+    let e = gantry(d, &[&a[..], &["--quiet"]].concat()).ok().json();
+    assert!(e["fid"].is_number() && e["inception_score"].is_number() && e["caption_r_precision"].is_number(), "{e}");
+    gantry(d, &["eval", "--run", "s1", "--samples", "12", "--judge", "j.st"]).fails_with("has no scenes.jsonl");
+    gantry(d, &["eval", "--run", "s1", "--classifier", "c.safetensors"]).fails_with("no class labels");
+    std::fs::rename(d.join("kept-scenes.jsonl"), &scenes).unwrap();
     // an image without a caption file, and an empty caption file
     let caption = d.join("shapes/train/text/00005.txt");
     let kept = std::fs::read(&caption).unwrap();
