@@ -154,7 +154,7 @@ pub fn torchscript(t: &Trained, run: &Path, out: &Path, check_layers: bool) -> R
         });
     }
     if let Some(s) = t.method.captions() {
-        let files = crate::export_captions::torchscript(t, s, run, out)?;
+        let files = crate::export_captions::torchscript(t, s, out)?;
         let input = vec![s.encoder().meta.dim + s.noise_dim()];
         return Ok(Exported { run: run.into(), step: t.step, files, kind: "captions", input });
     }

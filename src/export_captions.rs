@@ -296,8 +296,7 @@ def embed(self, captions: List[str]) -> Tensor:
 
 /// `STEM.pt`, the generator from [embedding ‖ noise] to the last stage's images, and
 /// `STEM-text.pt`, the caption encoder from word ids (with `ids` and `embed` of caption lists).
-pub fn torchscript(t: &Trained, s: &dyn CaptionSampler, run: &Path, out: &Path) -> Result<Vec<PathBuf>> {
-    let _ = run;
+pub fn torchscript(t: &Trained, s: &dyn CaptionSampler, out: &Path) -> Result<Vec<PathBuf>> {
     let (settings, _) = s.export_parts();
     let enc = s.encoder();
     let (text_dim, noise_dim) = (enc.meta.dim, s.noise_dim());
