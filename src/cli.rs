@@ -251,6 +251,10 @@ struct InterpolateArgs {
     run: PathBuf,
     #[arg(long)]
     out: PathBuf,
+    /// A text-to-image run: two captions walk the text from the first to the second (one row
+    /// per noise draw); one caption walks the noise with the text fixed.
+    #[arg(long)]
+    caption: Vec<String>,
     #[arg(long, default_value_t = 8)]
     rows: i64,
     #[arg(long, default_value_t = 10)]
@@ -757,6 +761,11 @@ pub fn run(cli: Cli) -> Result<()> {
                 return Err(Error::Usage("--rows must be at least 1 and --cols at least 2".into()));
             }
             let t = sample::load_run(&a.run, &a.device)?;
+            if !a.caption.is_empty() || t.method.captions().is_some() {
+                let x = t.caption_interpolate(&a.caption, a.rows, a.cols, a.seed, "--caption")?;
+                viz::save_grid(&x, a.cols, &a.out)?;
+                return Ok(());
+            }
             if t.method.noise().is_none()
                 && let Some(p) = t.pairs()
             {

@@ -215,6 +215,46 @@ impl Trained {
         Ok(CaptionRows { grid: method::stackgan::side_by_side(&stages), columns: n * stages.len() as i64, last, noise })
     }
 
+    /// StackGAN's interpolations (its paper's figure 8), the last stage's images: for two
+    /// captions, `rows` noise draws, each a row whose `cols` columns walk the caption embedding
+    /// linearly from the first caption to the second; for one caption, each row walks the noise
+    /// (slerp between two draws) with the caption fixed.
+    pub fn caption_interpolate(
+        &self,
+        captions: &[String],
+        rows: i64,
+        cols: i64,
+        seed: u64,
+        origin: &str,
+    ) -> Result<Tensor> {
+        let s = self.caption_sampler()?;
+        if !(1..=2).contains(&captions.len()) {
+            return Err(Error::Usage(format!(
+                "{origin}: interpolating a text-to-image run takes one caption (the noise walks) or two (the text walks from the first to the second), not {}",
+                captions.len()
+            )));
+        }
+        s.encoder().check_words(captions, origin)?;
+        let text = s.encoder().encode(captions);
+        rng::seed_torch(seed, rng::stream::SAMPLE, 0);
+        let ends = Tensor::randn([2 * rows, s.noise_dim()], (Kind::Float, self.device));
+        let (mut texts, mut noise) = (vec![], vec![]);
+        for r in 0..rows {
+            for c in 0..cols {
+                let t = c as f64 / (cols - 1).max(1) as f64;
+                if captions.len() == 2 {
+                    texts.push(text.get(0) * (1.0 - t) + text.get(1) * t);
+                    noise.push(ends.get(2 * r));
+                } else {
+                    texts.push(text.get(0));
+                    noise.push(crate::ops::slerp(&ends.get(2 * r), &ends.get(2 * r + 1), t));
+                }
+            }
+        }
+        let stages = s.generate(&Tensor::stack(&texts, 0), &Tensor::stack(&noise, 0));
+        Ok(stages.last().expect("one stage at least").shallow_clone())
+    }
+
     /// The run's noise → sample generator; a clear error for a run that has none.
     pub fn sampler(&self) -> Result<&dyn NoiseSampler> {
         if self.method.captions().is_some() {

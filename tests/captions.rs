@@ -112,6 +112,29 @@ fn stackgan_trains_both_stages_samples_and_resumes_bit_exact() {
         .unwrap();
     gantry(d, &["sample", "--run", "s1", "--captions", "caps.txt", "--n", "2", "--out-dir", "each"]).ok();
     assert_eq!(std::fs::read_dir(d.join("each")).unwrap().count(), 4);
+    // interpolation: two captions walk the text along each row (the noise fixed per row); a
+    // caption walked to itself stays put; one caption walks the noise
+    let walk = |caps: &[&str], out: &str| {
+        let mut a = vec!["interpolate", "--run", "s1", "--rows", "2", "--cols", "4", "--out", out];
+        for c in caps {
+            a.extend_from_slice(&["--caption", c]);
+        }
+        gantry(d, &a).ok();
+        let g = image::open(d.join(out)).unwrap().to_rgb8();
+        assert_eq!(g.dimensions(), (4 * 18 + 2, 2 * 18 + 2));
+        // the 16-px cell of row r, column c
+        move |r: u32, c: u32| image::imageops::crop_imm(&g, 2 + 18 * c, 2 + 18 * r, 16, 16).to_image().into_raw()
+    };
+    let moved = walk(&["a small red circle", "a big blue box"], "walk.png");
+    let still = walk(&["a small red circle", "a small red circle"], "still.png");
+    let noise = walk(&["a small red circle"], "noise.png");
+    for r in 0..2 {
+        assert_ne!(moved(r, 0), moved(r, 3));
+        assert_eq!(still(r, 0), still(r, 3));
+        assert_eq!(moved(r, 0), still(r, 0), "both rows start from the first caption and the same noise");
+        assert_ne!(noise(r, 0), noise(r, 3));
+    }
+    gantry(d, &["interpolate", "--run", "s1", "--out", "x.png"]).fails_with("takes one caption");
 
     // resume: 2 steps then 2 more equal 4 straight, weights and optimiser state
     stage1(d, "split", "2", &enc, &[]).ok();
