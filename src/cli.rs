@@ -56,7 +56,8 @@ enum Command {
     #[command(subcommand)]
     Judge(JudgeCommand),
     /// Write a run's generator as a TorchScript module for PyTorch (`torch.jit.load`); a
-    /// translation run gives one per direction (OUT-a2b.pt, OUT-b2a.pt).
+    /// translation run gives one per direction (OUT-a2b.pt, OUT-b2a.pt), a text-to-image run its
+    /// caption encoder beside it (OUT-text.pt).
     Export(ExportArgs),
     /// An HTML report of a run (curves, sample grids, eval results, configuration), or of
     /// several runs compared; self-contained, opened in any browser.
