@@ -79,13 +79,16 @@ def main():
                 e = report.gantry("eval", "--run", out, "--step", st, "--samples", a.samples, "--seed", seed, "--quiet", env=env)
                 open(path, "w").write(json.dumps(e))
             evals[st] = json.load(open(path))
-        metrics = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl")) if '"d/m_global"' in l]
+        logged = os.path.join(out, "bench-metrics.json")  # the controller's log, kept with the run's results (report's ledger)
+        if not os.path.exists(logged):
+            open(logged, "w").write(json.dumps([json.loads(l) for l in open(os.path.join(out, "metrics.jsonl")) if '"d/m_global"' in l]))
+        metrics = json.load(open(logged))
         print(a.task, gamma, seed, {st: round(e["fcd"], 2) for st, e in evals.items()}, flush=True)
         return gamma, seed, s, evals, metrics
 
     gammas = GAMMAS if a.task == "gamma" else [0.5]
     with cf.ThreadPoolExecutor(a.workers) as ex:
-        res = [f.result() for f in [ex.submit(one, g, seed) for g in gammas for seed in range(a.seeds)]]
+        res = [f.result() for f in [ex.submit(one, g, seed) for seed in range(a.seeds) for g in gammas]]
 
     cmd = f"`python3 bench/began.py {report.shown_args(sys.argv[1:])}` on {report.machine()}, CPU, {a.workers} runs side by side with one thread each, beside other work"
     if a.task == "gamma":

@@ -1,6 +1,6 @@
 """Shared helpers for the benchmark scripts: run gantry, and replace one section of
 docs/benchmarks.md (between <!-- bench:NAME --> markers) so each script owns its own figures."""
-import json, os, re, subprocess, sys, time
+import atexit, json, os, re, shutil, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # GANTRY_BIN lets a long benchmark run a frozen copy of the binary while the tree is rebuilt.
@@ -58,11 +58,84 @@ def stamp():
     return time.strftime("%Y-%m-%d")
 
 
+# The ledger: with BENCH_LEDGER=1 every run a benchmark finishes leaves its small result files
+# (bench-summary.json, bench-eval*.json: the train summary and the evaluations, no weights) under
+# bench/results/SCRIPT/RUN/, beside the arguments it was trained with and the commit that built the
+# binary. Committed, they let a benchmark that needs more than one sitting of the machine gather its
+# runs over several: a run whose folder is gone is restored from the ledger when it was trained with
+# the same arguments, and is neither retrained nor re-evaluated.
+LEDGER = os.path.join(ROOT, "bench", "results") if os.environ.get("BENCH_LEDGER") == "1" else None
+_touched = set()
+
+
+def _ledger_dir(out):
+    script = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+    return os.path.join(LEDGER, script, os.path.basename(os.path.normpath(out)))
+
+
+def _commit():
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "src"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        return head + ("+changes" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
+def _portable(train_args):
+    """The arguments with each absolute path cut to its last name (a data set made in a session's temporary folder)."""
+    return [os.path.basename(os.path.normpath(str(x))) if os.path.isabs(str(x)) else str(x) for x in train_args]
+
+
+def _restore(out, train_args):
+    if LEDGER is None:
+        return
+    led = _ledger_dir(out)
+    meta = os.path.join(led, "ledger.json")
+    if os.path.exists(os.path.join(out, "bench-summary.json")) or not os.path.exists(meta):
+        return
+    m = json.load(open(meta))
+    if m["train_args"] != _portable(train_args):
+        print(f"ledger: {led} was trained with other arguments; training afresh", file=sys.stderr)
+        return
+    os.makedirs(out, exist_ok=True)
+    for f in os.listdir(led):
+        if f.startswith("bench-"):
+            shutil.copy(os.path.join(led, f), os.path.join(out, f))
+    print(f"ledger: {os.path.basename(out)} restored from {os.path.relpath(led, ROOT)} (trained at {m['commit']})", file=sys.stderr)
+
+
+def _persist():
+    for out, train_args, commit in _touched:
+        files = [f for f in os.listdir(out) if f.startswith("bench-") and f.endswith(".json")] if os.path.isdir(out) else []
+        if "bench-summary.json" not in files:
+            continue
+        led = _ledger_dir(out)
+        os.makedirs(led, exist_ok=True)
+        meta = os.path.join(led, "ledger.json")
+        if not os.path.exists(meta):
+            open(meta, "w").write(json.dumps({"train_args": list(train_args), "commit": commit,
+                                              "binary": os.environ.get("GANTRY_BIN") or "target/release/gantry"}, indent=1) + "\n")
+        for f in files:
+            shutil.copy(os.path.join(out, f), os.path.join(led, f))
+
+
+atexit.register(_persist)
+
+
+def restored(out):
+    """Whether a run's folder holds only what the ledger gave back (no checkpoints to sample from)."""
+    return not os.path.isdir(os.path.join(out, "checkpoints"))
+
+
 def trained(out, train_args, threads=1):
     """Trains `gantry train ... --out out` unless a finished run is already there (its
-    bench-summary.json), so an interrupted benchmark resumes where it stopped; returns the
+    bench-summary.json, or the ledger's), so an interrupted benchmark resumes where it stopped; returns the
     train summary with `seconds` of wall time (of the last invocation, when it resumed). A run stopped by a non-finite loss returns None."""
     done = os.path.join(out, "bench-summary.json")
+    _restore(out, train_args)
+    if LEDGER is not None:
+        _touched.add((out, tuple(_portable(train_args)), _commit()))
     if not os.path.exists(done):
         env = dict(os.environ, OMP_NUM_THREADS=str(threads))
         t0 = time.time()

@@ -71,7 +71,7 @@ def main():
         print(label, seed, json.dumps({d: {k: v for k, v in e[d].items() if isinstance(v, (int, float, list))} for d in ["a2b", "b2a"]}), flush=True)
         return label, preset, seed, s, e, out, slug
 
-    jobs = [(label, preset, extra, slug, seed) for label, preset, extra, slug in variants for seed in range(a.seeds)]
+    jobs = [(label, preset, extra, slug, seed) for seed in range(a.seeds) for label, preset, extra, slug in variants]
     with cf.ThreadPoolExecutor(a.workers) as ex:
         res = [f.result() for f in [ex.submit(one, *j) for j in jobs]]
 
@@ -80,10 +80,12 @@ def main():
     pictures = []
     for label, preset, seed, s, e, out, slug in res:
         if seed == 0:
-            grids = sorted(os.listdir(os.path.join(out, "samples")))
             name = f"translation-{a.task}-{slug}.png"
-            shutil.copy(os.path.join(out, "samples", grids[-1]), os.path.join(images, name))
             pictures.append((label, name))
+            if report.restored(out):  # trained in an earlier sitting: its picture was copied then
+                continue
+            grids = sorted(os.listdir(os.path.join(out, "samples")))
+            shutil.copy(os.path.join(out, "samples", grids[-1]), os.path.join(images, name))
 
     minutes = {label: report.mean_sd([r[3]["wall_seconds"] / 60 for r in res if r[0] == label])[0] for label, _, _, _ in variants}
     head = [f"## Translation: {data_name} ({report.stamp()})", "",
