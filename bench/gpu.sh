@@ -137,6 +137,10 @@ dp=(--preset dcgan --data "$fashion" --device "$dev" --steps 3 "${q[@]}" --set m
 check ddp-1 "$g" train --out "$w/ddp1" "${dp[@]}"
 check ddp-2 "$g" train --out "$w/ddp2" --nproc 2 "${dp[@]}"
 say "ddp 1 process against 2 ranks (max |difference|): $(python3 "$root/bench/reference/compare_checkpoints.py" "$w/ddp1/checkpoints/step-0000003" "$w/ddp2/checkpoints/step-0000003" 2>&1 | tail -n 1)"
+# the same with 16 KiB gradient buckets, whose sums start from autograd hooks during backward
+# (on CUDA the hooks run on the engine's device thread): must equal the one-bucket run exactly
+check ddp-2-buckets "$g" train --out "$w/ddp2b" --nproc 2 "${dp[@]}" --set train.dist_bucket_mb=0.015625
+say "ddp overlapped buckets against one bucket (max |difference|, want 0): $(python3 "$root/bench/reference/compare_checkpoints.py" "$w/ddp2/checkpoints/step-0000003" "$w/ddp2b/checkpoints/step-0000003" 2>&1 | tail -n 1)"
 say "failures: $fails"
 
 # --- 4. speed against PyTorch: fp32 with profiler counts, then bf16 -------------------------

@@ -2,12 +2,15 @@
 // rendezvous and ProcessGroupGloo for CPU collectives. Nothing throws across the C boundary: a
 // failure returns non-zero (or null) and leaves its message for gantry_dist_error().
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <chrono>
+#include <memory>
 #include <string>
+#include <vector>
 
 static thread_local std::string dist_error;
 
@@ -151,6 +154,128 @@ int gantry_dist_allreduce_sum(void *group, at::Tensor *t) {
     g->pg->allreduce(ts, c10d::AllreduceOptions())->wait();
     return 0;
   } catch (const std::exception &e) {
+    dist_error = e.what();
+    return -1;
+  }
+}
+
+// The gradients of `loss` with respect to `inputs[0..n)` (autograd.grad), averaged over the
+// group, with the sums overlapped with the backward pass as PyTorch's DDP overlaps them: the
+// inputs are cut into buckets in reverse order (the order backward produces their gradients),
+// the first of at most `first_bytes`, the others of at most `bucket_bytes`; a hook on each input
+// copies its gradient into its bucket as soon as backward has it, and a bucket's all-reduce starts
+// (asynchronously, on Gloo's thread) once every gradient in it and every earlier bucket have
+// started, so every rank starts the same collectives in the same order. Gradients backward never
+// reaches (an unused input) are zeros. Writes n new tensor handles to `out` (views of the
+// buckets); returns 0, or -1 with the message in gantry_dist_error().
+static int last_overlapped = 0;
+
+// How many buckets of the last gantry_dist_grad_average started their sums before the backward
+// pass had finished (tests check that the overlap happens).
+int gantry_dist_last_overlapped() { return last_overlapped; }
+
+int gantry_dist_grad_average(void *group, at::Tensor *loss, at::Tensor **inputs, int n, int keep_graph,
+                             int64_t first_bytes, int64_t bucket_bytes, at::Tensor **out) {
+  struct Bucket {
+    at::Tensor flat;
+    at::TensorOptions options;
+    int64_t numel = 0;
+    int pending = 0;
+    c10::intrusive_ptr<c10d::Work> work;
+  };
+  struct State {
+    GantryGroup *g;
+    std::vector<int> bucket;       // per input: its bucket
+    std::vector<int64_t> offset;   // per input: where it starts in its bucket
+    std::vector<int64_t> numel;    // per input
+    std::vector<bool> arrived;     // per input
+    std::vector<Bucket> buckets;
+    size_t next = 0;  // the first bucket whose sum has not started
+    void launch_ready() {
+      while (next < buckets.size() && buckets[next].pending == 0) {
+        std::vector<at::Tensor> ts{buckets[next].flat};
+        buckets[next].work = g->pg->allreduce(ts, c10d::AllreduceOptions());
+        next++;
+      }
+    }
+    void arrive(int i, const at::Tensor &grad) {
+      if (arrived[i]) return;
+      arrived[i] = true;
+      Bucket &b = buckets[bucket[i]];
+      auto view = b.flat.narrow(0, offset[i], numel[i]);
+      at::NoGradGuard ng;
+      if (grad.defined()) {
+        view.copy_(grad.reshape({-1}));
+      } else {
+        view.zero_();
+      }
+      b.pending--;
+      launch_ready();
+    }
+  };
+  std::vector<std::pair<at::Tensor, unsigned>> hooks;
+  try {
+    auto *g = static_cast<GantryGroup *>(group);
+    auto st = std::make_shared<State>();
+    st->g = g;
+    st->bucket.resize(n);
+    st->offset.resize(n);
+    st->numel.resize(n);
+    st->arrived.assign(n, false);
+    // buckets over the inputs in reverse, each of one dtype and device
+    for (int i = n - 1; i >= 0; i--) {
+      const at::Tensor &p = *inputs[i];
+      int64_t bytes = p.numel() * p.element_size();
+      bool fresh = st->buckets.empty();
+      if (!fresh) {
+        Bucket &last = st->buckets.back();
+        int64_t used = last.numel * p.element_size();
+        int64_t cap = st->buckets.size() == 1 ? first_bytes : bucket_bytes;
+        fresh = last.options.dtype() != p.options().dtype() || last.options.device() != p.device() ||
+                (used > 0 && used + bytes > cap);
+      }
+      if (fresh) {
+        Bucket b;
+        b.options = p.options().requires_grad(false);
+        st->buckets.push_back(std::move(b));
+      }
+      Bucket &b = st->buckets.back();
+      st->bucket[i] = static_cast<int>(st->buckets.size() - 1);
+      st->offset[i] = b.numel;
+      st->numel[i] = p.numel();
+      b.numel += p.numel();
+      b.pending++;
+    }
+    for (auto &b : st->buckets) b.flat = at::empty({b.numel}, b.options);
+    for (int i = 0; i < n; i++) {
+      at::Tensor p = *inputs[i];
+      if (!p.requires_grad()) continue;
+      unsigned id = p.register_hook([st, i](const at::Tensor &grad) {
+        st->arrive(i, grad);
+        return at::Tensor();
+      });
+      hooks.emplace_back(p, id);
+    }
+    std::vector<at::Tensor> ins;
+    for (int i = 0; i < n; i++) ins.push_back(*inputs[i]);
+    auto grads = torch::autograd::grad({*loss}, ins, {}, keep_graph != 0, false, true);
+    for (auto &h : hooks) h.first.remove_hook(h.second);
+    hooks.clear();
+    last_overlapped = static_cast<int>(st->next);
+    // gradients the hooks did not see (inputs that need none, or that backward did not reach)
+    for (int i = 0; i < n; i++) st->arrive(i, grads[i]);
+    for (auto &b : st->buckets) {
+      if (b.work) b.work->wait();
+      at::NoGradGuard ng;
+      b.flat.div_(static_cast<double>(g->pg->getSize()));
+    }
+    for (int i = 0; i < n; i++) {
+      out[i] = new at::Tensor(
+          st->buckets[st->bucket[i]].flat.narrow(0, st->offset[i], st->numel[i]).view(inputs[i]->sizes()));
+    }
+    return 0;
+  } catch (const std::exception &e) {
+    for (auto &h : hooks) h.first.remove_hook(h.second);
     dist_error = e.what();
     return -1;
   }

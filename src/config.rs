@@ -105,7 +105,7 @@ const MOVED: &[(&str, &str, &str, &str)] = &[
 /// Lines left out of the hash, so that runs of an older gantry keep theirs: `[train]` keys that
 /// only act once a run diverges or that choose outputs beside the run, and keys added since
 /// whose default changes nothing (matched with that value).
-const UNHASHED_LINES: [&str; 11] = [
+const UNHASHED_LINES: [&str; 12] = [
     "on_divergence = ",
     "rollback_lr_factor = ",
     "max_rollbacks = ",
@@ -115,6 +115,7 @@ const UNHASHED_LINES: [&str; 11] = [
     "precision = \"fp32\"",
     "threads = ",
     "dist_timeout = ",
+    "dist_bucket_mb = ",
     "batch_per_rank = 0",
     "sync_bn = false",
 ];

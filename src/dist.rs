@@ -28,6 +28,18 @@ unsafe extern "C" {
     fn gantry_dist_allreduce_sum(group: *mut c_void, t: *mut C_tensor) -> i32;
     fn gantry_dist_broadcast(group: *mut c_void, t: *mut C_tensor, root: i32) -> i32;
     #[allow(clippy::too_many_arguments)]
+    fn gantry_dist_grad_average(
+        group: *mut c_void,
+        loss: *mut C_tensor,
+        inputs: *const *mut C_tensor,
+        n: i32,
+        keep_graph: i32,
+        first_bytes: i64,
+        bucket_bytes: i64,
+        out: *mut *mut C_tensor,
+    ) -> i32;
+    fn gantry_dist_last_overlapped() -> i32;
+    #[allow(clippy::too_many_arguments)]
     fn gantry_dist_sync_batch_norm(
         group: *mut c_void,
         x: *mut C_tensor,
@@ -50,7 +62,12 @@ pub struct Group {
     handle: *mut c_void,
     pub rank: i64,
     pub world: i64,
+    /// Gradient buckets' capacity in bytes (0: one collective after the backward pass).
+    bucket_bytes: i64,
 }
+
+/// The first bucket's capacity, as PyTorch's DDP: small, so the first sum starts early.
+const FIRST_BUCKET_BYTES: i64 = 1 << 20;
 
 // SAFETY: the process group is thread-safe (Gloo serialises its collectives); gantry calls it
 // from the training thread only.
@@ -98,8 +115,9 @@ pub fn env() -> Result<Option<Env>> {
 
 /// Joins the group the environment describes (once per process); None for a single process.
 /// `timeout` bounds the rendezvous and every collective: a rank that died or hangs ends the
-/// others' wait with an error after it.
-pub fn init(timeout: std::time::Duration) -> Result<Option<&'static Group>> {
+/// others' wait with an error after it. `bucket_mb` caps the gradient buckets whose sums overlap
+/// the backward pass (`train.dist_bucket_mb`; 0: one sum after it).
+pub fn init(timeout: std::time::Duration, bucket_mb: f64) -> Result<Option<&'static Group>> {
     if let Some(g) = GROUP.get() {
         return Ok(Some(g));
     }
@@ -128,7 +146,8 @@ pub fn init(timeout: std::time::Duration) -> Result<Option<&'static Group>> {
             timeout.as_secs()
         )));
     }
-    Ok(Some(GROUP.get_or_init(|| Group { handle, rank: e.rank, world: e.world })))
+    let bucket_bytes = (bucket_mb * (1 << 20) as f64) as i64;
+    Ok(Some(GROUP.get_or_init(|| Group { handle, rank: e.rank, world: e.world, bucket_bytes })))
 }
 
 /// The group this process joined, if any.
@@ -225,6 +244,57 @@ pub fn average(grads: &[Tensor]) -> Vec<Tensor> {
             part
         })
         .collect()
+}
+
+/// A player's gradients, averaged over the ranks in data-parallel training (`gradients`).
+pub struct Gradients(Vec<Tensor>);
+
+impl Gradients {
+    pub fn tensors(&self) -> &[Tensor] {
+        &self.0
+    }
+}
+
+/// The gradients of `loss` with respect to `params` (autograd.grad; `keep_graph` keeps the graph
+/// for another pass), averaged over the ranks in data-parallel training. The ranks' sums run in
+/// buckets that start while the backward pass is still producing the earlier layers' gradients,
+/// as PyTorch's DDP does (`csrc/dist.cpp`); with `train.dist_bucket_mb = 0`, one sum after it.
+/// Both give the same values for two ranks (a sum of two numbers does not depend on the
+/// bucketing); beyond two, Gloo's ring adds in an order that depends on where a value sits in
+/// its buffer, so they can differ in the last bit.
+pub fn gradients(loss: &Tensor, params: &[Tensor], keep_graph: bool) -> Gradients {
+    let Some(g) = group() else { return Gradients(Tensor::run_backward(&[loss], params, keep_graph, false)) };
+    if g.bucket_bytes == 0 || params.is_empty() {
+        return Gradients(average(&Tensor::run_backward(&[loss], params, keep_graph, false)));
+    }
+    let inputs: Vec<*mut C_tensor> = params.iter().map(|p| p.as_ptr() as *mut C_tensor).collect();
+    let mut out: Vec<*mut C_tensor> = vec![std::ptr::null_mut(); params.len()];
+    // SAFETY: every handle is live for the call; the shim writes `n` owned tensor handles to
+    // `out` on success.
+    let rc = unsafe {
+        gantry_dist_grad_average(
+            g.handle,
+            loss.as_ptr() as *mut C_tensor,
+            inputs.as_ptr(),
+            params.len() as i32,
+            keep_graph as i32,
+            FIRST_BUCKET_BYTES.min(g.bucket_bytes),
+            g.bucket_bytes,
+            out.as_mut_ptr(),
+        )
+    };
+    if rc != 0 {
+        fail("averaging the gradients over the ranks");
+    }
+    // SAFETY: fresh handles the shim allocated, owned from here on.
+    Gradients(out.into_iter().map(|t| unsafe { Tensor::from_ptr(t) }).collect())
+}
+
+/// How many gradient buckets of the last `gradients` call started their sums before its
+/// backward pass finished.
+pub fn last_overlapped() -> i32 {
+    // SAFETY: reads a counter.
+    unsafe { gantry_dist_last_overlapped() }
 }
 
 /// Every rank's `flag` or-ed together (one small collective): the ranks agree to stop at the

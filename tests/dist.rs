@@ -134,6 +134,37 @@ fn two_ranks_train_what_one_process_trains_on_the_combined_batch() {
 }
 
 #[test]
+fn overlapped_gradient_buckets_sum_what_one_collective_sums() {
+    // With buckets of 16 KiB the sums of a dcgan's gradients start while backward still runs
+    // (the summary counts those that did); for two ranks each sum is a + b whatever the buckets,
+    // so the weights equal those of one collective after backward bit for bit.
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let data = tiny_idx_named(d, "idx", 64, false, 5, true);
+    let train = |out: &str, mb: &str| {
+        let out_dir = d.join(out);
+        let o = Command::new(env!("CARGO_BIN_EXE_gantry"))
+            .args(["train", "--out", out_dir.to_str().unwrap(), "--quiet", "--preset", "dcgan", "--data"])
+            .arg(&data)
+            .args(["--steps", "3", "--nproc", "2", "--set", "model.base_channels=8", "--set", "data.batch_size=16"])
+            .args(["--set", &format!("train.dist_bucket_mb={mb}")])
+            .env("OMP_NUM_THREADS", "1")
+            .env("GANTRY_CACHE", d.join(".gantry-cache"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "dist_bucket_mb={mb}: {}", String::from_utf8_lossy(&o.stderr));
+        let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        s["overlapped_buckets"].as_i64().expect("a data-parallel run reports overlapped_buckets")
+    };
+    let overlapped = train("buckets", "0.015625");
+    let after = train("one", "0");
+    assert!(overlapped > 1, "16 KiB buckets: {overlapped} started during the backward pass");
+    assert_eq!(after, 0, "one collective after the backward pass overlaps nothing");
+    let ck = |run: &str| d.join(run).join("checkpoints").join("step-0000003");
+    assert_eq!(max_diff(&ck("buckets"), &ck("one")), 0.0);
+}
+
+#[test]
 fn a_killed_rank_ends_the_job_and_the_run_resumes() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path();

@@ -195,8 +195,8 @@ impl<D: SharedFeatures> Adaptation<D> {
         let class = class_loss(&self.classify(d, src, side), &labels);
         let base = class_loss(&Adapt::logits(&self.base.features(src, side).apply(&self.base_head)), &labels);
         let params = self.opt_base.params();
-        let grads = Tensor::run_backward(&[&base], &params, false, false);
-        self.opt_base.step(&grads, lr);
+        let grads = crate::dist::gradients(&base, &params, false);
+        self.opt_base.update(&grads, lr);
         let m = vec![("d/class", class.detach()), ("source_only/class", base.detach())];
         (class, m)
     }

@@ -194,12 +194,12 @@ impl Method for Began {
         // both gradients at the present weights, then both updates
         let d_params = self.opt_d.params();
         let g_params = self.opt_g.params();
-        let grads_d = Tensor::run_backward(&[&loss_d], &d_params, true, false);
-        let grads_g = Tensor::run_backward(&[&loss_fake], &g_params, false, false);
+        let grads_d = crate::dist::gradients(&loss_d, &d_params, true);
+        let grads_g = crate::dist::gradients(&loss_fake, &g_params, false);
         let t = &self.cfg.train;
         let (lr_d, lr_g) = (self.lr(t.d_lr, step), self.lr(t.g_lr, step));
-        self.opt_d.step(&grads_d, lr_d);
-        self.opt_g.step(&grads_g, lr_g);
+        self.opt_d.update(&grads_d, lr_d);
+        self.opt_g.update(&grads_g, lr_g);
         // the controller sees the global batch's losses, so that every rank of a data-parallel run
         // keeps the same k_t
         let (real, fake) = match crate::dist::average(&[loss_real.detach(), loss_fake.detach()]).as_slice() {

@@ -271,8 +271,8 @@ impl Method for CoGan {
             m.push(("d/feature_gap", gap.detach()));
         }
         let d_params = self.opt_d.params();
-        let grads = Tensor::run_backward(&[&loss_d], &d_params, false, false);
-        self.opt_d.step(&grads, lr_d);
+        let grads = crate::dist::gradients(&loss_d, &d_params, false);
+        self.opt_d.update(&grads, lr_d);
         let correct = (real.gt(0.0).to_kind(Kind::Float).mean(Kind::Float) + fake.le(0.0).to_kind(Kind::Float).mean(Kind::Float)) * 0.5;
 
         // Generators, judged by the updated discriminators.
@@ -280,8 +280,8 @@ impl Method for CoGan {
         let (fake_a, fake_b) = self.g.forward_pair(&z, true);
         let loss_g = self.objective.target_loss(&self.judge(&fake_a, &fake_b), Target::Generator);
         let g_params = self.opt_g.params();
-        let grads = Tensor::run_backward(&[&loss_g], &g_params, false, false);
-        self.opt_g.step(&grads, self.lr(self.cfg.train.g_lr, step));
+        let grads = crate::dist::gradients(&loss_g, &g_params, false);
+        self.opt_g.update(&grads, self.lr(self.cfg.train.g_lr, step));
 
         m.extend([("d/loss", loss_d.detach()), ("g/loss", loss_g.detach()), ("d/accuracy", correct)]);
         m

@@ -310,8 +310,8 @@ impl Method for CycleGan {
             m.push(("g/idt_b", idt_b.detach()));
         }
         let g_params = self.opt_g.params();
-        let grads = Tensor::run_backward(&[&loss_g], &g_params, false, false);
-        self.opt_g.step(&grads, self.lr(self.cfg.train.g_lr, step));
+        let grads = crate::dist::gradients(&loss_g, &g_params, false);
+        self.opt_g.update(&grads, self.lr(self.cfg.train.g_lr, step));
 
         // Discriminators, on real images and pooled fakes.
         let pooled_b = self.pool_b.query(&fake_b.detach());
@@ -325,8 +325,8 @@ impl Method for CycleGan {
         let loss_d_a = d_side(&self.d_a, &real_a, &pooled_a);
         let loss_d = &loss_d_a + &loss_d_b;
         let d_params = self.opt_d.params();
-        let grads = Tensor::run_backward(&[&loss_d], &d_params, false, false);
-        self.opt_d.step(&grads, self.lr(self.cfg.train.d_lr, step));
+        let grads = crate::dist::gradients(&loss_d, &d_params, false);
+        self.opt_d.update(&grads, self.lr(self.cfg.train.d_lr, step));
 
         m.extend([
             ("d/loss", loss_d.detach()),

@@ -293,8 +293,8 @@ impl DiscoGan {
                 Arch::Recongan | Arch::Gan => dis_b.shallow_clone(),
             };
             let params = self.opt_d.params();
-            let grads = Tensor::run_backward(&[&loss], &params, false, false);
-            self.opt_d.step(&grads, lr);
+            let grads = crate::dist::gradients(&loss, &params, false);
+            self.opt_d.update(&grads, lr);
             m.extend([("d/loss", loss.detach()), ("d_a/loss", dis_a.detach()), ("d_b/loss", dis_b.detach())]);
             return;
         }
@@ -310,8 +310,8 @@ impl DiscoGan {
             Arch::Gan => &gan_b * c.gan_weight + &fm_b * c.fm_weight,
         };
         let params = self.opt_g.params();
-        let grads = Tensor::run_backward(&[&loss], &params, false, false);
-        self.opt_g.step(&grads, lr);
+        let grads = crate::dist::gradients(&loss, &params, false);
+        self.opt_g.update(&grads, lr);
         m.extend([
             ("g/loss", loss.detach()),
             ("g/gan_ab", gan_b.detach()),

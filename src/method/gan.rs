@@ -15,7 +15,7 @@
 //! (λ‖θ − θ̄‖² added to either player's loss, θ̄ the running mean of its past parameters) and
 //! minibatch discrimination (a layer of the discriminator, `nets::minibatch`).
 //!
-//! Gradients are taken with `run_backward` for exactly the variables being updated, so the
+//! Gradients are taken (`dist::gradients`) for exactly the variables being updated, so the
 //! generator's step computes no discriminator weight gradients and vice versa.
 use super::codes::Codes;
 use super::{Batch, DataInfo, Figures, FigureContext, Method, Metrics, NoiseSampler, Spec, section};
@@ -420,8 +420,8 @@ impl Method for Gan {
                     metrics.push(("d/gp", gp.detach()));
                 }
             }
-            let grads = Tensor::run_backward(&[&loss], &self.d_params, false, false);
-            self.opt_d.step(&grads, d_lr);
+            let grads = crate::dist::gradients(&loss, &self.d_params, false);
+            self.opt_d.update(&grads, d_lr);
             if let Some(h) = &self.d_hist {
                 improved::update_means(&self.d_params, &h.means, self.opt_d.steps + 1);
             }
@@ -465,8 +465,8 @@ impl Method for Gan {
             if let Some(h) = &self.g_hist {
                 loss += improved::historical_penalty(&g_params, &h.means) * h.weight;
             }
-            let grads = Tensor::run_backward(&[&loss], &g_params, false, false);
-            self.opt_g.step(&grads, g_lr);
+            let grads = crate::dist::gradients(&loss, &g_params, false);
+            self.opt_g.update(&grads, g_lr);
             if let Some(h) = &self.g_hist {
                 improved::update_means(&g_params, &h.means, self.opt_g.steps + 1);
             }

@@ -331,9 +331,9 @@ impl Method for Ppgn {
         let v = self.d.forward_t(&x, true).view([-1]);
         let u = self.d.forward_t(&fake.detach(), true).view([-1]);
         let loss_d = self.adversarial.d_loss(&v, &u);
-        let grads_d = Tensor::run_backward(&[&loss_d], &self.opt_d.params(), false, false);
+        let grads_d = crate::dist::gradients(&loss_d, &self.opt_d.params(), false);
         let t = &self.cfg.train;
-        self.opt_d.step(&grads_d, t.d_lr);
+        self.opt_d.update(&grads_d, t.d_lr);
         // G: pixels, C's convolution maps and code of G(h), and D
         let (h1_fake, h_fake) = self.codes(&fake);
         let l_img = (&fake - &x).square().mean(Kind::Float);
@@ -345,8 +345,8 @@ impl Method for Ppgn {
             + &l_h1 * c.conv_weight
             + &l_h * c.code_weight
             + &l_adv * c.adversarial_weight;
-        let grads_g = Tensor::run_backward(&[&loss_g], &self.opt_g.params(), false, false);
-        self.opt_g.step(&grads_g, t.g_lr);
+        let grads_g = crate::dist::gradients(&loss_g, &self.opt_g.params(), false);
+        self.opt_g.update(&grads_g, t.g_lr);
         vec![
             ("d/loss", loss_d.detach()),
             ("d/real", v.detach().mean(Kind::Float)),

@@ -278,8 +278,8 @@ impl Method for Semi {
         let sup = logits_lab.cross_entropy_for_logits(&y_lab);
         loss += &sup;
         let d_params = self.opt_d.params();
-        let grads = Tensor::run_backward(&[&loss], &d_params, false, false);
-        self.opt_d.step(&grads, self.lr(self.cfg.train.d_lr, step));
+        let grads = crate::dist::gradients(&loss, &d_params, false);
+        self.opt_d.update(&grads, self.lr(self.cfg.train.d_lr, step));
         if let Some((_, _, ema)) = &self.d_avg {
             ema.update(self.opt_d.steps);
         }
@@ -301,8 +301,8 @@ impl Method for Semi {
                 neg_log_d(&out.logsumexp([1], false)).mean(Kind::Float)
             };
             let g_params = self.opt_g.params();
-            let grads = Tensor::run_backward(&[&loss], &g_params, false, false);
-            self.opt_g.step(&grads, self.lr(self.cfg.train.g_lr, step));
+            let grads = crate::dist::gradients(&loss, &g_params, false);
+            self.opt_g.update(&grads, self.lr(self.cfg.train.g_lr, step));
             metrics.push(("g/loss", loss.detach()));
         }
         metrics

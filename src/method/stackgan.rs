@@ -421,15 +421,15 @@ impl Method for Stackgan {
         let fake_logit = self.d.logits(&fake_h, &cond, true);
         let (l_right, l_wrong, l_fake) = (bce(&right, 1.0), bce(&wrong, 0.0), bce(&fake_logit, 0.0));
         let loss_d = &l_right + (&l_fake + &l_wrong) * 0.5;
-        let grads = Tensor::run_backward(&[&loss_d], &self.opt_d.params(), false, false);
+        let grads = crate::dist::gradients(&loss_d, &self.opt_d.params(), false);
         let t = &self.cfg.train;
         let (lr_d, lr_g) = (self.lr(t.d_lr, step), self.lr(t.g_lr, step));
-        self.opt_d.step(&grads, lr_d);
+        self.opt_d.update(&grads, lr_d);
         // G: fool the updated D under the same condition, plus the KL term
         let adv = bce(&self.d.logits(&self.d.features(&fake, true), &cond, true), 1.0);
         let loss_g = &adv + &kl;
-        let grads = Tensor::run_backward(&[&loss_g], &self.opt_g.params(), false, false);
-        self.opt_g.step(&grads, lr_g);
+        let grads = crate::dist::gradients(&loss_g, &self.opt_g.params(), false);
+        self.opt_g.update(&grads, lr_g);
         vec![
             ("d/loss", loss_d.detach()),
             ("d/real", l_right.detach()),

@@ -288,8 +288,8 @@ impl Method for Unit {
             m.extend(am);
         }
         let d_params = self.opt_d.params();
-        let grads = Tensor::run_backward(&[&loss_d], &d_params, false, false);
-        self.opt_d.step(&grads, lr_d);
+        let grads = crate::dist::gradients(&loss_d, &d_params, false);
+        self.opt_d.update(&grads, lr_d);
 
         // Encoders and generators.
         let (ha, hb) = (g.encode(&a, 0), g.encode(&b, 1));
@@ -310,8 +310,8 @@ impl Method for Unit {
             + &cycle * c.cycle_weight
             + &cycle_kl * c.cycle_kl_weight;
         let g_params = self.opt_g.params();
-        let grads = Tensor::run_backward(&[&loss_g], &g_params, false, false);
-        self.opt_g.step(&grads, self.lr(self.cfg.train.g_lr, step));
+        let grads = crate::dist::gradients(&loss_g, &g_params, false);
+        self.opt_g.update(&grads, self.lr(self.cfg.train.g_lr, step));
 
         m.extend([
             ("d/loss", loss_d.detach()),

@@ -113,6 +113,11 @@ pub struct TrainConfig {
     /// Data-parallel training: seconds a rank waits for the others (at the rendezvous and in each
     /// collective) before the job ends, naming the rank. Not part of the configuration's hash.
     pub dist_timeout: u64,
+    /// Data-parallel training: the capacity in MiB of the gradient buckets whose sums over the
+    /// ranks start while the backward pass runs (PyTorch DDP's `bucket_cap_mb`; the first bucket
+    /// holds at most 1 MiB); 0 sums every gradient in one collective after it. Not part of the
+    /// configuration's hash.
+    pub dist_bucket_mb: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,6 +160,7 @@ impl Default for TrainConfig {
             precision: Precision::Fp32,
             threads: 0,
             dist_timeout: 300,
+            dist_bucket_mb: 25.0,
         }
     }
 }
@@ -168,6 +174,9 @@ impl TrainConfig {
         }
         if self.dist_timeout < 1 {
             return bad("dist_timeout", "must be at least 1 (seconds)");
+        }
+        if !self.dist_bucket_mb.is_finite() || self.dist_bucket_mb < 0.0 {
+            return bad("dist_bucket_mb", "must be 0 (one sum after the backward pass) or a positive size in MiB");
         }
         for (key, v) in
             [("g_lr", self.g_lr), ("d_lr", self.d_lr), ("eps", self.eps), ("weight_decay", self.weight_decay)]

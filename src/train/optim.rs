@@ -54,12 +54,20 @@ impl Optimizer {
         self.params.is_empty()
     }
 
-    /// One update with `grads` (one per parameter, in order) at learning rate `lr`.
+    /// One update with `grads` (one per parameter, in order) at learning rate `lr`; in
+    /// data-parallel training with the mean of the ranks' gradients.
     pub fn step(&mut self, grads: &[Tensor], lr: f64) {
+        self.apply(&crate::dist::average(grads), lr)
+    }
+
+    /// One update with gradients `dist::gradients` took (and averaged) for this optimiser's
+    /// variables.
+    pub fn update(&mut self, grads: &crate::dist::Gradients, lr: f64) {
+        self.apply(grads.tensors(), lr)
+    }
+
+    fn apply(&mut self, grads: &[Tensor], lr: f64) {
         assert_eq!(grads.len(), self.params.len(), "one gradient per parameter");
-        // data-parallel training: the mean of the ranks' gradients (these gradients otherwise)
-        let averaged = crate::dist::average(grads);
-        let grads = averaged.as_slice();
         let lr = lr * self.lr_scale;
         self.steps += 1;
         if self.kind == OptimizerKind::Adam {

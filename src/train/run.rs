@@ -34,6 +34,10 @@ pub struct Summary {
     /// libtorch's CPU threads, and how idle ones waited (`OMP_WAIT_POLICY`; see `threads`).
     pub threads: i32,
     pub wait_policy: String,
+    /// Data-parallel runs: how many gradient buckets of the last gradient computation started
+    /// their sums over the ranks while its backward pass still ran (`dist::gradients`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overlapped_buckets: Option<i32>,
     pub checkpoint: Option<PathBuf>,
     /// The method's own figures at the end (a semi-supervised run's `test_error`, …).
     #[serde(flatten)]
@@ -169,7 +173,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     cfg.train.check_precision(device)?;
     let profile = super::profile::range_from_env()?;
     // data-parallel training: this process is one rank of a group; rank 0 alone writes the run
-    let group = crate::dist::init(std::time::Duration::from_secs(cfg.train.dist_timeout))?;
+    let group = crate::dist::init(std::time::Duration::from_secs(cfg.train.dist_timeout), cfg.train.dist_bucket_mb)?;
     let ranks = group.map_or(1, |g| g.world);
     let lead = crate::dist::leads();
     // the method draws this rank's share of each batch; `dist` makes it a slice of the global one
@@ -560,6 +564,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         steps_per_s: steps as f64 / seconds.max(1e-9),
         threads: tch::get_num_threads(),
         wait_policy: std::env::var("OMP_WAIT_POLICY").unwrap_or_else(|_| "default".into()),
+        overlapped_buckets: crate::dist::group().map(|_| crate::dist::last_overlapped()),
         checkpoint: last_ckpt,
         figures,
     })
