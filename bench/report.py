@@ -58,25 +58,28 @@ def stamp():
     return time.strftime("%Y-%m-%d")
 
 
-# The ledger: with BENCH_LEDGER=1 every run a benchmark finishes leaves its small result files
-# (bench-summary.json, bench-eval*.json: the train summary and the evaluations, no weights) under
-# bench/results/SCRIPT/RUN/, beside the arguments it was trained with and the commit that built the
-# binary. Committed, they let a benchmark that needs more than one sitting of the machine gather its
-# runs over several: a run whose folder is gone is restored from the ledger when it was trained with
-# the same arguments, and is neither retrained nor re-evaluated.
+# The ledger: with BENCH_LEDGER=1 every run a benchmark trains leaves its small result files
+# (bench-args.json: the arguments it was trained with and the commit that built the binary;
+# bench-summary.json; bench-eval*.json and the like: the evaluations; no weights) under
+# bench/results/SCRIPT/RUN/. Committed, they let a benchmark that needs more than one sitting of
+# the machine gather its runs over several: a run whose folder is gone is restored from the ledger
+# when it was trained with the same arguments, and is neither retrained nor re-evaluated. Files are
+# copied at every trained() call and at exit; `python3 bench/report.py keep SCRIPT WORKDIR` copies
+# the finished runs of a benchmark that was stopped.
 LEDGER = os.path.join(ROOT, "bench", "results") if os.environ.get("BENCH_LEDGER") == "1" else None
 _touched = set()
 
 
-def _ledger_dir(out):
-    script = os.path.splitext(os.path.basename(sys.argv[0]))[0]
-    return os.path.join(LEDGER, script, os.path.basename(os.path.normpath(out)))
+def _ledger_dir(out, script=None):
+    script = script or os.path.splitext(os.path.basename(sys.argv[0]))[0]
+    return os.path.join(LEDGER or os.path.join(ROOT, "bench", "results"), script, os.path.basename(os.path.normpath(out)))
 
 
 def _commit():
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "src"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "src", "csrc"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
         return head + ("+changes" if dirty else "")
     except OSError:
         return "unknown"
@@ -88,10 +91,8 @@ def _portable(train_args):
 
 
 def _restore(out, train_args):
-    if LEDGER is None:
-        return
     led = _ledger_dir(out)
-    meta = os.path.join(led, "ledger.json")
+    meta = os.path.join(led, "bench-args.json")
     if os.path.exists(os.path.join(out, "bench-summary.json")) or not os.path.exists(meta):
         return
     m = json.load(open(meta))
@@ -105,22 +106,24 @@ def _restore(out, train_args):
     print(f"ledger: {os.path.basename(out)} restored from {os.path.relpath(led, ROOT)} (trained at {m['commit']})", file=sys.stderr)
 
 
-def _persist():
-    for out, train_args, commit in _touched:
-        files = [f for f in os.listdir(out) if f.startswith("bench-") and f.endswith(".json")] if os.path.isdir(out) else []
-        if "bench-summary.json" not in files:
-            continue
-        led = _ledger_dir(out)
-        os.makedirs(led, exist_ok=True)
-        meta = os.path.join(led, "ledger.json")
-        if not os.path.exists(meta):
-            open(meta, "w").write(json.dumps({"train_args": list(train_args), "commit": commit,
-                                              "binary": os.environ.get("GANTRY_BIN") or "target/release/gantry"}, indent=1) + "\n")
-        for f in files:
-            shutil.copy(os.path.join(out, f), os.path.join(led, f))
+def keep(out, script=None):
+    """Copies a finished run's result files (bench-*.json) into the ledger."""
+    files = [f for f in os.listdir(out) if f.startswith("bench-") and f.endswith(".json")] if os.path.isdir(out) else []
+    if "bench-summary.json" not in files or "bench-args.json" not in files:
+        return False
+    led = _ledger_dir(out, script)
+    os.makedirs(led, exist_ok=True)
+    for f in files:
+        shutil.copy(os.path.join(out, f), os.path.join(led, f))
+    return True
 
 
-atexit.register(_persist)
+def _keep_touched():
+    for out in list(_touched):
+        keep(out)
+
+
+atexit.register(_keep_touched)
 
 
 def restored(out):
@@ -133,10 +136,16 @@ def trained(out, train_args, threads=1):
     bench-summary.json, or the ledger's), so an interrupted benchmark resumes where it stopped; returns the
     train summary with `seconds` of wall time (of the last invocation, when it resumed). A run stopped by a non-finite loss returns None."""
     done = os.path.join(out, "bench-summary.json")
-    _restore(out, train_args)
     if LEDGER is not None:
-        _touched.add((out, tuple(_portable(train_args)), _commit()))
+        _keep_touched()
+        _restore(out, train_args)
+        _touched.add(out)
     if not os.path.exists(done):
+        os.makedirs(out, exist_ok=True)
+        args = os.path.join(out, "bench-args.json")
+        if not os.path.exists(args):
+            open(args, "w").write(json.dumps({"train_args": _portable(train_args), "commit": _commit(),
+                                              "binary": os.environ.get("GANTRY_BIN") or "target/release/gantry"}, indent=1) + "\n")
         env = dict(os.environ, OMP_NUM_THREADS=str(threads))
         t0 = time.time()
         # an interrupted run continues from its newest checkpoint
@@ -190,3 +199,11 @@ def fmt(xs, digits=3):
     """`mean ± standard error`."""
     m, se = mean_se(xs)
     return f"{m:.{digits}f} ± {se:.{digits}f}"
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "keep":
+        kept = [r for r in sorted(os.listdir(sys.argv[3])) if keep(os.path.join(sys.argv[3], r), sys.argv[2])]
+        print(f"kept {len(kept)} finished runs of {sys.argv[2]} in bench/results/{sys.argv[2]}: {' '.join(kept)}")
+    else:
+        sys.exit("usage: python3 bench/report.py keep SCRIPT WORKDIR   (copies a benchmark's finished runs into its ledger)")
