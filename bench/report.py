@@ -140,12 +140,14 @@ def trained(out, train_args, threads=1):
         _keep_touched()
         _restore(out, train_args)
         _touched.add(out)
+    os.makedirs(out, exist_ok=True)
+    args = os.path.join(out, "bench-args.json")
+    if not os.path.exists(args):
+        # BENCH_COMMIT names the commit that built a frozen GANTRY_BIN, when it is not the checkout's
+        commit = os.environ.get("BENCH_COMMIT") or _commit()
+        open(args, "w").write(json.dumps({"train_args": _portable(train_args), "commit": commit,
+                                          "binary": os.environ.get("GANTRY_BIN") or "target/release/gantry"}, indent=1) + "\n")
     if not os.path.exists(done):
-        os.makedirs(out, exist_ok=True)
-        args = os.path.join(out, "bench-args.json")
-        if not os.path.exists(args):
-            open(args, "w").write(json.dumps({"train_args": _portable(train_args), "commit": _commit(),
-                                              "binary": os.environ.get("GANTRY_BIN") or "target/release/gantry"}, indent=1) + "\n")
         env = dict(os.environ, OMP_NUM_THREADS=str(threads))
         t0 = time.time()
         # an interrupted run continues from its newest checkpoint
