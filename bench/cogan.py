@@ -24,7 +24,7 @@ reused. The cGAN baseline trains as many steps at the same batch size as the CoG
 `pixel_agreement` is `gantry eval --run RUN` over 10,000 pairs (README, *CoGAN*), beside
 `pixel_agreement_chance`, the same rule on mismatched pairs.
 """
-import argparse, concurrent.futures as cf, json, math, os, shutil, subprocess, sys, tempfile
+import argparse, concurrent.futures as cf, json, math, os, re, shutil, subprocess, sys, tempfile
 import report
 
 PUBLISHED = {"digits-edges": (0.952, 0.909), "digits-negative": (0.967, 0.778)}
@@ -171,13 +171,31 @@ def adaptation_report(a, variants, res, steps, batch):
             f"{a.workers} runs side by side with one thread each, beside other work; "
             + " and ".join(f"`{p}`" for m, p in [("CoGAN", a.preset), ("UNIT", a.unit_preset)] if m in a.methods.split(","))
             + " with `--labels-from`, each preset's own steps; seeds 0–" f"{a.seeds - 1}; mean ± standard error over the seeds. "
-            + ("" if "UNIT" in a.methods.split(",") else "UNIT was not run for this table. ") +
+            + ("" if "UNIT" in a.methods.split(",") else "UNIT was not run in this sitting. ") +
             "`adaptation`: the classifier head on the discriminator's shared layers, trained with the source domain's labels "
             "only, on the target domain's labelled test images; `source only`: the same architecture trained in the same run "
             "on the same source batches without the target domain, on the same images (README, *Domain adaptation*).", "",
             "| method | direction | adaptation per seed | adaptation accuracy | source only | gain (points) | source accuracy | minutes per run |",
             "|---|---|---|---|---|---|---|---|"]
     lines, best = [], {}
+    methods = a.methods.split(",")
+    carried, where = {}, {}
+    if any(m not in methods for m in ("CoGAN", "UNIT")):
+        # the other method's rows stay as the section has them, with the sitting they came from
+        old = report.read_section("cogan-adaptation")
+        if old is not None and not a.steps:
+            shown = re.findall(r"seeds 0–(\d+)", old)
+            if shown and int(shown[0]) != a.seeds - 1:
+                sys.exit(f"cogan.py: the rows in docs/benchmarks.md are over seeds 0–{shown[0]}, not 0–{a.seeds - 1}; "
+                         f"run with --seeds {int(shown[0]) + 1}, or with --methods CoGAN,UNIT to measure every row again")
+            key = lambda cells: cells[0].split(" ")[0] + " " + cells[1]
+            where = report.sittings(old, key)
+            carried = {key(cells): cells for cells in report.table_rows(old) if cells[0].split(" ")[0] not in methods}
+    for cells in carried.values():
+        method, way = cells[0].split(" ")[0], cells[1]
+        num = lambda c: float(c.split(" ± ")[0])
+        best.setdefault(way, []).append((num(cells[3]) / 100, method, num(cells[5])))
+        lines.append("| " + " | ".join(cells) + " |")
     for ds, label, preset, _ in variants:
         rs = [r for r in res if r[1] == label]
         acc = [r[5]["adaptation_accuracy"] for r in rs]
@@ -189,6 +207,10 @@ def adaptation_report(a, variants, res, steps, batch):
         best.setdefault(way, []).append((mean_se(acc)[0], method, mean_se(gain)[0]))
         lines.append(f"| {method} (`{preset}`) | {way} | {', '.join(f'{100 * x:.1f}' for x in acc)} | {fmt([100 * x for x in acc], 1)} | "
                      f"{fmt([100 * x for x in base], 1)} | {fmt(gain, 1)} | {fmt([100 * x for x in src], 1)} | {minutes:.1f} |")
+    if carried:
+        names = list(carried) + [label for _, label, _, _ in variants]
+        here = f"`python3 bench/cogan.py {report.shown_args(sys.argv[1:])}` on {report.machine()}, CPU, {report.stamp()}"
+        lines += ["", report.sittings_line(where, names, here)]
     top = max(best["typeset → handwritten"])
     above = all(g > 0 for rows in best.values() for _, _, g in rows)
     lines += ["", f"Target: ≥ 90 % typeset → handwritten for the best method — {top[1]} {100 * top[0]:.1f} %, "

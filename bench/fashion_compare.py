@@ -1,15 +1,21 @@
 """Fashion-MNIST comparison in the spirit of "Are GANs Created Equal?" (Lucic et al. 2018):
 MM GAN, NS GAN, LSGAN, WGAN, WGAN-GP (and hinge) with one architecture (the `dcgan` preset's
-networks), one equal budget of generator steps, several seeds; each scored on 2,500 samples
-against the test split with the evaluation classifier's features (FCD, KID, precision, recall),
-beside the real-data floor (train split vs test split, same feature network) and Lucic et al.'s
-Table 2 best FIDs (Inception features: only the ranking transfers).
+networks), and BEGAN with its own (its discriminator is an autoencoder), one equal budget of
+generator steps of batch 64, several seeds; each scored on 2,500 samples against the test split
+with the evaluation classifier's features (FCD, KID, precision, recall), beside the real-data floor
+(train split vs test split, same feature network) and Lucic et al.'s Table 2 best FIDs (Inception
+features: only the ranking transfers).
 
-    python3 bench/fashion_compare.py [--steps 2000] [--seeds 2] [--samples 2500] [--workers 2]
+    python3 bench/fashion_compare.py [--steps 1000] [--seeds 2] [--samples 2500] [--workers 2]
+                                     [--losses "BEGAN,NS GAN"] [--workdir DIR]
 
-With --workers N, N runs train side by side, one thread each.
+With --workers N, N runs train side by side, one thread each. With --losses only those rows are
+trained; the other rows are carried over unchanged from the section as it stands, and the section
+says which sitting each row comes from. Rows are carried only when the step budget, seeds, sample
+count and feature network are the ones of this invocation. Runs go through the bench ledger
+(report.trained), so BENCH_LEDGER=1 keeps them in bench/results/fashion_compare/.
 """
-import argparse, concurrent.futures as cf, os, statistics, tempfile, time
+import argparse, concurrent.futures as cf, json, os, re, sys, tempfile
 import report
 
 LOSSES = [
@@ -19,61 +25,112 @@ LOSSES = [
     ("WGAN", "wgan", []),
     ("WGAN-GP", "wgan-gp", []),
     ("hinge", "hinge", []),
+    # the reference's batch is 16; the table's budget is steps of batch 64, as Lucic et al. train every model
+    ("BEGAN", "began", ["data.batch_size=64"]),
 ]
 LUCIC = {"MM GAN": 29.6, "NS GAN": 26.5, "LSGAN": 30.7, "WGAN": 21.5, "WGAN-GP": 24.5, "BEGAN": 22.9}
+SECTION = "fashion-compare"
+
+
+def slug(name):
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def carried_rows(a, run_names, feature_network):
+    """The rows of the losses not trained now, from the section as it stands; exits when they were measured otherwise."""
+    old = report.read_section(SECTION)
+    wanted = [n for n, _, _ in LOSSES if n not in run_names]
+    if not wanted:
+        return {}, {}
+    if old is None:
+        sys.exit(f"fashion_compare: there is no section to carry {', '.join(wanted)} from; run without --losses")
+    for what, value in (("--steps", a.steps), ("--seeds", a.seeds), ("--samples", a.samples)):
+        shown = re.findall(rf"{what} (\d+)", old)
+        if shown and any(int(v) != value for v in shown):
+            sys.exit(f"fashion_compare: the rows in docs/benchmarks.md were measured with {what} {shown[0]}, not {value}; "
+                     f"run with {what} {shown[0]}, or without --losses to measure every row again")
+    if f"`{feature_network}`" not in old:
+        sys.exit(f"fashion_compare: the rows in docs/benchmarks.md were scored with another feature network than "
+                 f"{feature_network}; run without --losses to measure every row again")
+    rows = {l.split(" | ")[0][2:]: l for l in old.splitlines() if l.startswith("| ")}
+    missing = [n for n in wanted if n not in rows]
+    if missing:
+        sys.exit(f"fashion_compare: the section has no row for {', '.join(missing)}; add it to --losses")
+    where = report.sittings(old, lambda cells: cells[0])
+    return {n: rows[n] for n in wanted}, {n: where[n] for n in wanted}
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--samples", type=int, default=2500)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--losses", default=None, help="comma-separated row names to train; the rest are carried over")
+    ap.add_argument("--workdir", default=None)
     a = ap.parse_args()
+    names = [n for n, _, _ in LOSSES]
+    run_names = names if a.losses is None else [x.strip() for x in a.losses.split(",")]
+    unknown = [n for n in run_names if n not in names]
+    if unknown:
+        sys.exit(f"fashion_compare: --losses names {', '.join(unknown)}; the rows are {', '.join(names)}")
     report.build()
-    tmp = tempfile.mkdtemp(prefix="gantry-compare-")
+    tmp = a.workdir or tempfile.mkdtemp(prefix="gantry-compare-")
     floor = report.gantry("eval", "--real", "fashion-mnist", "--reference", "fashion-mnist", "--samples", a.samples, "--quiet")
-    env = {"OMP_NUM_THREADS": "1"} if a.workers > 1 else None
+    carried, where = carried_rows(a, run_names, floor["feature_network"])
+    threads = 1 if a.workers > 1 else os.cpu_count()
 
-    def one(name, preset, sets, seed, out):
-        args = ["train", "--preset", preset, "--out", out, "--steps", a.steps, "--seed", seed, "--quiet",
-                "--set", "train.sample_every=0"]
-        for s in sets:
-            args += ["--set", s]
-        t0 = time.time()
-        report.gantry(*args, env=env)
-        secs = time.time() - t0
-        e = report.gantry("eval", "--run", out, "--samples", a.samples, "--seed", seed, "--quiet", env=env)
-        print(name, seed, e["fcd"], f"{secs:.0f}s", flush=True)
-        return e, secs
+    def one(name, preset, sets, seed):
+        out = os.path.join(tmp, f"{slug(name)}-{seed}")
+        s = report.trained(out, ["--preset", preset, "--steps", a.steps, "--seed", seed, "--set", "train.sample_every=0",
+                                 *[x for kv in sets for x in ("--set", kv)]], threads=threads)
+        path = os.path.join(out, "bench-eval.json")
+        if not os.path.exists(path):
+            e = report.gantry("eval", "--run", out, "--samples", a.samples, "--seed", seed, "--quiet",
+                              env={"OMP_NUM_THREADS": str(threads)})
+            open(path, "w").write(json.dumps(e))
+        e = json.load(open(path))
+        print(name, seed, e["fcd"], f"{s['wall_seconds']:.0f}s", flush=True)
+        return e, s["wall_seconds"]
 
+    todo = [(n, p, sets) for n, p, sets in LOSSES if n in run_names]
     with cf.ThreadPoolExecutor(a.workers) as ex:
-        futs = [(name, [ex.submit(one, name, preset, sets, seed, os.path.join(tmp, f"{preset}-{i}-{seed}"))
-                        for seed in range(a.seeds)])
-                for i, (name, preset, sets) in enumerate(LOSSES)]
-        rows = [(name, [f.result() for f in fs]) for name, fs in futs]
-    m = lambda xs: (statistics.mean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0)
+        futs = {name: [ex.submit(one, name, preset, sets, seed) for seed in range(a.seeds)] for name, preset, sets in todo}
+        trained = {name: [f.result() for f in fs] for name, fs in futs.items()}
+
+    cmd = f"`python3 bench/fashion_compare.py {report.shown_args(sys.argv[1:])}`".replace(" `", "`")
+    here = f"{cmd} on {report.machine()}, CPU, {report.stamp()}"
     lines = [f"## Fashion-MNIST: losses compared on one architecture ({report.stamp()})", "",
-             f"`python3 bench/fashion_compare.py --steps {a.steps} --seeds {a.seeds} --samples {a.samples} --workers {a.workers}` on {report.machine()}, CPU"
-             + (f", {a.workers} runs side by side with one thread each." if a.workers > 1 else "."),
-             f"Each loss trains the `dcgan` networks for {a.steps} generator steps (its preset's optimiser and critic steps); "
-             f"{a.samples} samples against the test split, feature network `{floor['feature_network']}`. Mean ± std over seeds. "
-             "Lucic et al.'s numbers are FIDs on Inception features after a large hyperparameter search: compare rankings only.", "",
+             f"{cmd} on {report.machine()}, CPU" + (f", {a.workers} runs side by side with one thread each." if a.workers > 1 else "."),
+             f"Each loss trains the `dcgan` networks for {a.steps} generator steps of batch 64 (its preset's optimiser and critic "
+             f"steps), BEGAN its own `began` networks (autoencoder discriminator, width 64) with its preset's optimiser and batch 64; "
+             f"budget `--steps {a.steps} --seeds {a.seeds} --samples {a.samples}`; the samples scored against the test split, feature network `{floor['feature_network']}`. "
+             "Mean ± std over seeds. Lucic et al.'s numbers are FIDs on Inception features after a large hyperparameter search: "
+             "compare rankings only.", "",
              "| loss | FCD | KID ×10³ | precision | recall | minutes per run | Lucic et al. best FID |", "|---|---|---|---|---|---|---|"]
-    for name, res in rows:
-        f, k = m([r[0]["fcd"] for r in res]), m([1000 * r[0]["kid"] for r in res])
-        p, r_ = m([r[0]["precision"] for r in res]), m([r[0]["recall"] for r in res])
-        secs = statistics.mean(r[1] for r in res) / 60
+    fcd = {}
+    for name in names:
+        if name in carried:
+            lines.append(carried[name])
+            fcd[name] = float(carried[name].split(" | ")[1].split(" ± ")[0])
+            continue
+        res = trained[name]
+        f, k = report.mean_sd([r[0]["fcd"] for r in res]), report.mean_sd([1000 * r[0]["kid"] for r in res])
+        p, r_ = report.mean_sd([r[0]["precision"] for r in res]), report.mean_sd([r[0]["recall"] for r in res])
+        fcd[name] = f[0]
         lines.append(f"| {name} | {f[0]:.2f} ± {f[1]:.2f} | {k[0]:.2f} ± {k[1]:.2f} | {p[0]:.3f} ± {p[1]:.3f} | "
-                     f"{r_[0]:.3f} ± {r_[1]:.3f} | {secs:.1f} | {LUCIC.get(name, '—')} |")
+                     f"{r_[0]:.3f} ± {r_[1]:.3f} | {report.mean_sd(r[1] for r in res)[0] / 60:.1f} | {LUCIC.get(name, '—')} |")
     lines.append(f"| real data (train vs test) | {floor['fcd']:.2f} | {1000 * floor['kid']:.2f} | {floor['precision']:.3f} | "
                  f"{floor['recall']:.3f} | — | — |")
-    ours = sorted(rows, key=lambda r: statistics.mean(x[0]["fcd"] for x in r[1]))
+    ours = sorted(fcd, key=fcd.get)
     lucic = sorted(LUCIC, key=LUCIC.get)
-    lines += ["", "Ranking, best first. gantry (FCD, this budget): " + " < ".join(n for n, _ in ours)
+    lines += ["", "Ranking, best first. gantry (FCD, this budget): " + " < ".join(ours)
               + ". Lucic et al. (best FID on Fashion-MNIST): " + " < ".join(lucic) + ".",
-              "Minutes per run are wall time with other benchmarks sharing the two cores; compare them with each other only."]
-    report.write_section("fashion-compare", "\n".join(lines))
+              "Minutes per run are wall time with other benchmarks sharing the two cores; compare them with each other only "
+              "(and only within one sitting)."]
+    if carried:
+        lines += ["", report.sittings_line(where, names, here)]
+    report.write_section(SECTION, "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -54,6 +54,44 @@ def write_section(name, body):
     open(DOC, "w").write(text)
 
 
+def read_section(name):
+    """The body of a section of docs/benchmarks.md as it stands (None when there is none)."""
+    if not os.path.exists(DOC):
+        return None
+    m = re.search(rf"<!-- bench:{re.escape(name)} -->\n(.*?)\n<!-- /bench:{re.escape(name)} -->", open(DOC).read(), re.S)
+    return m.group(1) if m else None
+
+
+def table_rows(body):
+    """The data rows of a section's table, each as its list of cells (the header and rule rows left out)."""
+    rows = [l for l in body.splitlines() if l.startswith("| ") and not l.startswith("|---")]
+    return [[c.strip() for c in l.strip().strip("|").split(" | ")] for l in rows[1:]]
+
+
+def sittings(body, key):
+    """Where each row of a section's table came from: {key(cells): "`command` on machine, CPU, date"}. A section
+    that carries rows over from earlier sittings says so in its `Sittings:` line (sittings_line); one written
+    by a single sitting has its date in the heading and its command and machine in the first paragraph."""
+    found = {}
+    line = next((l for l in body.splitlines() if l.startswith("Sittings: ")), None)
+    if line:
+        for m in re.finditer(r"(`[^`]*` on .*?, \d{4}-\d{2}-\d{2}), for ([^;]*?)(?:;|\.$)", line[len("Sittings: "):]):
+            for name in m.group(2).split(", "):
+                found[name] = m.group(1)
+        return found
+    date = re.search(r"\((\d{4}-\d{2}-\d{2})\)", body).group(1)
+    cmd = re.search(r"(`python3 bench/[^`]*`) on (.*?), CPU", body)
+    return {key(cells): f"{cmd.group(1)} on {cmd.group(2)}, CPU, {date}" for cells in table_rows(body)}
+
+
+def sittings_line(where, names, here):
+    """The `Sittings:` line: for each sitting (`where[name]`, or `here` for a row measured now), the rows it measured."""
+    groups = {}
+    for n in names:
+        groups.setdefault(where.get(n, here), []).append(n)
+    return "Sittings: " + "; ".join(f"{w}, for {', '.join(ns)}" for w, ns in groups.items()) + "."
+
+
 def stamp():
     return time.strftime("%Y-%m-%d")
 
