@@ -95,8 +95,11 @@ def main():
 
     todo = [(n, p, sets) for n, p, sets in LOSSES if n in run_names]
     with cf.ThreadPoolExecutor(a.workers) as ex:
-        futs = {name: [ex.submit(one, name, preset, sets, seed) for seed in range(a.seeds)] for name, preset, sets in todo}
-        trained = {name: [f.result() for f in fs] for name, fs in futs.items()}
+        # seed by seed: a sitting that ends early leaves whole seeds in the ledger
+        futs = [(name, ex.submit(one, name, preset, sets, seed)) for seed in range(a.seeds) for name, preset, sets in todo]
+        trained = {}
+        for name, f in futs:
+            trained.setdefault(name, []).append(f.result())
 
     cmd = f"`python3 bench/fashion_compare.py {report.shown_args(sys.argv[1:])}`".replace(" `", "`")
     here = f"{cmd} on {report.machine()}, CPU, {report.stamp()}"
