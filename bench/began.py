@@ -47,6 +47,17 @@ def spearman(a, b):
     return cov / (va * vb) if va > 0 and vb > 0 else float("nan")
 
 
+def largest_class(e):
+    """The share of the samples in the evaluation classifier's most frequent class."""
+    h = e["class_histogram"]
+    return max(h) / sum(h)
+
+
+def networks(res):
+    """The feature network(s) the runs were scored with, as `code`."""
+    return ", ".join(f"`{n}`" for n in sorted({e["feature_network"] for r in res for e in r[3].values()}))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--task", required=True, choices=["gamma", "convergence"])
@@ -94,14 +105,18 @@ def main():
     if a.task == "gamma":
         lines = [f"## BEGAN: γ against quality and diversity ({report.stamp()})", "",
                  f"{cmd}; `{a.preset}` for {a.steps} steps of batch 16, seeds 0–{a.seeds - 1}, mean ± standard error; "
-                 f"{a.samples} samples scored against the test split with the evaluation classifier's features. The paper: a "
-                 "lower γ gives higher quality (precision) and lower diversity (recall).", "",
-                 "| γ | FCD | precision | recall | k_t at the end | M_global at the end | minutes per run |", "|---|---|---|---|---|---|---|"]
+                 f"{a.samples} samples scored against the test split, feature network {networks(res)}. The paper: a "
+                 "lower γ gives higher quality (precision) and lower diversity (recall). Largest class: the share of the "
+                 "samples the evaluation classifier puts in its most frequent class (0.1 for a generator that covers the "
+                 "ten classes evenly; near 1 for one collapsed onto a class).", "",
+                 "| γ | FCD | precision | recall | largest class | k_t at the end | M_global at the end | minutes per run |",
+                 "|---|---|---|---|---|---|---|---|"]
         for g in gammas:
             rs = [r for r in res if r[0] == g]
             last = [r[4][-1] for r in rs]
             lines.append(f"| {g} | {fmt([r[3][a.steps]['fcd'] for r in rs], 1)} | {fmt([r[3][a.steps]['precision'] for r in rs])} | "
-                         f"{fmt([r[3][a.steps]['recall'] for r in rs])} | {fmt([m['d/k'] for m in last], 4)} | "
+                         f"{fmt([r[3][a.steps]['recall'] for r in rs])} | {fmt([largest_class(r[3][a.steps]) for r in rs], 2)} | "
+                         f"{fmt([m['d/k'] for m in last], 4)} | "
                          f"{fmt([m['d/m_global'] for m in last], 4)} | {report.mean_sd([r[2]['wall_seconds'] / 60 for r in rs])[0]:.1f} |")
         p = {g: mean_se([r[3][a.steps]["precision"] for r in res if r[0] == g])[0] for g in gammas}
         rc = {g: mean_se([r[3][a.steps]["recall"] for r in res if r[0] == g])[0] for g in gammas}
@@ -111,10 +126,15 @@ def main():
                   f"({p[gammas[0]]:.3f} → {p[gammas[-1]]:.3f}) and recall {'rises' if rec_rises else 'does not rise'} "
                   f"({rc[gammas[0]]:.3f} → {rc[gammas[-1]]:.3f}): the paper's claim is "
                   + ("confirmed." if prec_falls and rec_rises else "not confirmed here.")]
+        shares = [largest_class(r[3][a.steps]) for r in res]
+        if max(rc.values()) < 0.01 and min(shares) > 0.5:
+            lines.append(f"Every run collapsed (largest class {min(shares):.2f} to {max(shares):.2f} of the samples, recall "
+                         "0): at this budget the runs say nothing about diversity either way, and precision measures only how "
+                         "real the one collapsed class looks.")
     else:
         lines = [f"## BEGAN: M_global as a convergence measure ({report.stamp()})", "",
                  f"{cmd}; `{a.preset}` (γ 0.5) for {a.steps} steps, a checkpoint every {every}; at each checkpoint FCD "
-                 f"({a.samples} samples against the test split) and M_global averaged over the steps logged since the previous "
+                 f"({a.samples} samples against the test split, feature network {networks(res)}) and M_global averaged over the steps logged since the previous "
                  "checkpoint. Spearman's ρ over a run's checkpoints: positive when M_global and FCD fall together.", "",
                  "| seed | ρ(M_global, FCD) | FCD at the checkpoints | M_global at the checkpoints |", "|---|---|---|---|"]
         rhos = []
