@@ -48,6 +48,7 @@ def main():
     ap.add_argument("--device-name", help="the machine's words for the report (default: asked of PyTorch)")
     ap.add_argument("--data", default=os.path.join(report.ROOT, "..", "shared", "data", "mnist-10k"))
     a = ap.parse_args()
+    report.pin_classifiers()
     os.makedirs(a.out, exist_ok=True)
     results = os.path.join(a.out, "infogan-seeds.jsonl")
     lock = threading.Lock()

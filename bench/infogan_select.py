@@ -42,6 +42,7 @@ def main():
     ap.add_argument("--data", default=os.path.join(report.ROOT, "..", "shared", "data", "mnist-10k"))
     ap.add_argument("--report-only", action="store_true")
     a = ap.parse_args()
+    report.pin_classifiers()
     try:
         a.seed_list = [int(x) for x in a.seeds.split(",")] if "," in a.seeds else list(range(int(a.seeds)))
     except ValueError:
