@@ -101,7 +101,7 @@ def main():
     with cf.ThreadPoolExecutor(a.workers) as ex:
         res = [f.result() for f in [ex.submit(one, g, seed) for seed in range(a.seeds) for g in gammas]]
 
-    cmd = f"`python3 bench/began.py {report.shown_args(sys.argv[1:])}` on {report.machine()}, CPU, {a.workers} runs side by side with one thread each, beside other work"
+    cmd = f"`python3 bench/began.py {report.shown_args(sys.argv[1:])}` on {report.machine()}, CPU, {report.side_by_side(a.workers)} with one thread each, beside other work"
     if a.task == "gamma":
         lines = [f"## BEGAN: γ against quality and diversity ({report.stamp()})", "",
                  f"{cmd}; `{a.preset}` for {a.steps} steps of batch 16, seeds 0–{a.seeds - 1}, mean ± standard error; "

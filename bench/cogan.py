@@ -115,7 +115,7 @@ def main():
 
     head = [f"## CoGAN: pixel agreement, {a.task} ({report.stamp()})", "",
             f"`python3 bench/cogan.py {report.shown_args(sys.argv[1:])}` on {report.machine()}, CPU, "
-            f"{a.workers} runs side by side with one thread each, beside other work (minutes are wall time under that load); "
+            f"{report.side_by_side(a.workers)} with one thread each, beside other work (minutes are wall time under that load); "
             f"`{a.preset}` ({steps} iterations of batch {batch}); seeds 0–{a.seeds - 1}; mean ± standard error over the seeds. "
             "`pixel agreement`: for each of 10,000 latents the known transform is applied to the A image, and it and the B "
             "image, binarised at mid-grey, agree pixel by pixel (README, *CoGAN*); `chance`: the same rule with each A "
@@ -168,7 +168,7 @@ def main():
 def adaptation_report(a, variants, res, steps, batch):
     head = [f"## Domain adaptation on digits-typeset ({report.stamp()})", "",
             f"`python3 bench/cogan.py {report.shown_args(sys.argv[1:])}` on {report.machine()}, CPU, "
-            f"{a.workers} runs side by side with one thread each, beside other work; "
+            f"{report.side_by_side(a.workers)} with one thread each, beside other work; "
             + " and ".join(f"`{p}`" for m, p in [("CoGAN", a.preset), ("UNIT", a.unit_preset)] if m in a.methods.split(","))
             + " with `--labels-from`, each preset's own steps; seeds 0–" f"{a.seeds - 1}; mean ± standard error over the seeds. "
             + ("" if "UNIT" in a.methods.split(",") else "UNIT was not run in this sitting. ") +

@@ -45,7 +45,7 @@ def main():
         res = [f.result() for f in [ex.submit(one, *j) for j in jobs]]
     lines = [f"## Conditional GAN, AC-GAN and InfoGAN ({report.stamp()})", "",
              f"`python3 bench/conditional.py {report.shown_args(sys.argv[1:])}` on {report.machine()}, CPU, "
-             f"{'one run at a time' if a.workers == 1 else f'{a.workers} runs side by side'} with one thread each; each preset's own settings and steps. "
+             f"{report.side_by_side(a.workers)} with one thread each; each preset's own settings and steps. "
              f"{a.samples} samples per run; `class_accuracy`: samples asked for class k that the evaluation classifier "
              "calls k (equal numbers per class); `code_accuracy`: InfoGAN's first categorical code read by Q on the whole "
              "test split, categories matched to labels by the Hungarian algorithm; no labels are used in InfoGAN's training. "

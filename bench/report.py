@@ -60,6 +60,11 @@ def gantry(*args, env=None):
     return json.loads(lines[-1]) if lines else None
 
 
+def side_by_side(workers):
+    """How many runs shared the machine, as the sections say it."""
+    return "one run at a time" if workers == 1 else f"{workers} runs side by side"
+
+
 def machine():
     cpu = "unknown CPU"
     try:

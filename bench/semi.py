@@ -51,7 +51,7 @@ def main():
         res = {k: [f.result() for f in fs] for k, fs in futs.items()}
     lines = [f"## Semi-supervised GAN ({report.stamp()})", "",
              f"`python3 bench/semi.py {report.shown_args(sys.argv[1:])}` on {report.machine()}, CPU, "
-             f"{'one run at a time' if a.workers == 1 else f'{a.workers} runs side by side'} with one thread each. Preset `improved-gan-semi`, batches of 100, the steps of each row; "
+             f"{report.side_by_side(a.workers)} with one thread each. Preset `improved-gan-semi`, batches of 100, the steps of each row; "
              f"{a.labels} labels, class-balanced, a different subset per seed; every training image also serves unlabelled "
              "(9,001 for MNIST-10k, 60,000 for Fashion-MNIST). Test error on the whole test split (999 / 10,000 images) "
              "from the discriminator without its noise. The baseline is the same discriminator trained on the same labels "

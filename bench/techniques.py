@@ -49,7 +49,7 @@ def main():
         res = {k: [f.result() for f in fs] for k, fs in futs.items()}
     lines = [f"## Improved techniques, one at a time, on 2-D mixtures ({report.stamp()})", "",
              f"`python3 bench/techniques.py --seeds {a.seeds} --steps {a.steps} --data {a.data}` on {report.machine()}, CPU, "
-             f"{'one run at a time' if a.workers == 1 else f'{a.workers} runs side by side'} with one thread each. `toy-gan` preset (non-saturating loss, PacGAN's networks), "
+             f"{report.side_by_side(a.workers)} with one thread each. `toy-gan` preset (non-saturating loss, PacGAN's networks), "
              f"{a.steps} generator steps, each technique switched on alone; scored as the 2-D table (2,500 samples, "
              "high quality = within 3 std of a mode). Mean ± sd over seeds; diverged runs (stopped by the non-finite guard) "
              "are counted, not scored.", "",

@@ -90,7 +90,7 @@ def main():
     minutes = {label: report.mean_sd([r[3]["wall_seconds"] / 60 for r in res if r[0] == label])[0] for label, _, _, _ in variants}
     head = [f"## Translation: {data_name} ({report.stamp()})", "",
             f"`python3 bench/translation.py {report.shown_args(sys.argv[1:])}` on {report.machine()}, CPU, "
-            f"{'one run at a time' if a.workers == 1 else f'{a.workers} runs side by side'} with one thread each, beside other work "
+            f"{report.side_by_side(a.workers)} with one thread each, beside other work "
             f"(minutes are wall time under that load); each preset's own settings and steps, seeds 0–{a.seeds - 1}; "
             "mean ± standard error over the seeds. Figures from `gantry eval --run RUN` on the test files "
             "(README, *Two-domain data* and *Translation*).", ""]
