@@ -19,10 +19,19 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// Largest difference between two checkpoints' floating-point tensors (every file).
 fn max_diff(a: &Path, b: &Path) -> f64 {
+    max_diff_of(a, b, |_| true)
+}
+
+/// The same over the networks' weights only (files not starting with `opt_`).
+fn weights_diff(a: &Path, b: &Path) -> f64 {
+    max_diff_of(a, b, |file| !file.starts_with("opt_"))
+}
+
+fn max_diff_of(a: &Path, b: &Path, keep: impl Fn(&str) -> bool) -> f64 {
     let mut worst: f64 = 0.0;
     for e in std::fs::read_dir(a).unwrap() {
         let p = e.unwrap().path();
-        if p.extension().is_none_or(|x| x != "safetensors") {
+        if p.extension().is_none_or(|x| x != "safetensors") || !keep(&p.file_name().unwrap().to_string_lossy()) {
             continue;
         }
         let mut x = tch::Tensor::read_safetensors(&p).unwrap();
@@ -201,12 +210,15 @@ fn a_killed_rank_ends_the_job_and_the_run_resumes() {
     assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
     assert_eq!(max_diff(&d.join("straight/checkpoints/step-0000006"), &ck.join("step-0000006")), 0.0);
     // or with another number of ranks: one process on the same global batch, equal but for
-    // rounding (Adam turns rounding in near-zero gradients into steps of up to its rate, 1e-4)
+    // rounding. Adam turns rounding in near-zero gradients into steps of up to its rate (1e-4),
+    // so from step 2 to 6 (20 critic steps, 4 generator steps) no weight can drift more than
+    // 2e-3. Adam's moments have no such bound and are left out: on an AMD EPYC the critic's
+    // `fc1.weight.m` differed by 0.0097 (of 0.31) while its weights differed by at most 4.7e-4.
     let mut a = vec!["train", "--out", "killed-1", "--resume"];
     a.extend_from_slice(&args);
     gantry(d, &a).ok();
-    let diff = max_diff(&d.join("straight/checkpoints/step-0000006"), &d.join("killed-1/checkpoints/step-0000006"));
-    assert!(diff < 1e-3, "resumed on 1 process: {diff}");
+    let diff = weights_diff(&d.join("straight/checkpoints/step-0000006"), &d.join("killed-1/checkpoints/step-0000006"));
+    assert!(diff < 2e-3, "resumed on 1 process: {diff}");
 }
 
 #[test]
