@@ -218,3 +218,46 @@ impl<D: SharedFeatures> Adaptation<D> {
         ("source_only", &mut self.opt_base)
     }
 }
+
+/// What a method with optional adaptation (`ad`) checkpoints beside its G and D stores.
+pub fn stores<'a, D: SharedFeatures>(
+    g: &'a VarStore,
+    d: &'a VarStore,
+    ad: &'a Option<Adaptation<D>>,
+) -> Vec<(&'static str, &'a VarStore)> {
+    let mut s = vec![("g", g), ("d", d)];
+    s.extend(ad.as_ref().map(|ad| ad.store()));
+    s
+}
+
+/// The optimisers matching `stores`.
+pub fn optimizers<'a, D: SharedFeatures>(
+    g: &'a mut Optimizer,
+    d: &'a mut Optimizer,
+    ad: &'a mut Option<Adaptation<D>>,
+) -> Vec<(&'static str, &'a mut Optimizer)> {
+    let mut o = vec![("g", g), ("d", d)];
+    o.extend(ad.as_mut().map(|ad| ad.optimizer()));
+    o
+}
+
+/// `Method::prepare` of a method with optional adaptation: refuses data without the source's labels.
+pub fn prepare<D: SharedFeatures>(ad: &Option<Adaptation<D>>, data: &Data, batch: i64, seed: u64) -> Result<()> {
+    match ad {
+        Some(ad) => ad.a.prepare(data, batch, seed),
+        None => Ok(()),
+    }
+}
+
+/// `Method::figures` of a method whose only figures are adaptation's (none without it).
+pub fn figures<D: SharedFeatures>(
+    ad: &Option<Adaptation<D>>,
+    d: &D,
+    ctx: &FigureContext,
+    device: Device,
+) -> Result<Figures> {
+    match ad {
+        Some(ad) => ad.figures(d, ctx, device),
+        None => Ok(vec![]),
+    }
+}

@@ -13,7 +13,7 @@
 //! `cogan.shared_d` (0: two independent GANs, the paper's ablation). A shared layer is one set
 //! of variables: both domains' gradients add up in it before its one optimiser update, and a
 //! checkpoint holds it once.
-use super::adapt::{Adapt, Adaptation, LabelsFrom, SharedFeatures};
+use super::adapt::{self, Adapt, Adaptation, LabelsFrom, SharedFeatures};
 use super::{Batch, DataInfo, FigureContext, Figures, Method, Metrics, PairSampler, Spec, section};
 use crate::config::Config;
 use crate::data::unpaired::Side;
@@ -220,31 +220,21 @@ impl CoGan {
 
 impl Saved for CoGan {
     fn stores(&self) -> Vec<(&'static str, &VarStore)> {
-        let mut s = vec![("g", &self.g_vs), ("d", &self.d_vs)];
-        s.extend(self.adapt.as_ref().map(|ad| ad.store()));
-        s
+        adapt::stores(&self.g_vs, &self.d_vs, &self.adapt)
     }
 
     fn optimizers(&mut self) -> Vec<(&'static str, &mut Optimizer)> {
-        let mut o = vec![("g", &mut self.opt_g), ("d", &mut self.opt_d)];
-        o.extend(self.adapt.as_mut().map(|ad| ad.optimizer()));
-        o
+        adapt::optimizers(&mut self.opt_g, &mut self.opt_d, &mut self.adapt)
     }
 }
 
 impl Method for CoGan {
     fn prepare(&mut self, data: &Data, _fresh: bool) -> Result<()> {
-        match &self.adapt {
-            Some(ad) => ad.a.prepare(data, self.cfg.data.batch_size, self.cfg.seed),
-            None => Ok(()),
-        }
+        adapt::prepare(&self.adapt, data, self.cfg.data.batch_size, self.cfg.seed)
     }
 
     fn figures(&self, ctx: &FigureContext) -> Result<Figures> {
-        match &self.adapt {
-            Some(ad) => ad.figures(&self.d, ctx, self.device),
-            None => Ok(vec![]),
-        }
+        adapt::figures(&self.adapt, &self.d, ctx, self.device)
     }
 
     fn train_step(&mut self, step: u64, data: &Data) -> Metrics {
