@@ -3,7 +3,7 @@
 the class), and against how many layers are shared.
 
     python3 bench/cogan.py --task agreement|sharing|adaptation [--seeds 3] [--workers 2] [--workdir DIR]
-                           [--preset cogan-digits] [--unit-preset unit-digits] [--methods CoGAN,UNIT]
+                           [--preset cogan-digits] [--unit-preset unit-digits-da] [--methods CoGAN,UNIT]
 
 - `agreement`: CoGAN and the cGAN baseline on digits-edges and digits-negative. Published (CoGAN
   paper, Table 1): CoGAN 0.952 ± 0.002 (edges), 0.967 ± 0.008 (negatives); conditional GAN 0.909,
@@ -43,7 +43,7 @@ def write(a, name, body):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--task", required=True, choices=["agreement", "sharing", "adaptation"])
-    ap.add_argument("--unit-preset", default="unit-digits")
+    ap.add_argument("--unit-preset", default="unit-digits-da")
     ap.add_argument("--methods", default="CoGAN,UNIT", help="adaptation: which methods to run (comma-separated)")
     ap.add_argument("--steps", type=int, default=None, help="smoke test: train this many steps and print the section instead of writing it")
     ap.add_argument("--seeds", type=int, default=3)

@@ -162,30 +162,35 @@ fn domain_adaptation_trains_a_shared_head_beside_its_source_only_baseline() {
         let v = e[key].as_f64().unwrap_or_else(|| panic!("{key}: {e}"));
         assert!((0.0..=1.0).contains(&v), "{key} {v}");
     }
-    // UNIT takes it the same way, and reports it beside its translation figures
-    let unit = [
-        "train",
-        "--preset",
-        "unit-digits",
-        "--data",
-        &data,
-        "--out",
-        "unit",
-        "--steps",
-        "2",
-        "--quiet",
-        "--labels-from",
-        "b",
-        "--set",
-        "unit.ch=4",
-        "--set",
-        "unit.d_ch=4",
-        "--set",
-        "data.batch_size=2",
-    ];
-    gantry(dir, &unit).ok();
+    // UNIT takes it the same way (its adaptation preset adds the discriminators' feature
+    // matching), reports it beside its translation figures, and resumes bit-exactly
+    let unit = |out: &str, steps: &str, more: &[&str]| {
+        let mut args = vec!["train", "--preset", "unit-digits-da", "--data", &data, "--out", out, "--steps", steps];
+        args.extend(["--quiet", "--labels-from", "b", "--set", "unit.ch=4", "--set", "unit.d_ch=4"]);
+        args.extend(["--set", "data.batch_size=2"]);
+        args.extend(more);
+        gantry(dir, &args)
+    };
+    unit("unit", "4", &[]).ok();
+    let m = common::metrics(&dir.join("unit"));
+    for key in ["d/class", "d/feature", "source_only/class"] {
+        assert!(m.iter().any(|l| l[key].is_number()), "{key} logged");
+    }
     let e = gantry(dir, &["eval", "--run", "unit", "--quiet"]).ok().json();
     assert!(e["adaptation_accuracy"].is_number() && e["a2b"]["cycle_l1"].is_number(), "{e}");
+    unit("unit2", "2", &[]).ok();
+    unit("unit2", "4", &["--resume"]).ok();
+    for f in ["g", "d", "source_only", "opt_d", "opt_source_only"] {
+        let name = format!("checkpoints/step-0000004/{f}.safetensors");
+        assert_eq!(
+            bytes(&dir.join("unit").join(&name)),
+            bytes(&dir.join("unit2").join(&name)),
+            "UNIT {f} differs after resume"
+        );
+    }
+    unit("x0", "1", &["--set", "unit.d_shared=0"])
+        .fails_with("`unit.feature_weight` compares the discriminators' shared features");
+    unit("x0", "1", &["--set", "unit.d_init=pytorch"]).fails_with("`unit.d_init` must be `dcgan` or `xavier`");
     // bad input: an unknown domain, a method without a head, data without labels, no shared layer
     cogan(dir, &data, "x1", "1", &["--labels-from", "c"]).fails_with("--labels-from `c` is not one of a, b");
     let mnist = dir.join("mnist").display().to_string();

@@ -14,7 +14,7 @@
 //! with ℓ the non-saturating loss (the reference's sigmoid + BCE), λ = (10, 100, 0.1, 100, 0.1),
 //! Adam 1e-4 β (0.5, 0.999) with weight decay 1e-4 and N(0, 0.02) weights. Translation a → b is
 //! G_B(E_A(a)), without noise.
-use super::adapt::{Adapt, Adaptation, LabelsFrom, SharedFeatures};
+use super::adapt::{self, Adapt, Adaptation, LabelsFrom, SharedFeatures};
 use super::{Batch, DataInfo, Direction, FigureContext, Figures, Method, Metrics, Spec, Translator, section};
 use crate::config::Config;
 use crate::data::unpaired::Side;
@@ -67,6 +67,14 @@ pub struct UnitConfig {
     pub labels_from: LabelsFrom,
     /// Weight of the head's cross-entropy in D's loss.
     pub class_weight: f64,
+    /// Weight of the discriminators' feature consistency (the reference's domain-adaptation
+    /// `feature_w`): the squared distance, summed per image, between the last shared features
+    /// of a translation (x_ab under D_b) and of the reconstruction of the same code (x_aa under
+    /// D_a), both ways; 0 = off.
+    pub feature_weight: f64,
+    /// Initialisation of the discriminators (and the source-only baseline): `dcgan` (N(0, 0.02),
+    /// the reference's image-translation trainer) or `xavier` (its domain-adaptation trainer).
+    pub d_init: Init,
     /// λ₀ … λ₄: adversarial, reconstruction L1, KL, cycle L1, cycle KL.
     pub gan_weight: f64,
     pub recon_weight: f64,
@@ -91,6 +99,8 @@ impl Default for UnitConfig {
             loss: LossKind::NonSaturating,
             labels_from: LabelsFrom::None,
             class_weight: 10.0,
+            feature_weight: 0.0,
+            d_init: Init::Dcgan,
             gan_weight: 10.0,
             recon_weight: 100.0,
             kl_weight: 0.1,
@@ -138,12 +148,19 @@ fn check(cfg: &Config) -> Result<()> {
     if !matches!(c.loss, LossKind::NonSaturating | LossKind::Minimax | LossKind::LeastSquares | LossKind::Hinge) {
         return bad("loss", "must be `non_saturating`, `minimax`, `least_squares` or `hinge`");
     }
-    let weights = [c.gan_weight, c.recon_weight, c.kl_weight, c.cycle_weight, c.cycle_kl_weight, c.class_weight];
+    let weights =
+        [c.gan_weight, c.recon_weight, c.kl_weight, c.cycle_weight, c.cycle_kl_weight, c.class_weight, c.feature_weight];
     if weights.iter().any(|&w| !w.is_finite() || w < 0.0) {
         return bad(
-            "gan_weight / recon_weight / kl_weight / cycle_weight / cycle_kl_weight / class_weight",
+            "gan_weight / recon_weight / kl_weight / cycle_weight / cycle_kl_weight / class_weight / feature_weight",
             "must be finite and ≥ 0",
         );
+    }
+    if c.d_init == Init::Pytorch {
+        return bad("d_init", "must be `dcgan` or `xavier`");
+    }
+    if c.feature_weight > 0.0 && c.d_shared < 1 {
+        return bad("feature_weight", "compares the discriminators' shared features: needs unit.d_shared ≥ 1");
     }
     if c.labels_from != LabelsFrom::None && c.d_shared < 1 {
         return bad("d_shared", "= 0 leaves no shared layer under the classifier head of --labels-from; share at least 1");
@@ -200,11 +217,11 @@ impl Unit {
                 let base_vs = VarStore::new(device);
                 let base = UnitDiscriminator::new(&base_vs.root(), c.shape(), (ca, cb));
                 let width = UnitDiscriminator::feature_channels(c.shape());
-                let init = |vs: &VarStore| nets::initialise(vs, Init::Dcgan);
+                let init = |vs: &VarStore| nets::initialise(vs, c.d_init);
                 Some(Adaptation::new(a, &d_vs, width, base_vs, base, "out.", &cfg.train, &init))
             }
         };
-        nets::initialise(&d_vs, Init::Dcgan);
+        nets::initialise(&d_vs, c.d_init);
         let trainable = |vs: &VarStore| -> Vec<(String, Tensor)> {
             named_variables(vs).into_iter().filter(|(_, t)| t.requires_grad()).collect()
         };
@@ -237,31 +254,21 @@ impl Unit {
 
 impl Saved for Unit {
     fn stores(&self) -> Vec<(&'static str, &VarStore)> {
-        let mut s = vec![("g", &self.g_vs), ("d", &self.d_vs)];
-        s.extend(self.adapt.as_ref().map(|ad| ad.store()));
-        s
+        adapt::stores(&self.g_vs, &self.d_vs, &self.adapt)
     }
 
     fn optimizers(&mut self) -> Vec<(&'static str, &mut Optimizer)> {
-        let mut o = vec![("g", &mut self.opt_g), ("d", &mut self.opt_d)];
-        o.extend(self.adapt.as_mut().map(|ad| ad.optimizer()));
-        o
+        adapt::optimizers(&mut self.opt_g, &mut self.opt_d, &mut self.adapt)
     }
 }
 
 impl Method for Unit {
     fn prepare(&mut self, data: &Data, _fresh: bool) -> Result<()> {
-        match &self.adapt {
-            Some(ad) => ad.a.prepare(data, self.cfg.data.batch_size, self.cfg.seed),
-            None => Ok(()),
-        }
+        adapt::prepare(&self.adapt, data, self.cfg.data.batch_size, self.cfg.seed)
     }
 
     fn figures(&self, ctx: &FigureContext) -> Result<Figures> {
-        match &self.adapt {
-            Some(ad) => ad.figures(&self.d, ctx, self.device),
-            None => Ok(vec![]),
-        }
+        adapt::figures(&self.adapt, &self.d, ctx, self.device)
     }
 
     fn train_step(&mut self, step: u64, data: &Data) -> Metrics {
@@ -281,6 +288,20 @@ impl Method for Unit {
         let mut loss_d = (side(&a, &fake_a, 0) + side(&b, &fake_b, 1)) * c.gan_weight;
         let mut m: Metrics = vec![];
         let lr_d = self.lr(self.cfg.train.d_lr, step);
+        if c.feature_weight > 0.0 {
+            // a translation and the reconstruction of the same code should look alike to the
+            // shared layers (the reference's domain-adaptation feature matching)
+            let (x_ab, x_aa, x_ba, x_bb) = tch::no_grad(|| {
+                let (za, zb) = (UnitGenerator::sample(&g.encode(&a, 0)), UnitGenerator::sample(&g.encode(&b, 1)));
+                (g.decode(&za, 1), g.decode(&za, 0), g.decode(&zb, 0), g.decode(&zb, 1))
+            });
+            let d = &self.d;
+            let per_image = |u: &Tensor, v: &Tensor| (u - v).square().sum(Kind::Float) / u.size()[0] as f64;
+            let feature = per_image(&d.features(&x_ab, 1), &d.features(&x_aa, 0))
+                + per_image(&d.features(&x_ba, 0), &d.features(&x_bb, 1));
+            loss_d += &feature * c.feature_weight;
+            m.push(("d/feature", feature.detach()));
+        }
         if let Some(ad) = &mut self.adapt {
             let src = if ad.a.source == Side::A { &a } else { &b };
             let (class, am) = ad.step(&self.d, data, src, step, self.cfg.data.batch_size, self.cfg.seed, lr_d);

@@ -81,6 +81,10 @@ pub enum Init {
     Pytorch,
     /// DCGAN's N(0, 0.02) weights, N(1, 0.02) norm scales, zero biases.
     Dcgan,
+    /// Xavier-uniform weights with gain √2 (bound √2·√(6 / (fan_in + fan_out))), 0.1 biases,
+    /// N(1, 0.02) norm scales: the UNIT reference's `xavier_weights_init`, which its
+    /// domain-adaptation trainer gives the discriminator.
+    Xavier,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -456,11 +460,17 @@ pub fn initialise(vs: &nn::VarStore, init: Init) {
             let leaf = name.rsplit('.').next().unwrap_or("");
             let is_norm = name.rsplit('.').nth(1).is_some_and(|m| m.starts_with("norm"));
             match (leaf, is_norm) {
-                ("bias", _) => {
+                ("bias", true) => {
                     let _ = t.zero_();
+                }
+                ("bias", false) => {
+                    let _ = t.fill_(if init == Init::Xavier { 0.1 } else { 0.0 });
                 }
                 ("weight", true) => {
                     let _ = t.normal_(1.0, 0.02);
+                }
+                ("weight", false) if init == Init::Xavier && t.dim() >= 2 => {
+                    let _ = t.uniform_(-xavier_bound(&t.size()), xavier_bound(&t.size()));
                 }
                 ("weight", false) => {
                     let _ = t.normal_(0.0, 0.02);
@@ -469,6 +479,14 @@ pub fn initialise(vs: &nn::VarStore, init: Init) {
             }
         }
     });
+}
+
+/// The bound of `Init::Xavier` for a weight of `shape` (`[out, in, k…]`): gain √2 times
+/// √(6 / (fan_in + fan_out)), fan_in = in·k…, fan_out = out·k… (PyTorch's `xavier_uniform_`).
+pub fn xavier_bound(shape: &[i64]) -> f64 {
+    let field: i64 = shape[2..].iter().product();
+    let (fan_in, fan_out) = (shape[1] * field, shape[0] * field);
+    2f64.sqrt() * (6.0 / (fan_in + fan_out) as f64).sqrt()
 }
 
 /// Asserts that `stages` compute `want` from `x` (tests of each network's stages).
@@ -501,6 +519,30 @@ mod tests {
         assert!((out.double_value(&[REFERENCE_BATCH, 0]) - want).abs() < 1e-5);
         // a reference row uses the reference statistics alone: (2 − 1)/sqrt(1 + ε)
         assert!((out.double_value(&[1, 0]) - 1.0 / (1.0f64 + 1e-5).sqrt()).abs() < 1e-5);
+    }
+
+    #[test]
+    fn xavier_init_by_hand() {
+        // A conv 1 → 64, kernel 5: fan_in 1·25 = 25, fan_out 64·25 = 1600, so the bound is
+        // √2·√(6/1625) = 0.085934 (by hand); U(−b, b) has standard deviation b/√3.
+        let bound = 2f64.sqrt() * (6.0f64 / 1625.0).sqrt();
+        assert!((xavier_bound(&[64, 1, 5, 5]) - bound).abs() < 1e-12);
+        assert!((bound - 0.085934).abs() < 1e-6);
+        tch::manual_seed(1);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let conv = nn::conv2d(vs.root() / "c", 1, 64, 5, Default::default());
+        let norm = nn::batch_norm2d(vs.root() / "norm0", 4, Default::default());
+        initialise(&vs, Init::Xavier);
+        let w = &conv.ws;
+        assert!(w.abs().max().double_value(&[]) <= bound);
+        let std = w.std(true).double_value(&[]);
+        assert!((std - bound / 3f64.sqrt()).abs() < 0.05 * bound, "std {std}");
+        let bias = conv.bs.as_ref().unwrap();
+        assert_eq!(bias.min().double_value(&[]), 0.1f32 as f64);
+        assert_eq!(bias.max().double_value(&[]), 0.1f32 as f64);
+        // norm layers keep DCGAN's N(1, 0.02) scales and zero shifts
+        assert!((norm.ws.as_ref().unwrap().mean(tch::Kind::Float).double_value(&[]) - 1.0).abs() < 0.05);
+        assert_eq!(norm.bs.as_ref().unwrap().abs().max().double_value(&[]), 0.0);
     }
 
     #[test]
