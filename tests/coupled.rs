@@ -173,7 +173,7 @@ fn domain_adaptation_trains_a_shared_head_beside_its_source_only_baseline() {
     };
     unit("unit", "4", &[]).ok();
     let m = common::metrics(&dir.join("unit"));
-    for key in ["d/class", "d/feature", "source_only/class"] {
+    for key in ["d/gan", "d/class", "d/feature", "source_only/class"] {
         assert!(m.iter().any(|l| l[key].is_number()), "{key} logged");
     }
     let e = gantry(dir, &["eval", "--run", "unit", "--quiet"]).ok().json();

@@ -285,8 +285,10 @@ impl Method for Unit {
             self.objective.target_loss(&self.d.forward(x, s), Target::Real)
                 + self.objective.target_loss(&self.d.forward(fake, s), Target::Fake)
         };
-        let mut loss_d = (side(&a, &fake_a, 0) + side(&b, &fake_b, 1)) * c.gan_weight;
-        let mut m: Metrics = vec![];
+        // the adversarial part alone, logged: 2·ln 4 ≈ 2.77 (non-saturating) is a discriminator at chance
+        let gan_d = side(&a, &fake_a, 0) + side(&b, &fake_b, 1);
+        let mut loss_d = &gan_d * c.gan_weight;
+        let mut m: Metrics = vec![("d/gan", gan_d.detach())];
         let lr_d = self.lr(self.cfg.train.d_lr, step);
         if c.feature_weight > 0.0 {
             // a translation and the reconstruction of the same code should look alike to the
