@@ -1,7 +1,8 @@
 """BEGAN's two claims checked on Fashion-MNIST.
 
     python3 bench/began.py --task gamma|convergence [--steps 3000] [--seeds 3] [--workers 2]
-                           [--samples 2500] [--checkpoints 10] [--workdir DIR] [--smoke]
+                           [--samples 2500] [--checkpoints 10] [--preset began|began-dcgan]
+                           [--workdir DIR] [--smoke]
 
 - `gamma`: the `began` preset with γ = 0.3, 0.5 and 0.7, each seed scored by `gantry eval` (FCD,
   precision, recall on the evaluation classifier's features against the test split). The paper:
@@ -77,7 +78,9 @@ def main():
     extra = ["--set", "began.width=8", "--set", "data.batch_size=8"] if a.smoke else []
 
     def one(gamma, seed):
-        out = os.path.join(tmp, f"{a.task}-g{gamma}-{seed}")
+        # runs of another preset (began-dcgan) keep their own names in the workdir and the ledger
+        tag = "" if a.preset == "began" else f"{a.preset}-"
+        out = os.path.join(tmp, f"{tag}{a.task}-g{gamma}-{seed}")
         cadence = ["--set", f"train.checkpoint_every={every}", "--set", f"train.keep_checkpoints={a.checkpoints + 1}",
                    "--set", f"train.log_every={max(1, every // 20)}"] if a.task == "convergence" else []
         s = report.trained(out, ["--preset", a.preset, "--steps", a.steps, "--seed", seed, "--set", f"began.gamma={gamma}",
@@ -101,10 +104,11 @@ def main():
     with cf.ThreadPoolExecutor(a.workers) as ex:
         res = [f.result() for f in [ex.submit(one, g, seed) for seed in range(a.seeds) for g in gammas]]
 
+    batch = report.preset(a.preset).get("data", {}).get("batch_size", 64)
     cmd = f"`python3 bench/began.py {report.shown_args(sys.argv[1:])}` on {report.machine()}, CPU, {report.side_by_side(a.workers)} with one thread each, beside other work"
     if a.task == "gamma":
         lines = [f"## BEGAN: γ against quality and diversity ({report.stamp()})", "",
-                 f"{cmd}; `{a.preset}` for {a.steps} steps of batch 16, seeds 0–{a.seeds - 1}, mean ± standard error; "
+                 f"{cmd}; `{a.preset}` for {a.steps} steps of batch {batch}, seeds 0–{a.seeds - 1}, mean ± standard error; "
                  f"{a.samples} samples scored against the test split, feature network {networks(res)}. The paper: a "
                  "lower γ gives higher quality (precision) and lower diversity (recall). Largest class: the share of the "
                  "samples the evaluation classifier puts in its most frequent class (0.1 for a generator that covers the "
@@ -154,7 +158,8 @@ def main():
     if a.smoke:
         print(body)
     else:
-        report.write_section(f"began-{a.task}", body)
+        # the reference networks' sections keep their names; another preset's go beside them
+        report.write_section(f"began-{a.task}" + ("" if a.preset == "began" else f"-{a.preset}"), body)
 
 
 if __name__ == "__main__":

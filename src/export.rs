@@ -228,7 +228,13 @@ fn plain_noise(t: &Trained, run: &Path, out: &Path) -> Result<Exported> {
         let crate::data::Shape::Image { channels, size } = t.shape else {
             return Err(not_plain("this run's data are points".into()));
         };
-        began_layers(&c, input_dim, channels, size)?
+        match c.arch {
+            crate::method::began::BeganArch::Paper => began_layers(&c, input_dim, channels, size)?,
+            // tanh bounds the DCGAN generator, so the sampler's clip to [-1, 1] changes nothing
+            crate::method::began::BeganArch::Dcgan => {
+                dcgan_layers(&crate::method::began::dcgan_generator(&c), input_dim, channels, size)?
+            }
+        }
     } else {
         let m: ModelConfig = t.cfg.section("model")?;
         if m.generator != GeneratorKind::Net {

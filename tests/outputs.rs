@@ -84,6 +84,7 @@ fn exported_generators_draw_in_pytorch_what_gantry_samples() {
         ("improved-gan", 0),
         ("gan", 0),
         ("began", 0),
+        ("began-dcgan", 0),
         ("improved-gan-semi", 0),
         ("ppgn", 0),
     ] {
@@ -91,15 +92,15 @@ fn exported_generators_draw_in_pytorch_what_gantry_samples() {
         let extra: &[&str] = match preset {
             "improved-gan" => &["--set", "model.g_norm=\"virtual\""],
             "gan" => &["--set", "model.g_norm=\"layer\"", "--set", "model.g_hidden=[64, 32]"],
-            "began" => &["--set", "began.width=8", "--set", "began.hidden=16"],
+            "began" | "began-dcgan" => &["--set", "began.width=8", "--set", "began.hidden=16"],
             "improved-gan-semi" => &["--set", "semi.labels=20", "--set", "model.g_hidden=[32]"],
             // PPGN's G reads the classifier's code h (256 wide, no class one-hot): its samples'
             // latents are the codes the chains reached
             "ppgn" => &["--set", "ppgn.sampler.iterations=3"],
             _ => &[],
         };
-        if preset == "began" {
-            let mut a = vec!["train", "--preset", "began", "--data", data, "--out", &run, "--steps", "3", "--quiet"];
+        if preset.starts_with("began") {
+            let mut a = vec!["train", "--preset", preset, "--data", data, "--out", &run, "--steps", "3", "--quiet"];
             a.extend_from_slice(&["--set", "data.batch_size=8"]);
             a.extend_from_slice(extra);
             gantry(d, &a).ok();
@@ -118,7 +119,7 @@ fn exported_generators_draw_in_pytorch_what_gantry_samples() {
         let a = &r["attributes"];
         assert_eq!(
             (a["num_classes"].as_i64(), a["prior"].as_str(), a["step"].as_i64()),
-            (Some(classes), Some(if preset == "began" { "uniform" } else { "normal" }), Some(3))
+            (Some(classes), Some(if preset.starts_with("began") { "uniform" } else { "normal" }), Some(3))
         );
         assert_eq!(a["input_dim"].as_i64().unwrap() - a["latent_dim"].as_i64().unwrap(), classes);
         // the plain module and weights give the same images

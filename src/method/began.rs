@@ -13,14 +13,21 @@
 //! z ~ U(−1, 1)⁶⁴, batch 16, Adam 8e-5 β (0.5, 0.999), both learning rates halved every
 //! `began.lr_halve_every` steps but not below `began.lr_floor`. k_t lives on the device (no host
 //! read per step) and is saved with the checkpoint.
-use super::gan::{noise_grid_inputs, write_noise_grid};
+//!
+//! `began.arch` picks the networks: `paper` (the reference's ELU autoencoder and decoder,
+//! `nets::began`) or `dcgan` (the DCGAN generator with batch norm and tanh, and an autoencoder
+//! discriminator made of the DCGAN discriminator's and generator's layers without norm,
+//! `began.width` their base channels): BEGAN on the networks the other losses of a comparison
+//! share, as Lucic et al. (2018) run it.
+use super::gan::{noise_grid_inputs, trainable, write_noise_grid};
 use super::{Batch, DataInfo, Method, Metrics, NoiseSampler, Spec, section};
 use crate::config::Config;
 use crate::data::{Data, Shape};
 use crate::error::{Error, Result};
-use crate::nets::began::{self, AutoEncoder, Decoder};
+use crate::nets::began::{self, AutoEncoder, DcganAutoEncoder, Decoder};
+use crate::nets::{ModelConfig, Norm, dcgan};
 use crate::rng;
-use crate::train::checkpoint::{Saved, named_variables};
+use crate::train::checkpoint::Saved;
 use crate::train::optim::Optimizer;
 use crate::train::schedule::halved;
 use serde::{Deserialize, Serialize};
@@ -38,10 +45,22 @@ pub const SPEC: Spec = Spec {
     build: |cfg, info, device| Ok(Box::new(Began::new(cfg, info, device)?)),
 };
 
+/// Which networks BEGAN trains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BeganArch {
+    /// The reference's: ELU decoder generator, ELU autoencoder discriminator (`nets::began`).
+    Paper,
+    /// The DCGAN generator and an autoencoder of DCGAN layers (`nets::began::DcganAutoEncoder`).
+    Dcgan,
+}
+
 /// The `[began]` section.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BeganConfig {
+    /// The networks: the reference's (`paper`) or the DCGAN ones (`dcgan`).
+    pub arch: BeganArch,
     /// Dimensions of z ~ U(−1, 1).
     pub latent_dim: i64,
     /// Dimensions of the autoencoder's code h.
@@ -61,6 +80,7 @@ pub struct BeganConfig {
 impl Default for BeganConfig {
     fn default() -> Self {
         BeganConfig {
+            arch: BeganArch::Paper,
             latent_dim: 64,
             hidden: 64,
             width: 128,
@@ -95,14 +115,59 @@ fn check(cfg: &Config) -> Result<()> {
     )
 }
 
+/// The generator of `began.arch`.
+enum Generator {
+    Paper(Decoder),
+    Dcgan(dcgan::Generator),
+}
+
+/// The autoencoder discriminator of `began.arch`.
+enum Discriminator {
+    Paper(AutoEncoder),
+    Dcgan(DcganAutoEncoder),
+}
+
+impl Generator {
+    fn forward(&self, z: &Tensor, train: bool) -> Tensor {
+        use tch::nn::ModuleT;
+        match self {
+            Generator::Paper(g) => g.forward(z),
+            Generator::Dcgan(g) => g.forward_t(z, train),
+        }
+    }
+}
+
+impl Discriminator {
+    #[cfg(test)]
+    fn forward(&self, x: &Tensor) -> Tensor {
+        match self {
+            Discriminator::Paper(d) => d.forward(x),
+            Discriminator::Dcgan(d) => d.forward(x),
+        }
+    }
+
+    fn errors(&self, x: &Tensor) -> Tensor {
+        match self {
+            Discriminator::Paper(d) => d.errors(x),
+            Discriminator::Dcgan(d) => d.errors(x),
+        }
+    }
+}
+
+/// The DCGAN generator's settings under `began.arch = "dcgan"`: the DCGAN defaults (batch norm,
+/// ReLU, tanh) with `began.width` base channels and z of `began.latent_dim`.
+pub fn dcgan_generator(c: &BeganConfig) -> ModelConfig {
+    ModelConfig { base_channels: c.width, latent_dim: c.latent_dim, g_norm: Norm::Batch, ..Default::default() }
+}
+
 pub struct Began {
     cfg: Config,
     c: BeganConfig,
     device: Device,
     g_vs: VarStore,
-    g: Decoder,
+    g: Generator,
     d_vs: VarStore,
-    d: AutoEncoder,
+    d: Discriminator,
     opt_g: Optimizer,
     opt_d: Optimizer,
     /// k_t, a scalar on the device.
@@ -115,17 +180,29 @@ impl Began {
         let Shape::Image { channels, size } = info.shape else {
             return Err(Error::Config("method = \"began\" trains on images; the data are points".into()));
         };
+        // the reference's Xavier weights, or the DCGAN initialisation of the networks it borrows
+        let initialise = |vs: &VarStore| match c.arch {
+            BeganArch::Paper => began::initialise(vs),
+            BeganArch::Dcgan => crate::nets::initialise(vs, crate::nets::Init::Dcgan),
+        };
         rng::seed_torch(cfg.seed, rng::stream::INIT, 0);
         let g_vs = VarStore::new(device);
-        let g = Decoder::new(&g_vs.root(), c.latent_dim, c.width, channels, size)?;
-        began::initialise(&g_vs);
+        let g = match c.arch {
+            BeganArch::Paper => Generator::Paper(Decoder::new(&g_vs.root(), c.latent_dim, c.width, channels, size)?),
+            BeganArch::Dcgan => Generator::Dcgan(dcgan::Generator::new(&dcgan_generator(&c), info.shape, g_vs.root())?),
+        };
+        initialise(&g_vs);
         rng::seed_torch(cfg.seed, rng::stream::INIT, 1);
         let d_vs = VarStore::new(device);
-        let d = AutoEncoder::new(&d_vs.root(), c.hidden, c.width, channels, size)?;
-        began::initialise(&d_vs);
+        let d = match c.arch {
+            BeganArch::Paper => Discriminator::Paper(AutoEncoder::new(&d_vs.root(), c.hidden, c.width, channels, size)?),
+            BeganArch::Dcgan => Discriminator::Dcgan(DcganAutoEncoder::new(&d_vs.root(), c.hidden, c.width, info.shape)?),
+        };
+        initialise(&d_vs);
         Ok(Began {
-            opt_g: Optimizer::new(&cfg.train, named_variables(&g_vs)),
-            opt_d: Optimizer::new(&cfg.train, named_variables(&d_vs)),
+            // the DCGAN generator's batch-norm statistics are buffers, not parameters
+            opt_g: Optimizer::new(&cfg.train, trainable(&g_vs)),
+            opt_d: Optimizer::new(&cfg.train, trainable(&d_vs)),
             k: Tensor::zeros([], (Kind::Float, device)),
             cfg: cfg.clone(),
             c,
@@ -185,7 +262,7 @@ impl Method for Began {
         let n = self.cfg.data.batch_size;
         let x = data.one().batch(step, n, self.cfg.seed);
         let z = self.latents(n);
-        let fake = self.g.forward(&z);
+        let fake = self.g.forward(&z, true);
         // one pass of D over [G(z); x], as the reference; no batch norm, so rows are independent
         let errors = self.d.errors(&Tensor::cat(&[&fake, &x], 0));
         let loss_fake = errors.narrow(0, 0, n).mean(Kind::Float);
@@ -234,12 +311,15 @@ impl Method for Began {
 impl NoiseSampler for Began {
     fn generate(&self, z: &Tensor) -> Tensor {
         // the generator's last layer is linear, as the reference's; images are clipped to range
-        tch::no_grad(|| self.g.forward(&z.to_device(self.device))).clamp(-1.0, 1.0)
+        tch::no_grad(|| self.g.forward(&z.to_device(self.device), false)).clamp(-1.0, 1.0)
     }
 
     fn stages(&self) -> Vec<crate::nets::Stage<'_>> {
         use crate::nets::{Stage, Staged};
-        let mut s = self.g.stages();
+        let mut s = match &self.g {
+            Generator::Paper(g) => g.stages(),
+            Generator::Dcgan(g) => g.stages(),
+        };
         s.push(Stage::new("clip", |x| x.clamp(-1.0, 1.0)));
         s
     }
@@ -305,7 +385,7 @@ mod tests {
         rng::seed_torch(0, rng::stream::STEP, 0);
         let batch = data.one().batch(0, 4, m.cfg.seed);
         let z = m.latents(4);
-        let g = tch::no_grad(|| m.g.forward(&z));
+        let g = tch::no_grad(|| m.g.forward(&z, true));
         let want_real = tch::no_grad(|| (m.d.forward(&batch) - &batch).abs().mean(Kind::Float)).double_value(&[]);
         let want_fake = tch::no_grad(|| (m.d.forward(&g) - &g).abs().mean(Kind::Float)).double_value(&[]);
         rng::seed_torch(0, rng::stream::STEP, 0);
@@ -338,5 +418,36 @@ mod tests {
         assert!((&m.d_vs.variables()["enc.fc.weight"] - d0).abs().max().double_value(&[]) > 0.0);
         assert_eq!(m.generate(&m.latents(3)).size(), [3, 1, 28, 28]);
         assert_eq!(m.critic(&m.generate(&m.latents(3))).size(), [3]);
+    }
+
+    #[test]
+    fn on_the_dcgan_networks_each_image_is_scored_alone_and_both_players_learn() {
+        let mut m = began(&["data.batch_size=4", "began.arch=\"dcgan\"", "began.hidden=16"]);
+        // the generator is the DCGAN one (batch norm, tanh), the discriminator has no norm
+        let g_names: Vec<String> = m.g_vs.variables().into_keys().collect();
+        assert!(g_names.iter().any(|n| n.starts_with("norm_fc")), "{g_names:?}");
+        assert!(!m.d_vs.variables().keys().any(|n| n.contains("norm")));
+        // one image's reconstruction error is the same alone and inside a batch of others
+        let x = Tensor::rand([5, 1, 28, 28], (Kind::Float, Device::Cpu)) * 2.0 - 1.0;
+        let together = tch::no_grad(|| m.d.errors(&x));
+        let alone = tch::no_grad(|| m.d.errors(&x.narrow(0, 2, 1)));
+        assert!((together.double_value(&[2]) - alone.double_value(&[0])).abs() < 1e-6);
+        // the decoder's last layer is linear: reconstructions are not confined to (−1, 1) by a tanh
+        let d_out = m.d_vs.variables()["dec.out.bias"].copy();
+        tch::no_grad(|| m.d_vs.variables()["dec.out.bias"].copy_(&Tensor::from_slice(&[5.0f32])));
+        assert!(tch::no_grad(|| m.d.forward(&x)).min().double_value(&[]) > 1.0);
+        tch::no_grad(|| m.d_vs.variables()["dec.out.bias"].copy_(&d_out));
+        let data = Data::One(crate::data::Dataset::from_tensors("t", x, None));
+        let g0 = m.g_vs.variables()["fc.weight"].copy();
+        let d0 = m.d_vs.variables()["enc.out.weight"].copy();
+        rng::seed_torch(0, rng::stream::STEP, 0);
+        let metrics = m.train_step(0, &data);
+        assert!(metrics.iter().all(|(_, v)| v.double_value(&[]).is_finite()));
+        assert!((&m.g_vs.variables()["fc.weight"] - g0).abs().max().double_value(&[]) > 0.0);
+        assert!((&m.d_vs.variables()["enc.out.weight"] - d0).abs().max().double_value(&[]) > 0.0);
+        // samples come from G in evaluation mode (running statistics), bounded by its tanh
+        let s = m.generate(&m.latents(3));
+        assert_eq!(s.size(), [3, 1, 28, 28]);
+        assert!(s.abs().max().double_value(&[]) <= 1.0);
     }
 }

@@ -10,6 +10,11 @@
 //!
 //! The image side is s₀·2^(L−1): 64 = 8·2³ (L = 4, the reference), 32 = 8·2², 28 = 7·2².
 //! Weights are Xavier-uniform and biases 0, TF-Slim's defaults.
+//!
+//! `DcganAutoEncoder` is the discriminator of BEGAN on the DCGAN networks, as Lucic et al. (2018)
+//! build it to compare losses on one architecture: the DCGAN discriminator's convolutions (no
+//! norm) read out to the code h, and a DCGAN generator's layers (no norm, linear last layer)
+//! decode it.
 use crate::error::{Error, Result};
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
@@ -141,6 +146,45 @@ impl AutoEncoder {
 
     pub fn forward(&self, x: &Tensor) -> Tensor {
         self.decoder.forward(&self.encoder.forward(x))
+    }
+
+    /// Each example's reconstruction error mean|D(x) − x| over its pixels, `[n]`.
+    pub fn errors(&self, x: &Tensor) -> Tensor {
+        (self.forward(x) - x).abs().flatten(1, -1).mean_dim(1, false, Kind::Float)
+    }
+}
+
+/// BEGAN's discriminator on the DCGAN networks: encoder = the DCGAN discriminator's layers with
+/// no norm and a read-out of `hidden` values (the code h); decoder = the DCGAN generator's layers
+/// from h with no norm and a linear last layer. No norm anywhere, so the rows of a batch are
+/// independent and one pass over [G(z); x] scores each image alone, as in `AutoEncoder`.
+pub struct DcganAutoEncoder {
+    pub encoder: super::dcgan::Discriminator,
+    pub decoder: super::dcgan::Generator,
+}
+
+impl DcganAutoEncoder {
+    /// `width`: the DCGAN networks' base channels.
+    pub fn new(p: &nn::Path, hidden: i64, width: i64, shape: crate::data::Shape) -> Result<DcganAutoEncoder> {
+        let m = super::ModelConfig {
+            base_channels: width,
+            latent_dim: hidden,
+            g_norm: super::Norm::None,
+            d_norm: super::Norm::None,
+            ..Default::default()
+        };
+        Ok(DcganAutoEncoder {
+            encoder: super::dcgan::Discriminator::new(&m, shape, hidden, 0, 0, p / "enc")?,
+            decoder: super::dcgan::Generator::decoder(&m, shape, p / "dec")?,
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        use super::Critic;
+        use tch::nn::ModuleT;
+        let (h, _) = self.encoder.forward_features(x, true);
+        let h = if h.dim() == 1 { h.unsqueeze(1) } else { h }; // a code of one value is read out squeezed
+        self.decoder.forward_t(&h, true)
     }
 
     /// Each example's reconstruction error mean|D(x) − x| over its pixels, `[n]`.

@@ -64,10 +64,23 @@ pub struct Generator {
     start: [i64; 3],
     ups: Vec<(nn::ConvTranspose2D, Option<NormLayer>)>,
     out: nn::ConvTranspose2D,
+    /// tanh on the output (a generator); false leaves the last layer linear (BEGAN's decoder).
+    tanh: bool,
 }
 
 impl Generator {
+    /// The generator: z → image in (−1, 1), tanh at the end.
     pub fn new(cfg: &ModelConfig, shape: Shape, p: nn::Path) -> Result<Generator> {
+        Generator::build(cfg, shape, p, true)
+    }
+
+    /// The same layers with a linear last layer: the decoder half of an autoencoder (BEGAN's
+    /// discriminator on the DCGAN networks), reading a code of `cfg.latent_dim`.
+    pub fn decoder(cfg: &ModelConfig, shape: Shape, p: nn::Path) -> Result<Generator> {
+        Generator::build(cfg, shape, p, false)
+    }
+
+    fn build(cfg: &ModelConfig, shape: Shape, p: nn::Path, tanh: bool) -> Result<Generator> {
         let (channels, size) = image_shape(shape)?;
         let (l, s0) = plan(size)?;
         let top = cfg.base_channels << (l - 1);
@@ -100,7 +113,7 @@ impl Generator {
             ch /= 2;
         }
         let out = nn::conv_transpose2d(&p / "out", ch, channels, 4, up(true));
-        Ok(Generator { pre, fc, fc_norm, start: [top, s0, s0], ups, out })
+        Ok(Generator { pre, fc, fc_norm, start: [top, s0, s0], ups, out, tanh })
     }
 }
 
@@ -115,7 +128,8 @@ impl ModuleT for Generator {
         for (conv, norm) in &self.ups {
             x = maybe(norm, x.apply(conv), train).relu(); // side doubles, width halves
         }
-        x.apply(&self.out).tanh() // [n, channels, size, size]
+        let x = x.apply(&self.out); // [n, channels, size, size]
+        if self.tanh { x.tanh() } else { x }
     }
 }
 
@@ -131,7 +145,10 @@ impl super::Staged for Generator {
         for (i, (conv, norm)) in self.ups.iter().enumerate() {
             s.push(Stage::new(format!("up{i}"), move |x| maybe(norm, x.apply(conv), false).relu()));
         }
-        s.push(Stage::new("out", |x| x.apply(&self.out).tanh()));
+        s.push(Stage::new("out", |x| {
+            let x = x.apply(&self.out);
+            if self.tanh { x.tanh() } else { x }
+        }));
         s
     }
 }
