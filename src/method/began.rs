@@ -117,14 +117,14 @@ fn check(cfg: &Config) -> Result<()> {
 
 /// The generator of `began.arch`.
 enum Generator {
-    Paper(Decoder),
-    Dcgan(dcgan::Generator),
+    Paper(Box<Decoder>),
+    Dcgan(Box<dcgan::Generator>),
 }
 
 /// The autoencoder discriminator of `began.arch`.
 enum Discriminator {
-    Paper(AutoEncoder),
-    Dcgan(DcganAutoEncoder),
+    Paper(Box<AutoEncoder>),
+    Dcgan(Box<DcganAutoEncoder>),
 }
 
 impl Generator {
@@ -188,15 +188,15 @@ impl Began {
         rng::seed_torch(cfg.seed, rng::stream::INIT, 0);
         let g_vs = VarStore::new(device);
         let g = match c.arch {
-            BeganArch::Paper => Generator::Paper(Decoder::new(&g_vs.root(), c.latent_dim, c.width, channels, size)?),
-            BeganArch::Dcgan => Generator::Dcgan(dcgan::Generator::new(&dcgan_generator(&c), info.shape, g_vs.root())?),
+            BeganArch::Paper => Generator::Paper(Box::new(Decoder::new(&g_vs.root(), c.latent_dim, c.width, channels, size)?)),
+            BeganArch::Dcgan => Generator::Dcgan(Box::new(dcgan::Generator::new(&dcgan_generator(&c), info.shape, g_vs.root())?)),
         };
         initialise(&g_vs);
         rng::seed_torch(cfg.seed, rng::stream::INIT, 1);
         let d_vs = VarStore::new(device);
         let d = match c.arch {
-            BeganArch::Paper => Discriminator::Paper(AutoEncoder::new(&d_vs.root(), c.hidden, c.width, channels, size)?),
-            BeganArch::Dcgan => Discriminator::Dcgan(DcganAutoEncoder::new(&d_vs.root(), c.hidden, c.width, info.shape)?),
+            BeganArch::Paper => Discriminator::Paper(Box::new(AutoEncoder::new(&d_vs.root(), c.hidden, c.width, channels, size)?)),
+            BeganArch::Dcgan => Discriminator::Dcgan(Box::new(DcganAutoEncoder::new(&d_vs.root(), c.hidden, c.width, info.shape)?)),
         };
         initialise(&d_vs);
         Ok(Began {
@@ -433,10 +433,11 @@ mod tests {
         let alone = tch::no_grad(|| m.d.errors(&x.narrow(0, 2, 1)));
         assert!((together.double_value(&[2]) - alone.double_value(&[0])).abs() < 1e-6);
         // the decoder's last layer is linear: reconstructions are not confined to (−1, 1) by a tanh
-        let d_out = m.d_vs.variables()["dec.out.bias"].copy();
-        tch::no_grad(|| m.d_vs.variables()["dec.out.bias"].copy_(&Tensor::from_slice(&[5.0f32])));
+        let mut bias = m.d_vs.variables()["dec.out.bias"].shallow_clone();
+        let d_out = bias.copy();
+        tch::no_grad(|| bias.copy_(&Tensor::from_slice(&[5.0f32])));
         assert!(tch::no_grad(|| m.d.forward(&x)).min().double_value(&[]) > 1.0);
-        tch::no_grad(|| m.d_vs.variables()["dec.out.bias"].copy_(&d_out));
+        tch::no_grad(|| bias.copy_(&d_out));
         let data = Data::One(crate::data::Dataset::from_tensors("t", x, None));
         let g0 = m.g_vs.variables()["fc.weight"].copy();
         let d0 = m.d_vs.variables()["enc.out.weight"].copy();
