@@ -1,6 +1,6 @@
 """Shared helpers for the benchmark scripts: run gantry, and replace one section of
 docs/benchmarks.md (between <!-- bench:NAME --> markers) so each script owns its own figures."""
-import atexit, json, os, re, shutil, subprocess, sys, time
+import shlex, atexit, json, os, re, shutil, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # GANTRY_BIN lets a long benchmark run a frozen copy of the binary while the tree is rebuilt.
@@ -257,7 +257,7 @@ def shown_args(argv):
         elif x == "--workdir":
             skip = True
         elif not x.startswith("--workdir="):
-            out.append(x)
+            out.append(shlex.quote(x))  # "BEGAN (dcgan networks)" stays one argument
     return " ".join(out)
 
 
