@@ -253,8 +253,44 @@ impl CycleGan {
         schedule::lr(base, t.lr_schedule, t.decay_start, step, self.cfg.steps)
     }
 
+    /// Whether one pass over the batches `a` and `b` together gives what two passes give: every
+    /// layer treats each example alone (no batch norm) and the two batches have one shape.
+    fn joint(norm: Norm2d, a: &Tensor, b: &Tensor) -> bool {
+        norm != Norm2d::Batch && a.size() == b.size()
+    }
+
+    /// `net(x)` and, when `y` is given, `net(y)`: in one pass over both when `joint`.
+    fn pass<N: Pass + ?Sized>(net: &N, x: &Tensor, y: Option<&Tensor>, joint: bool) -> (Tensor, Option<Tensor>) {
+        match y {
+            Some(y) if joint => {
+                let both = net.run(&Tensor::cat(&[x, y], 0));
+                let n = x.size()[0];
+                (both.narrow(0, 0, n), Some(both.narrow(0, n, y.size()[0])))
+            }
+            Some(y) => (net.run(x), Some(net.run(y))),
+            None => (net.run(x), None),
+        }
+    }
+
     fn l1(a: &Tensor, b: &Tensor) -> Tensor {
         (a - b).abs().mean(Kind::Float)
+    }
+}
+
+/// A network of the training step: a generator's images or a discriminator's patch logits.
+trait Pass {
+    fn run(&self, x: &Tensor) -> Tensor;
+}
+
+impl Pass for crate::nets::Net {
+    fn run(&self, x: &Tensor) -> Tensor {
+        self.forward_t(x, true)
+    }
+}
+
+impl Pass for CriticNet {
+    fn run(&self, x: &Tensor) -> Tensor {
+        self.forward_features(x, true).0
     }
 }
 
@@ -292,19 +328,23 @@ impl Method for CycleGan {
         let c = &self.c;
         let mut m: Metrics = Vec::with_capacity(12);
 
-        // Generators: D's weights are not among the variables differentiated.
-        let fake_b = self.g_ab.forward_t(&real_a, true);
+        // Generators: D's weights are not among the variables differentiated. With per-example
+        // layers (instance norm, or none) a generator's two inputs of the iteration go through it
+        // as one batch: the same losses in fewer, larger operations.
+        let joint = Self::joint(c.norm, &real_a, &real_b);
+        let identity = c.lambda_identity > 0.0;
+        let (fake_b, same_b) = Self::pass(&self.g_ab, &real_a, identity.then_some(&real_b), joint);
+        let (fake_a, same_a) = Self::pass(&self.g_ba, &real_b, identity.then_some(&real_a), joint);
         let rec_a = self.g_ba.forward_t(&fake_b, true);
-        let fake_a = self.g_ba.forward_t(&real_b, true);
         let rec_b = self.g_ab.forward_t(&fake_a, true);
         let gan_a = self.objective.target_loss(&self.d_b.forward_features(&fake_b, true).0, Target::Generator);
         let gan_b = self.objective.target_loss(&self.d_a.forward_features(&fake_a, true).0, Target::Generator);
         let cycle_a = Self::l1(&rec_a, &real_a) * c.lambda_a;
         let cycle_b = Self::l1(&rec_b, &real_b) * c.lambda_b;
         let mut loss_g = &gan_a + &gan_b + &cycle_a + &cycle_b;
-        if c.lambda_identity > 0.0 {
-            let idt_a = Self::l1(&self.g_ab.forward_t(&real_b, true), &real_b) * (c.lambda_b * c.lambda_identity);
-            let idt_b = Self::l1(&self.g_ba.forward_t(&real_a, true), &real_a) * (c.lambda_a * c.lambda_identity);
+        if let (Some(same_b), Some(same_a)) = (same_b, same_a) {
+            let idt_a = Self::l1(&same_b, &real_b) * (c.lambda_b * c.lambda_identity);
+            let idt_b = Self::l1(&same_a, &real_a) * (c.lambda_a * c.lambda_identity);
             loss_g += &idt_a + &idt_b;
             m.push(("g/idt_a", idt_a.detach()));
             m.push(("g/idt_b", idt_b.detach()));
@@ -317,8 +357,10 @@ impl Method for CycleGan {
         let pooled_b = self.pool_b.query(&fake_b.detach());
         let pooled_a = self.pool_a.query(&fake_a.detach());
         let d_side = |d: &CriticNet, real: &Tensor, fake: &Tensor| {
-            (self.objective.target_loss(&d.forward_features(real, true).0, Target::Real)
-                + self.objective.target_loss(&d.forward_features(fake, true).0, Target::Fake))
+            let joint = joint && real.size() == fake.size();
+            let (on_real, on_fake) = Self::pass(d, real, Some(fake), joint);
+            (self.objective.target_loss(&on_real, Target::Real)
+                + self.objective.target_loss(&on_fake.expect("asked for"), Target::Fake))
                 * 0.5
         };
         let loss_d_b = d_side(&self.d_b, &real_b, &pooled_b);
@@ -414,6 +456,31 @@ mod tests {
             swaps += i32::from(r.query(&images(&[1.0])).double_value(&[0, 0, 0, 0]) == 0.0);
         }
         assert!((430..=570).contains(&swaps), "swap probability ½: {swaps} of 1000");
+    }
+
+    #[test]
+    fn one_pass_over_both_inputs_gives_the_two_passes_outputs() {
+        // instance norm treats each example alone, so a generator's or a PatchGAN's outputs for
+        // [x; y] are its outputs for x and for y (to float rounding: the products are blocked
+        // differently); batch norm would mix the two batches, so it is never joined
+        tch::manual_seed(1);
+        let vs = VarStore::new(Device::Cpu);
+        let shape = ResnetShape { ngf: 4, downs: 2, blocks: 1 };
+        let g: crate::nets::Net = Box::new(ResnetGenerator::new(vs.root() / "g", 1, 1, shape, Norm2d::Instance));
+        let d: CriticNet = Box::new(PatchGan::new(vs.root() / "d", 1, 4, 2, Norm2d::Instance));
+        let (x, y) = (Tensor::randn([3, 1, 12, 12], tch::kind::FLOAT_CPU), Tensor::randn([3, 1, 12, 12], tch::kind::FLOAT_CPU));
+        assert!(CycleGan::joint(Norm2d::Instance, &x, &y) && CycleGan::joint(Norm2d::None, &x, &y));
+        assert!(!CycleGan::joint(Norm2d::Batch, &x, &y), "batch norm: two passes");
+        assert!(!CycleGan::joint(Norm2d::Instance, &x, &y.narrow(0, 0, 2).upsample_nearest2d([16, 16], None, None)));
+        let (a1, b1) = CycleGan::pass(&g, &x, Some(&y), true);
+        let (a2, b2) = CycleGan::pass(&g, &x, Some(&y), false);
+        let diff = |u: &Tensor, v: &Tensor| (u - v).abs().max().double_value(&[]);
+        assert_eq!(a1.size(), vec![3, 1, 12, 12]);
+        assert!(diff(&a1, &a2) < 1e-5 && diff(&b1.unwrap(), &b2.unwrap()) < 1e-5);
+        let (p1, q1) = CycleGan::pass(&d, &x, Some(&y), true);
+        let (p2, q2) = CycleGan::pass(&d, &x, Some(&y), false);
+        assert!(diff(&p1, &p2) < 1e-5 && diff(&q1.unwrap(), &q2.unwrap()) < 1e-5);
+        assert!(CycleGan::pass(&g, &x, None, true).1.is_none());
     }
 
     #[test]
