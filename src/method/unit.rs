@@ -276,31 +276,41 @@ impl Method for Unit {
         let c = &self.c;
         let g = &self.g;
 
-        // Discriminators, on real images and translations from noisy codes.
+        // Discriminators, on real images and translations from noisy codes. Both domains'
+        // images go through the shared layers together, as in the reference code (every layer
+        // treats each example alone, so this only merges operations).
+        let n = a.size()[0];
         let (fake_a, fake_b) = tch::no_grad(|| {
-            let (za, zb) = (UnitGenerator::sample(&g.encode(&a, 0)), UnitGenerator::sample(&g.encode(&b, 1)));
-            (g.decode(&zb, 0), g.decode(&za, 1))
+            let (ha, hb) = g.encode_both(&a, &b);
+            let (za, zb) = (UnitGenerator::sample(&ha), UnitGenerator::sample(&hb));
+            let s = g.decode_shared(&Tensor::cat(&[&za, &zb], 0));
+            let (s_a, s_b) = unit::split(&s, n);
+            (g.decode_own(&s_b, 0), g.decode_own(&s_a, 1))
         });
-        let side = |x: &Tensor, fake: &Tensor, s: usize| {
-            self.objective.target_loss(&self.d.forward(x, s), Target::Real)
-                + self.objective.target_loss(&self.d.forward(fake, s), Target::Fake)
+        let (on_a, on_b) = self.d.forward_both(&Tensor::cat(&[&a, &fake_a], 0), &Tensor::cat(&[&b, &fake_b], 0));
+        let side = |out: &Tensor, n_real: i64| {
+            let (real, fake) = unit::split(out, n_real);
+            self.objective.target_loss(&real, Target::Real) + self.objective.target_loss(&fake, Target::Fake)
         };
         // the adversarial part alone, logged: 2·ln 4 ≈ 2.77 (non-saturating) is a discriminator at chance
-        let gan_d = side(&a, &fake_a, 0) + side(&b, &fake_b, 1);
+        let gan_d = side(&on_a, n) + side(&on_b, b.size()[0]);
         let mut loss_d = &gan_d * c.gan_weight;
         let mut m: Metrics = vec![("d/gan", gan_d.detach())];
         let lr_d = self.lr(self.cfg.train.d_lr, step);
         if c.feature_weight > 0.0 {
             // a translation and the reconstruction of the same code should look alike to the
-            // shared layers (the reference's domain-adaptation feature matching)
-            let (x_ab, x_aa, x_ba, x_bb) = tch::no_grad(|| {
-                let (za, zb) = (UnitGenerator::sample(&g.encode(&a, 0)), UnitGenerator::sample(&g.encode(&b, 1)));
-                (g.decode(&za, 1), g.decode(&za, 0), g.decode(&zb, 0), g.decode(&zb, 1))
+            // shared layers (the reference's domain-adaptation feature matching); under D_A:
+            // [x_aa; x_ba], under D_B: [x_ab; x_bb]
+            let (to_a, to_b) = tch::no_grad(|| {
+                let (ha, hb) = g.encode_both(&a, &b);
+                let (za, zb) = (UnitGenerator::sample(&ha), UnitGenerator::sample(&hb));
+                let s = g.decode_shared(&Tensor::cat(&[&za, &zb], 0));
+                (g.decode_own(&s, 0), g.decode_own(&s, 1))
             });
-            let d = &self.d;
+            let (f_a, f_b) = self.d.features_both(&to_a, &to_b);
+            let ((f_aa, f_ba), (f_ab, f_bb)) = (unit::split(&f_a, n), unit::split(&f_b, n));
             let per_image = |u: &Tensor, v: &Tensor| (u - v).square().sum(Kind::Float) / u.size()[0] as f64;
-            let feature = per_image(&d.features(&x_ab, 1), &d.features(&x_aa, 0))
-                + per_image(&d.features(&x_ba, 0), &d.features(&x_bb, 1));
+            let feature = per_image(&f_ab, &f_aa) + per_image(&f_ba, &f_bb);
             loss_d += &feature * c.feature_weight;
             m.push(("d/feature", feature.detach()));
         }
@@ -314,15 +324,19 @@ impl Method for Unit {
         let grads = crate::dist::gradients(&loss_d, &d_params, false);
         self.opt_d.update(&grads, lr_d);
 
-        // Encoders and generators.
-        let (ha, hb) = (g.encode(&a, 0), g.encode(&b, 1));
+        // Encoders and generators: the shared generator blocks run once over [z_a; z_b], and
+        // each domain's own layers once over both codes, as the reference's forward pass.
+        let (ha, hb) = g.encode_both(&a, &b);
         let (za, zb) = (UnitGenerator::sample(&ha), UnitGenerator::sample(&hb));
-        let (x_aa, x_ba, x_ab, x_bb) = (g.decode(&za, 0), g.decode(&zb, 0), g.decode(&za, 1), g.decode(&zb, 1));
-        let (h_aba, h_bab) = (g.encode(&x_ab, 1), g.encode(&x_ba, 0));
-        let x_aba = g.decode(&UnitGenerator::sample(&h_aba), 0);
-        let x_bab = g.decode(&UnitGenerator::sample(&h_bab), 1);
-        let gan_a = self.objective.target_loss(&self.d.forward(&x_ba, 0), Target::Generator);
-        let gan_b = self.objective.target_loss(&self.d.forward(&x_ab, 1), Target::Generator);
+        let s = g.decode_shared(&Tensor::cat(&[&za, &zb], 0));
+        let ((x_aa, x_ba), (x_ab, x_bb)) = (unit::split(&g.decode_own(&s, 0), n), unit::split(&g.decode_own(&s, 1), n));
+        let (h_bab, h_aba) = g.encode_both(&x_ba, &x_ab);
+        let (z_aba, z_bab) = (UnitGenerator::sample(&h_aba), UnitGenerator::sample(&h_bab));
+        let (s_aba, s_bab) = unit::split(&g.decode_shared(&Tensor::cat(&[&z_aba, &z_bab], 0)), n);
+        let (x_aba, x_bab) = (g.decode_own(&s_aba, 0), g.decode_own(&s_bab, 1));
+        let (on_ba, on_ab) = self.d.forward_both(&x_ba, &x_ab);
+        let gan_a = self.objective.target_loss(&on_ba, Target::Generator);
+        let gan_b = self.objective.target_loss(&on_ab, Target::Generator);
         let recon = Self::l1(&x_aa, &a) + Self::l1(&x_bb, &b);
         let cycle = Self::l1(&x_aba, &a) + Self::l1(&x_bab, &b);
         let kl = unit::kl(&ha) + unit::kl(&hb);
@@ -418,6 +432,37 @@ mod tests {
         // a 20 × 28 image, a multiple of 4, passes the encoders and generators
         assert_eq!(m.translate(&x.narrow(2, 0, 20).narrow(3, 0, 28), Direction::AtoB).size(), [2, 1, 20, 28]);
         assert_eq!(m.d.forward(&x, 0).size()[0], 2);
+    }
+
+    #[test]
+    fn the_joint_passes_compute_the_separate_ones() {
+        // the training step runs both domains through the shared layers in one pass; every layer
+        // treats each example alone, so this must equal the per-domain functions (to float
+        // rounding), colour A and grey B, for the generator and the discriminator
+        let m = unit(&[]);
+        let a = Tensor::rand([3, 3, 16, 16], (Kind::Float, Device::Cpu));
+        let b = Tensor::rand([2, 1, 16, 16], (Kind::Float, Device::Cpu));
+        let close = |u: &Tensor, v: &Tensor| {
+            assert_eq!(u.size(), v.size());
+            assert!((u - v).abs().max().double_value(&[]) < 1e-5);
+        };
+        let (ha, hb) = m.g.encode_both(&a, &b);
+        close(&ha, &m.g.encode(&a, 0));
+        close(&hb, &m.g.encode(&b, 1));
+        let s = m.g.decode_shared(&Tensor::cat(&[&ha, &hb], 0));
+        let (s_a, s_b) = unit::split(&s, 3);
+        close(&m.g.decode_own(&s_a, 1), &m.g.decode(&ha, 1));
+        close(&m.g.decode_own(&s_b, 0), &m.g.decode(&hb, 0));
+        let (da, db) = m.d.forward_both(&a, &b);
+        close(&da, &m.d.forward(&a, 0));
+        close(&db, &m.d.forward(&b, 1));
+        let (fa, fb) = m.d.features_both(&a, &b);
+        close(&fa, &m.d.features(&a, 0));
+        close(&fb, &m.d.features(&b, 1));
+        // images of another size each: the codes differ in shape, so the passes stay apart
+        let big = Tensor::rand([2, 1, 24, 24], (Kind::Float, Device::Cpu));
+        close(&m.g.encode_both(&a, &big).1, &m.g.encode(&big, 1));
+        close(&m.d.forward_both(&a, &big).1, &m.d.forward(&big, 1));
     }
 
     #[test]

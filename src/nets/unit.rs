@@ -167,6 +167,28 @@ impl UnitGenerator {
         run(&run(z, &self.gen_shared), &self.dec[side])
     }
 
+    /// The codes of `a` (domain A) and `b` (domain B), `(encode(a, 0), encode(b, 1))`, with the
+    /// shared blocks run once over both (each example is normalised alone, so this is the
+    /// same function in fewer, larger operations).
+    pub fn encode_both(&self, a: &Tensor, b: &Tensor) -> (Tensor, Tensor) {
+        let (fa, fb) = (run(a, &self.enc[0]), run(b, &self.enc[1]));
+        if fa.size()[1..] != fb.size()[1..] {
+            return (run(&fa, &self.enc_shared), run(&fb, &self.enc_shared));
+        }
+        split(&run(&Tensor::cat(&[&fa, &fb], 0), &self.enc_shared), fa.size()[0])
+    }
+
+    /// The shared blocks' output for latents `z`: what `decode` hands a domain's own layers.
+    pub fn decode_shared(&self, z: &Tensor) -> Tensor {
+        run(z, &self.gen_shared)
+    }
+
+    /// Images of domain `side` from `decode_shared`'s output: `decode(z, side) =
+    /// decode_own(&decode_shared(z), side)`.
+    pub fn decode_own(&self, s: &Tensor, side: usize) -> Tensor {
+        run(s, &self.dec[side])
+    }
+
     /// The translation from domain `from` to domain `to` (0 = A, 1 = B), `decode(encode(x,
     /// from), to)`, as named stages.
     pub fn stages(&self, from: usize, to: usize) -> Vec<super::Stage<'_>> {
@@ -230,6 +252,28 @@ impl UnitDiscriminator {
         run(&run(x, &self.front[side]), &self.shared).flatten(1, -1)
     }
 
+    /// `(forward(a, 0), forward(b, 1))`, with the shared layers run once over both.
+    pub fn forward_both(&self, a: &Tensor, b: &Tensor) -> (Tensor, Tensor) {
+        let (o, p) = self.both(a, b, self.shared.len());
+        (o.flatten(1, -1), p.flatten(1, -1))
+    }
+
+    /// `(features(a, 0), features(b, 1))`, with the shared layers run once over both.
+    pub fn features_both(&self, a: &Tensor, b: &Tensor) -> (Tensor, Tensor) {
+        self.both(a, b, self.shared.len().saturating_sub(1))
+    }
+
+    /// Images `a` of domain A and `b` of domain B through their own layers, then both through the
+    /// first `k` shared layers in one pass (no layer here mixes examples).
+    fn both(&self, a: &Tensor, b: &Tensor, k: usize) -> (Tensor, Tensor) {
+        let (fa, fb) = (run(a, &self.front[0]), run(b, &self.front[1]));
+        let shared = |h: Tensor| self.shared.iter().take(k).fold(h, |h, l| l.forward(&h));
+        if k == 0 || fa.size()[1..] != fb.size()[1..] {
+            return (shared(fa), shared(fb));
+        }
+        split(&shared(Tensor::cat(&[&fa, &fb], 0)), fa.size()[0])
+    }
+
     /// The activations of images `x` of domain `side` before the 1 × 1 logit layer: the last
     /// shared layer's (`feature_channels` of them).
     pub fn features(&self, x: &Tensor, side: usize) -> Tensor {
@@ -242,6 +286,11 @@ impl UnitDiscriminator {
     pub fn feature_channels(s: UnitShape) -> i64 {
         (s.d_ch << (s.d_front - 1)) << s.d_shared
     }
+}
+
+/// The first `n` rows of `x` and the rest.
+pub fn split(x: &Tensor, n: i64) -> (Tensor, Tensor) {
+    (x.narrow(0, 0, n), x.narrow(0, n, x.size()[0] - n))
 }
 
 /// The reference's KL term of a code with unit variance: mean(h²).
