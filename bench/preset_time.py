@@ -92,21 +92,24 @@ def main():
         if r.returncode != 0:
             sys.exit(f"gantry train --preset {n} failed:\n{r.stderr}")
         est = wall * steps / run
-        times[n] = {"data": ds, "steps": steps, "timed_steps": run, "seconds": wall, "estimate": est}
+        commit = os.environ.get("BENCH_COMMIT") or report._commit()
+        times[n] = {"data": ds, "steps": steps, "timed_steps": run, "seconds": wall, "estimate": est, "commit": commit, "date": report.stamp()}
         open(kept, "w").write(json.dumps(times, indent=1))
         print(f"{n}: {run} of {steps} steps in {wall:.1f} s; full run about {est / 60:.1f} min", flush=True)
-    rows = [(n, t["data"], t["steps"], t["timed_steps"], t["seconds"], t["estimate"]) for n, t in times.items()]
+    rows = [(n, t["data"], t["steps"], t["timed_steps"], t["seconds"], t["estimate"], t.get("commit", "?"), t.get("date", "?")) for n, t in times.items()]
 
     how = "each run whole" if a.fraction == 1 else f"the first 1/{a.fraction} of each run's steps (whole sampling and checkpoint periods), scaled to the full run (toys of 5,000 steps: the first 1,000)"
     lines = [f"## Training time of the benchmarks' presets, alone ({report.stamp()})", "",
-             f"`python3 bench/preset_time.py {report.shown_args(sys.argv[1:])}` on {report.machine()}, CPU, one run at a time "
+             f"`python3 bench/preset_time.py {report.shown_args(sys.argv[1:])}` (the last invocation; each row names the binary "
+             "that timed it and when: rows of earlier invocations are kept in the work folder's times.json) "
+             f"on {report.machine()}, CPU, one run at a time "
              f"with the machine otherwise idle (under 10 % CPU use for 3 s before each), gantry's default threads; {how}. "
              "The estimate counts start-up once per fraction, so it is an upper bound. Target from the issues: each preset "
              f"used in the translation and CoGAN/UNIT benchmarks trains in ≤ {TARGET_MINUTES} minutes on the 2 cores.", "",
-             "| preset | data | steps | steps timed | seconds timed | minutes for the full run | ≤ 15 minutes |",
-             "|---|---|---|---|---|---|---|"]
-    for n, ds, steps, run, wall, est in rows:
-        lines.append(f"| `{n}` | {ds} | {steps} | {run} | {wall:.1f} | {est / 60:.1f} | {'met' if est <= TARGET_MINUTES * 60 else 'missed'} |")
+             "| preset | data | steps | steps timed | seconds timed | minutes for the full run | ≤ 15 minutes | binary (commit) | timed on |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for n, ds, steps, run, wall, est, commit, date in rows:
+        lines.append(f"| `{n}` | {ds} | {steps} | {run} | {wall:.1f} | {est / 60:.1f} | {'met' if est <= TARGET_MINUTES * 60 else 'missed'} | {commit} | {date} |")
     report.write_section("preset-time", "\n".join(lines))
 
 
