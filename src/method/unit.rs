@@ -280,8 +280,9 @@ impl Method for Unit {
         // images go through the shared layers together, as in the reference code (every layer
         // treats each example alone, so this only merges operations).
         let n = a.size()[0];
+        // (the codes h carry no noise, so the feature matching below reuses them)
+        let (ha, hb) = tch::no_grad(|| g.encode_both(&a, &b));
         let (fake_a, fake_b) = tch::no_grad(|| {
-            let (ha, hb) = g.encode_both(&a, &b);
             let (za, zb) = (UnitGenerator::sample(&ha), UnitGenerator::sample(&hb));
             let s = g.decode_shared(&Tensor::cat(&[&za, &zb], 0));
             let (s_a, s_b) = unit::split(&s, n);
@@ -302,7 +303,6 @@ impl Method for Unit {
             // shared layers (the reference's domain-adaptation feature matching); under D_A:
             // [x_aa; x_ba], under D_B: [x_ab; x_bb]
             let (to_a, to_b) = tch::no_grad(|| {
-                let (ha, hb) = g.encode_both(&a, &b);
                 let (za, zb) = (UnitGenerator::sample(&ha), UnitGenerator::sample(&hb));
                 let s = g.decode_shared(&Tensor::cat(&[&za, &zb], 0));
                 (g.decode_own(&s, 0), g.decode_own(&s, 1))
