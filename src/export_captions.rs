@@ -94,15 +94,19 @@ class TextEncoder(nn.Module):
 
 
 class CondAug(nn.Module):
-    """Conditioning augmentation: (mu, log sigma^2) = split(relu(fc(e))), c = mu + sigma * eps."""
+    """Conditioning augmentation: (mu, log sigma^2) = split(relu(fc(e))) (ca "relu", StackGAN's)
+    or split(glu(fc(e))) (ca "glu", StackGAN++'s: fc to 4 c, a * sigmoid(b) to 2 c);
+    c = mu + sigma * eps."""
 
-    def __init__(self, text_dim, c_dim):
+    def __init__(self, text_dim, c_dim, ca="relu"):
         super().__init__()
-        self.fc = nn.Linear(text_dim, 2 * c_dim)
+        self.glu = ca == "glu"
+        self.fc = nn.Linear(text_dim, (4 if self.glu else 2) * c_dim)
         self.c_dim = c_dim
 
     def forward(self, e, eps=None):
-        h = torch.relu(self.fc(e))
+        h = self.fc(e)
+        h = h[:, : 2 * self.c_dim] * torch.sigmoid(h[:, 2 * self.c_dim :]) if self.glu else torch.relu(h)
         mu, logvar = h[:, : self.c_dim], h[:, self.c_dim :]
         return mu if eps is None else mu + torch.exp(logvar * 0.5) * eps
 
@@ -123,7 +127,7 @@ class Stage1(nn.Module):
 
     def __init__(self, s, text_dim, channels):
         super().__init__()
-        self.ca = CondAug(text_dim, s["c_dim"])
+        self.ca = CondAug(text_dim, s["c_dim"], s.get("ca", "relu"))
         self.width, self.steps = s["g_width"], (s["side"] // 4).bit_length() - 1
         self.fc = nn.Linear(s["z_dim"] + s["c_dim"], self.width * 16, bias=False)
         self.norm_fc = nn.BatchNorm1d(self.width * 16)
@@ -148,7 +152,7 @@ class Stage2(nn.Module):
     def __init__(self, s, text_dim, channels):
         super().__init__()
         w, deep = s["g_width"], s["g_width"] * 4
-        self.ca = CondAug(text_dim, s["c_dim"])
+        self.ca = CondAug(text_dim, s["c_dim"], s.get("ca", "relu"))
         self.enc0 = nn.Conv2d(channels, w, 3, 1, 1, bias=False)
         self.enc1 = nn.Conv2d(w, 2 * w, 4, 2, 1, bias=False)
         self.norm_enc1 = nn.BatchNorm2d(2 * w)

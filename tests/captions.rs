@@ -143,13 +143,15 @@ fn stackgan_trains_both_stages_samples_and_resumes_bit_exact() {
     let files = ["g.safetensors", "d.safetensors", "opt_g.safetensors", "opt_d.safetensors", "state.safetensors"];
     same_files(&d.join("s1/checkpoints/step-0000004"), &d.join("split/checkpoints/step-0000004"), &files);
 
-    // Stage II on the Stage-I run: 4× its side, Stage-I shown beside each refinement
-    stage2(d, "s2", "2", "s1", &[]).ok();
+    // Stage II on the Stage-I run: 4× its side, Stage-I shown beside each refinement; with
+    // StackGAN++'s gated conditioning augmentation, so that the exports below check both forms
+    let glu = ["--set", "stackgan.ca=\"glu\""];
+    stage2(d, "s2", "2", "s1", &glu).ok();
     gantry(d, &["sample", "--run", "s2", "--caption", "a small red circle", "--n", "2", "--out", "s2.png"]).ok();
     let g = image::open(d.join("s2.png")).unwrap();
     assert_eq!((g.width(), g.height()), (4 * 66 + 2, 66 + 2));
-    stage2(d, "s2-split", "1", "s1", &[]).ok();
-    stage2(d, "s2-split", "2", "s1", &["--resume"]).ok();
+    stage2(d, "s2-split", "1", "s1", &glu).ok();
+    stage2(d, "s2-split", "2", "s1", &[&glu[..], &["--resume"]].concat()).ok();
     same_files(&d.join("s2/checkpoints/step-0000002"), &d.join("s2-split/checkpoints/step-0000002"), &files);
     // evaluation: every stage against its captions, with the real and shuffled references
     for side in ["16", "64"] {

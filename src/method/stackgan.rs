@@ -19,7 +19,7 @@ use super::{Batch, CaptionSampler, DataInfo, Method, Metrics, Spec, section};
 use crate::config::Config;
 use crate::data::{Data, Shape};
 use crate::error::{Error, Result};
-use crate::nets::stackgan::{self, Discriminator, Stage1G, Stage2G, doublings};
+use crate::nets::stackgan::{self, Ca, CaSpec, Discriminator, Stage1G, Stage2G, doublings};
 use crate::rng;
 use crate::text::TextEncoder;
 use crate::train::checkpoint::{Saved, named_variables};
@@ -56,6 +56,9 @@ pub struct StackganConfig {
     pub c_dim: i64,
     /// Conditioning augmentation (c = μ + σ·ε and the KL term); false: c = μ.
     pub augment: bool,
+    /// How (μ, log σ²) come from the embedding: "relu" (StackGAN's, μ ≥ 0 and σ ≥ 1) or "glu"
+    /// (StackGAN++'s and AttnGAN's gated linear unit, μ and log σ² of either sign).
+    pub ca: Ca,
     /// Weight of the KL term in G's loss.
     pub kl_weight: f64,
     /// Captions averaged into one condition per image and step.
@@ -80,6 +83,7 @@ impl Default for StackganConfig {
             z_dim: 100,
             c_dim: 128,
             augment: true,
+            ca: Ca::Relu,
             kl_weight: 2.0,
             captions_per_step: 4,
             g_width: 256,
@@ -161,6 +165,11 @@ pub struct Stackgan {
 /// The text encoder's width (what `CondAug` reads).
 const TEXT_DIM: i64 = 256;
 
+/// The conditioning augmentation of a stage built with settings `c`.
+fn ca_spec(c: &StackganConfig) -> CaSpec {
+    CaSpec { text_dim: TEXT_DIM, c_dim: c.c_dim, kind: c.ca }
+}
+
 impl Stackgan {
     pub fn new(cfg: &Config, info: DataInfo, device: Device) -> Result<Stackgan> {
         let c: StackganConfig = cfg.section("stackgan")?;
@@ -175,9 +184,9 @@ impl Stackgan {
         rng::seed_torch(cfg.seed, rng::stream::INIT, 0);
         let g_vs = VarStore::new(device);
         let (g1, g2) = if c.stage == 1 {
-            (Some(Stage1G::new(g_vs.root(), c.z_dim, TEXT_DIM, c.c_dim, c.g_width, channels, size)), None)
+            (Some(Stage1G::new(g_vs.root(), c.z_dim, ca_spec(&c), c.g_width, channels, size)), None)
         } else {
-            (None, Some(Stage2G::new(g_vs.root(), TEXT_DIM, c.c_dim, c.g_width, channels, c.res_blocks as usize)))
+            (None, Some(Stage2G::new(g_vs.root(), ca_spec(&c), c.g_width, channels, c.res_blocks as usize)))
         };
         crate::nets::initialise(&g_vs, crate::nets::Init::Dcgan);
         rng::seed_torch(cfg.seed, rng::stream::INIT, 1);
@@ -325,7 +334,7 @@ impl Stackgan {
             )));
         }
         let mut vs = VarStore::new(self.device);
-        let g = Stage1G::new(vs.root(), c1.z_dim, TEXT_DIM, c1.c_dim, c1.g_width, self.channels, side);
+        let g = Stage1G::new(vs.root(), c1.z_dim, ca_spec(&c1), c1.g_width, self.channels, side);
         crate::train::checkpoint::load_store(&vs, &ckpt.join("g.safetensors"))?;
         let saved = crate::train::checkpoint::read_state_tensors(&ckpt)?;
         self.encoder = Some(TextEncoder::from_state(&saved, "text.", self.device)?.ok_or_else(|| Error::Checkpoint {
@@ -371,7 +380,7 @@ impl Saved for Stackgan {
             let (c1, side): (StackganConfig, i64) = serde_json::from_slice(&bytes)
                 .map_err(|e| Error::Usage(format!("its Stage-I settings are unreadable ({e})")))?;
             let mut vs = VarStore::new(self.device);
-            let g = Stage1G::new(vs.root(), c1.z_dim, TEXT_DIM, c1.c_dim, c1.g_width, self.channels, side);
+            let g = Stage1G::new(vs.root(), c1.z_dim, ca_spec(&c1), c1.g_width, self.channels, side);
             crate::train::checkpoint::copy_into(&vs, saved, "stage1.", Path::new("state.safetensors"))?;
             vs.freeze();
             self.stage1 = Some(Frozen { c: c1, vs, g, side });
@@ -528,12 +537,12 @@ impl CaptionSampler for Stackgan {
         if let Some(f) = &self.stage1 {
             weights.extend(named_variables(&f.vs).into_iter().map(|(n, t)| (format!("stage1.{n}"), t)));
             stages.push(serde_json::json!({"stage": 1, "z_dim": f.c.z_dim, "c_dim": f.c.c_dim,
-                "g_width": f.c.g_width, "augment": f.c.augment, "side": f.side}));
+                "g_width": f.c.g_width, "augment": f.c.augment, "ca": f.c.ca, "side": f.side}));
         }
         let name = format!("stage{}", self.c.stage);
         weights.extend(named_variables(&self.g_vs).into_iter().map(|(n, t)| (format!("{name}.{n}"), t)));
         stages.push(serde_json::json!({"stage": self.c.stage, "z_dim": self.c.z_dim, "c_dim": self.c.c_dim,
-            "g_width": self.c.g_width, "res_blocks": self.c.res_blocks, "augment": self.c.augment, "side": self.size}));
+            "g_width": self.c.g_width, "res_blocks": self.c.res_blocks, "augment": self.c.augment, "ca": self.c.ca, "side": self.size}));
         let settings = serde_json::json!({
             "text": {"vocab": m.vocab, "word_dim": m.word_dim, "hidden": m.hidden, "dim": m.dim},
             "channels": self.channels,

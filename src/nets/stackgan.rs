@@ -2,7 +2,8 @@
 //! widths as settings):
 //!
 //! - `CondAug`, conditioning augmentation: a caption embedding → linear → ReLU → (μ, log σ²),
-//!   c = μ + σ·ε;
+//!   c = μ + σ·ε (StackGAN's; the ReLU keeps μ ≥ 0 and σ ≥ 1), or → linear to twice the width →
+//!   gated linear unit → (μ, log σ²) (StackGAN++'s and AttnGAN's, `Ca::Glu`: either sign, any σ);
 //! - `Stage1G`: [z ‖ c] → linear (no bias) → batch norm → ReLU → `width` × 4 × 4, then
 //!   (nearest ×2, 3×3 conv, batch norm, ReLU) blocks halving the channels up to the image side,
 //!   a 3×3 conv to the image channels, tanh;
@@ -17,8 +18,30 @@
 //! Batch-norm layers are named `norm…`, so DCGAN initialisation (N(0, 0.02) weights, N(1, 0.02)
 //! norm scales), which the reference also uses, applies.
 use super::{Norm, NormLayer, maybe};
+use serde::{Deserialize, Serialize};
 use tch::nn;
 use tch::{Kind, Tensor};
+
+/// How conditioning augmentation turns an embedding into (μ, log σ²).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ca {
+    /// StackGAN's: ReLU(linear) split in two halves, so μ ≥ 0 and σ ≥ 1.
+    #[default]
+    Relu,
+    /// StackGAN++'s and AttnGAN's: a linear layer to 4 × c, a gated linear unit (a ⊙ sigmoid(b))
+    /// to 2 × c, split in two halves: μ and log σ² of either sign.
+    Glu,
+}
+
+/// What conditioning augmentation reads and makes: the caption embedding's width, c's width and
+/// the form.
+#[derive(Clone, Copy, Debug)]
+pub struct CaSpec {
+    pub text_dim: i64,
+    pub c_dim: i64,
+    pub kind: Ca,
+}
 
 fn conv(p: nn::Path, cin: i64, cout: i64, k: i64, stride: i64, bias: bool) -> nn::Conv2D {
     let padding = if k == 3 || (k == 4 && stride == 2) { 1 } else { 0 };
@@ -34,16 +57,25 @@ fn norm2d(p: nn::Path, ch: i64) -> Option<NormLayer> {
 pub struct CondAug {
     fc: nn::Linear,
     pub c_dim: i64,
+    kind: Ca,
 }
 
 impl CondAug {
-    pub fn new(p: nn::Path, text_dim: i64, c_dim: i64) -> CondAug {
-        CondAug { fc: nn::linear(p / "fc", text_dim, 2 * c_dim, Default::default()), c_dim }
+    pub fn new(p: nn::Path, spec: CaSpec) -> CondAug {
+        let out = match spec.kind {
+            Ca::Relu => 2 * spec.c_dim,
+            Ca::Glu => 4 * spec.c_dim,
+        };
+        CondAug { fc: nn::linear(p / "fc", spec.text_dim, out, Default::default()), c_dim: spec.c_dim, kind: spec.kind }
     }
 
     /// (μ, log σ²) of caption embeddings `[n, text_dim]`.
     pub fn moments(&self, text: &Tensor) -> (Tensor, Tensor) {
-        let h = text.apply(&self.fc).relu();
+        let h = text.apply(&self.fc);
+        let h = match self.kind {
+            Ca::Relu => h.relu(),
+            Ca::Glu => h.narrow(1, 0, 2 * self.c_dim) * h.narrow(1, 2 * self.c_dim, 2 * self.c_dim).sigmoid(),
+        };
         (h.narrow(1, 0, self.c_dim), h.narrow(1, self.c_dim, self.c_dim))
     }
 
@@ -106,7 +138,7 @@ pub struct Stage1G {
 
 impl Stage1G {
     /// Images of `channels` × `size` (a power of two ≥ 8) from z of `z_dim` and a caption.
-    pub fn new(p: nn::Path, z_dim: i64, text_dim: i64, c_dim: i64, width: i64, channels: i64, size: i64) -> Stage1G {
+    pub fn new(p: nn::Path, z_dim: i64, ca: CaSpec, width: i64, channels: i64, size: i64) -> Stage1G {
         let steps = doublings(size).expect("size checked by the method");
         let mut ups = vec![];
         let mut ch = width;
@@ -116,10 +148,10 @@ impl Stage1G {
             ch = next;
         }
         Stage1G {
-            ca: CondAug::new(&p / "ca", text_dim, c_dim),
+            ca: CondAug::new(&p / "ca", ca),
             fc: nn::linear(
                 &p / "fc",
-                z_dim + c_dim,
+                z_dim + ca.c_dim,
                 width * 16,
                 nn::LinearConfig { bias: false, ..Default::default() },
             ),
@@ -189,7 +221,7 @@ pub struct Stage2G {
 impl Stage2G {
     /// 4× a Stage-I image of `channels`; `width` the first encoder conv's channels (the
     /// reference's 128).
-    pub fn new(p: nn::Path, text_dim: i64, c_dim: i64, width: i64, channels: i64, res_blocks: usize) -> Stage2G {
+    pub fn new(p: nn::Path, ca: CaSpec, width: i64, channels: i64, res_blocks: usize) -> Stage2G {
         let deep = width * 4;
         let mut ups = vec![];
         let mut ch = deep;
@@ -199,13 +231,13 @@ impl Stage2G {
             ch = next;
         }
         Stage2G {
-            ca: CondAug::new(&p / "ca", text_dim, c_dim),
+            ca: CondAug::new(&p / "ca", ca),
             enc0: conv(&p / "enc0", channels, width, 3, 1, false),
             enc1: conv(&p / "enc1", width, width * 2, 4, 2, false),
             norm_enc1: norm2d(&p / "norm_enc1", width * 2),
             enc2: conv(&p / "enc2", width * 2, deep, 4, 2, false),
             norm_enc2: norm2d(&p / "norm_enc2", deep),
-            joint: conv(&p / "joint", deep + c_dim, deep, 3, 1, false),
+            joint: conv(&p / "joint", deep + ca.c_dim, deep, 3, 1, false),
             norm_joint: norm2d(&p / "norm_joint", deep),
             res: (0..res_blocks).map(|i| ResBlock::new(&p, i, deep)).collect(),
             ups,
@@ -319,13 +351,42 @@ mod tests {
     }
 
     #[test]
+    fn both_conditioning_forms_by_hand() {
+        // one embedding dimension, c of 1; fc's weights 1, 2 (relu) or 1, 2, 3, 4 (glu), no bias
+        let vs = nn::VarStore::new(Device::Cpu);
+        let make = |name: &str, kind: Ca, w: &[f32]| {
+            let mut ca = CondAug::new(vs.root() / name, CaSpec { text_dim: 1, c_dim: 1, kind });
+            tch::no_grad(|| {
+                ca.fc.ws.copy_(&Tensor::from_slice(w).view([w.len() as i64, 1]));
+                let _ = ca.fc.bs.as_mut().expect("a bias").zero_();
+            });
+            ca
+        };
+        let e = Tensor::from_slice(&[1f32, -1.0]).view([2, 1]);
+        let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
+        // GLU: h = (w e), μ = h₀ σ(h₂), log σ² = h₁ σ(h₃)
+        let (mu, lv) = make("glu", Ca::Glu, &[1.0, 2.0, 3.0, 4.0]).moments(&e);
+        let want_mu = [sig(3.0), -sig(-3.0)];
+        let want_lv = [2.0 * sig(4.0), -2.0 * sig(-4.0)];
+        for i in 0..2 {
+            assert!((mu.double_value(&[i as i64, 0]) - want_mu[i]).abs() < 1e-6);
+            assert!((lv.double_value(&[i as i64, 0]) - want_lv[i]).abs() < 1e-6);
+        }
+        // ReLU: μ = max(0, e), log σ² = max(0, 2e): never negative, so σ ≥ 1
+        let (mu, lv) = make("relu", Ca::Relu, &[1.0, 2.0]).moments(&e);
+        assert_eq!(Vec::<f32>::try_from(mu.view([-1])).unwrap(), [1.0, 0.0]);
+        assert_eq!(Vec::<f32>::try_from(lv.view([-1])).unwrap(), [2.0, 0.0]);
+    }
+
+    #[test]
     fn shapes_of_both_stages() {
         let vs = nn::VarStore::new(Device::Cpu);
-        let g1 = Stage1G::new(vs.root() / "g1", 10, 16, 8, 32, 3, 32);
+        let ca = CaSpec { text_dim: 16, c_dim: 8, kind: Ca::Relu };
+        let g1 = Stage1G::new(vs.root() / "g1", 10, ca, 32, 3, 32);
         let text = Tensor::randn([2, 16], (Kind::Float, Device::Cpu));
         let (x, mu, _) = g1.forward(&Tensor::randn([2, 10], (Kind::Float, Device::Cpu)), &text, true);
         assert_eq!(x.size(), [2, 3, 32, 32]);
-        let g2 = Stage2G::new(vs.root() / "g2", 16, 8, 8, 3, 2);
+        let g2 = Stage2G::new(vs.root() / "g2", CaSpec { kind: Ca::Glu, ..ca }, 8, 3, 2);
         let (y, _, _) = g2.forward(&x, &text, true);
         assert_eq!(y.size(), [2, 3, 128, 128]);
         let d1 = Discriminator::new(vs.root() / "d1", 3, 32, 8, 8);
