@@ -105,7 +105,7 @@ const MOVED: &[(&str, &str, &str, &str)] = &[
 /// Lines left out of the hash, so that runs of an older gantry keep theirs: `[train]` keys that
 /// only act once a run diverges or that choose outputs beside the run, and keys added since
 /// whose default changes nothing (matched with that value).
-const UNHASHED_LINES: [&str; 13] = [
+const UNHASHED_LINES: [&str; 14] = [
     "on_divergence = ",
     "rollback_lr_factor = ",
     "max_rollbacks = ",
@@ -120,6 +120,8 @@ const UNHASHED_LINES: [&str; 13] = [
     "sync_bn = false",
     // began.arch's default (no other section has an `arch` of "paper")
     "arch = \"paper\"",
+    // stackgan.uncond_logit's default (no other section has the key)
+    "uncond_logit = false",
 ];
 
 /// Rewrites a configuration file of an older gantry (keys of `MOVED`) into today's layout.

@@ -153,6 +153,13 @@ fn stackgan_trains_both_stages_samples_and_resumes_bit_exact() {
     stage2(d, "s2-split", "1", "s1", &glu).ok();
     stage2(d, "s2-split", "2", "s1", &[&glu[..], &["--resume"]].concat()).ok();
     same_files(&d.join("s2/checkpoints/step-0000002"), &d.join("s2-split/checkpoints/step-0000002"), &files);
+    // the stackgan-2 preset's discriminator scores realism without the caption too, as the
+    // reference's Stage II; Stage I's has the conditional logit only
+    let last = metrics(&d.join("s2")).into_iter().rev().find(|m| m.get("g/kl").is_some()).unwrap();
+    for key in ["d/real_uncond", "d/fake_uncond"] {
+        assert!(last[key].is_number(), "{key}: {last}");
+        assert!(m.iter().all(|row| row.get(key).is_none()), "{key} in Stage I's metrics");
+    }
     // evaluation: every stage against its captions, with the real and shuffled references
     for side in ["16", "64"] {
         let j = gantry(

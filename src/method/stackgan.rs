@@ -10,6 +10,10 @@
 //! - The matching-aware discriminator, conditioned on μ (detached): L_D = BCE(D(x, μ), 1) +
 //!   ½[BCE(D(G(z, c), μ), 0) + BCE(D(x_{i+1}, μ_i), 0)], the last term a real image with another
 //!   image's caption; L_G = BCE(D(G(z, c), μ), 1) + KL. One D update, then one G update.
+//!   With `stackgan.uncond_logit` (the reference's Stage II, and the `stackgan-2` preset) D also
+//!   scores realism without the caption, D_u, and as the reference: L_D = ½[BCE(D(x, μ), 1) +
+//!   BCE(D_u(x), 1)] + ⅓[BCE(D(G, μ), 0) + BCE(D(x_{i+1}, μ_i), 0) + BCE(D_u(G), 0)],
+//!   L_G = BCE(D(G, μ), 1) + BCE(D_u(G), 1) + KL.
 //! - Stage I (`stackgan.stage = 1`) draws a low-resolution image from [z ‖ c]. Stage II
 //!   (`stage = 2`) trains on a Stage-I run (`stackgan.stage1`): the frozen Stage-I generator
 //!   draws from the same caption and z, and Stage II, with its own conditioning augmentation,
@@ -72,6 +76,9 @@ pub struct StackganConfig {
     pub res_blocks: i64,
     /// Both learning rates halve every this many steps (0: never).
     pub lr_halve_every: u64,
+    /// D also gives an unconditional logit, and both losses add its terms (the reference's
+    /// Stage-II discriminator; the `stackgan-2` preset sets it).
+    pub uncond_logit: bool,
 }
 
 impl Default for StackganConfig {
@@ -90,6 +97,7 @@ impl Default for StackganConfig {
             d_width: 64,
             res_blocks: 2,
             lr_halve_every: 0,
+            uncond_logit: false,
         }
     }
 }
@@ -191,7 +199,7 @@ impl Stackgan {
         crate::nets::initialise(&g_vs, crate::nets::Init::Dcgan);
         rng::seed_torch(cfg.seed, rng::stream::INIT, 1);
         let d_vs = VarStore::new(device);
-        let d = Discriminator::new(d_vs.root(), channels, size, c.d_width, c.c_dim);
+        let d = Discriminator::new(d_vs.root(), channels, size, c.d_width, c.c_dim, c.uncond_logit);
         crate::nets::initialise(&d_vs, crate::nets::Init::Dcgan);
         Ok(Stackgan {
             opt_g: Optimizer::new(&cfg.train, super::gan::trainable(&g_vs)),
@@ -352,6 +360,43 @@ fn bce(logits: &Tensor, target: f64) -> Tensor {
     logits.binary_cross_entropy_with_logits::<Tensor>(&logits.full_like(target), None, None, tch::Reduction::Mean)
 }
 
+/// D's logits for one step: the conditional ones of the right pairs, the mismatched pairs and the
+/// generated images, and the unconditional ones of the real and the generated images when D has
+/// them.
+struct Scores {
+    right: Tensor,
+    wrong: Tensor,
+    fake: Tensor,
+    uncond: Option<(Tensor, Tensor)>,
+}
+
+impl Scores {
+    /// L_D and its named terms (each a BCE; the unconditional ones only when scored).
+    fn d_loss(&self) -> (Tensor, Vec<(&'static str, Tensor)>) {
+        let (right, wrong, fake) = (bce(&self.right, 1.0), bce(&self.wrong, 0.0), bce(&self.fake, 0.0));
+        let (loss, mut terms) = match &self.uncond {
+            None => (&right + (&fake + &wrong) * 0.5, vec![]),
+            Some((real_u, fake_u)) => {
+                let (real_u, fake_u) = (bce(real_u, 1.0), bce(fake_u, 0.0));
+                let loss = (&right + &real_u) * 0.5 + (&fake + &wrong + &fake_u) / 3.0;
+                (loss, vec![("d/real_uncond", real_u), ("d/fake_uncond", fake_u)])
+            }
+        };
+        terms.splice(0..0, [("d/real", right), ("d/wrong", wrong), ("d/fake", fake)]);
+        (loss, terms)
+    }
+}
+
+/// G's adversarial loss from D's logits of the generated images: the conditional term, plus the
+/// unconditional one when D has it.
+fn g_adversarial(fake: &Tensor, fake_uncond: Option<&Tensor>) -> Tensor {
+    let adv = bce(fake, 1.0);
+    match fake_uncond {
+        Some(u) => adv + bce(u, 1.0),
+        None => adv,
+    }
+}
+
 impl Saved for Stackgan {
     fn stores(&self) -> Vec<(&'static str, &VarStore)> {
         vec![("g", &self.g_vs), ("d", &self.d_vs)]
@@ -425,29 +470,27 @@ impl Method for Stackgan {
         // D: the right caption, a generated image, and a real image with the next one's caption
         let real_h = self.d.features(&real, true);
         let fake_h = self.d.features(&fake.detach(), true);
-        let right = self.d.logits(&real_h, &cond, true);
-        let wrong = self.d.logits(&real_h.narrow(0, 1, n - 1), &cond.narrow(0, 0, n - 1), true);
-        let fake_logit = self.d.logits(&fake_h, &cond, true);
-        let (l_right, l_wrong, l_fake) = (bce(&right, 1.0), bce(&wrong, 0.0), bce(&fake_logit, 0.0));
-        let loss_d = &l_right + (&l_fake + &l_wrong) * 0.5;
+        let scores = Scores {
+            right: self.d.logits(&real_h, &cond, true),
+            wrong: self.d.logits(&real_h.narrow(0, 1, n - 1), &cond.narrow(0, 0, n - 1), true),
+            fake: self.d.logits(&fake_h, &cond, true),
+            uncond: self.d.uncond_logits(&real_h).zip(self.d.uncond_logits(&fake_h)),
+        };
+        let (loss_d, d_terms) = scores.d_loss();
         let grads = crate::dist::gradients(&loss_d, &self.opt_d.params(), false);
         let t = &self.cfg.train;
         let (lr_d, lr_g) = (self.lr(t.d_lr, step), self.lr(t.g_lr, step));
         self.opt_d.update(&grads, lr_d);
         // G: fool the updated D under the same condition, plus the KL term
-        let adv = bce(&self.d.logits(&self.d.features(&fake, true), &cond, true), 1.0);
+        let fake_h = self.d.features(&fake, true);
+        let adv = g_adversarial(&self.d.logits(&fake_h, &cond, true), self.d.uncond_logits(&fake_h).as_ref());
         let loss_g = &adv + &kl;
         let grads = crate::dist::gradients(&loss_g, &self.opt_g.params(), false);
         self.opt_g.update(&grads, lr_g);
-        vec![
-            ("d/loss", loss_d.detach()),
-            ("d/real", l_right.detach()),
-            ("d/wrong", l_wrong.detach()),
-            ("d/fake", l_fake.detach()),
-            ("g/loss", loss_g.detach()),
-            ("g/adversarial", adv.detach()),
-            ("g/kl", kl.detach()),
-        ]
+        let mut out = vec![("d/loss", loss_d.detach())];
+        out.extend(d_terms.into_iter().map(|(k, v)| (k, v.detach())));
+        out.extend([("g/loss", loss_g.detach()), ("g/adversarial", adv.detach()), ("g/kl", kl.detach())]);
+        out
     }
 
     /// Eight training images' first captions, each with `n / 8` draws of noise: [text ‖ noise].
@@ -566,9 +609,22 @@ mod tests {
         let right = Tensor::from_slice(&[2f32, 2.0]);
         let wrong = Tensor::from_slice(&[-1f32]);
         let fake = Tensor::from_slice(&[-3f32, -3.0]);
-        let l = (bce(&right, 1.0) + (bce(&fake, 0.0) + bce(&wrong, 0.0)) * 0.5).double_value(&[]);
+        let mut scores = Scores { right, wrong, fake, uncond: None };
+        let (l, terms) = scores.d_loss();
         let want = sp(-2.0) + 0.5 * (sp(-1.0) + sp(-3.0));
-        assert!((l - want).abs() < 1e-6, "{l} vs {want}");
+        assert!((l.double_value(&[]) - want).abs() < 1e-6, "{l} vs {want}");
+        assert_eq!(terms.iter().map(|t| t.0).collect::<Vec<_>>(), ["d/real", "d/wrong", "d/fake"]);
+        // with the unconditional logits (real scored +1, fakes −2), as the reference's Stage II:
+        // ½[softplus(−2) + softplus(−1)] + ⅓[softplus(−3) + softplus(−1) + softplus(−2)]
+        scores.uncond = Some((Tensor::from_slice(&[1f32, 1.0]), Tensor::from_slice(&[-2f32, -2.0])));
+        let (l, terms) = scores.d_loss();
+        let want = 0.5 * (sp(-2.0) + sp(-1.0)) + (sp(-3.0) + sp(-1.0) + sp(-2.0)) / 3.0;
+        assert!((l.double_value(&[]) - want).abs() < 1e-6, "{l} vs {want}");
+        assert_eq!(terms.len(), 5);
+        // G: softplus(3) for the conditional fake, softplus(2) for the unconditional one
+        let g = g_adversarial(&scores.fake, scores.uncond.as_ref().map(|u| &u.1)).double_value(&[]);
+        assert!((g - (sp(3.0) + sp(2.0))).abs() < 1e-6, "{g}");
+        assert!((g_adversarial(&scores.fake, None).double_value(&[]) - sp(3.0)).abs() < 1e-6);
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! - `Discriminator`: stride-2 4×4 convs (leaky ReLU 0.2, batch norm after the first) doubling
 //!   the channels down to 4 × 4, 3×3 convs halving them back to 8 × the first width when deeper
 //!   (Stage-II), then the conditional logit: the map joined with μ tiled, 3×3 conv, batch norm,
-//!   leaky ReLU, and a 4×4 conv of stride 4 to one logit.
+//!   leaky ReLU, and a 4×4 conv of stride 4 to one logit; optionally (the reference's Stage II,
+//!   `get_uncond_logits`) a second, unconditional logit: a 4×4 conv of stride 4 on the map alone.
 //!
 //! Batch-norm layers are named `norm…`, so DCGAN initialisation (N(0, 0.02) weights, N(1, 0.02)
 //! norm scales), which the reference also uses, applies.
@@ -277,10 +278,12 @@ pub struct Discriminator {
     joint: nn::Conv2D,
     norm_joint: Option<NormLayer>,
     logit: nn::Conv2D,
+    uncond: Option<nn::Conv2D>,
 }
 
 impl Discriminator {
-    pub fn new(p: nn::Path, channels: i64, size: i64, width: i64, c_dim: i64) -> Discriminator {
+    /// `uncond`: also the unconditional logit (the reference's Stage-II discriminator).
+    pub fn new(p: nn::Path, channels: i64, size: i64, width: i64, c_dim: i64, uncond: bool) -> Discriminator {
         let steps = doublings(size).expect("size checked by the method");
         let mut downs = vec![];
         let (mut cin, mut ch) = (channels, width);
@@ -306,7 +309,16 @@ impl Discriminator {
             joint: conv(&p / "joint", cin + c_dim, cin, 3, 1, false),
             norm_joint: norm2d(&p / "norm_joint", cin),
             logit: nn::conv2d(&p / "logit", cin, 1, 4, nn::ConvConfig { stride: 4, ..Default::default() }),
+            uncond: uncond.then(|| {
+                nn::conv2d(&p / "uncond_logit", cin, 1, 4, nn::ConvConfig { stride: 4, ..Default::default() })
+            }),
         }
+    }
+
+    /// One unconditional logit per row of features `h` (realism whatever the caption), when
+    /// built with it.
+    pub fn uncond_logits(&self, h: &Tensor) -> Option<Tensor> {
+        self.uncond.as_ref().map(|c| h.apply(c).view([-1]))
     }
 
     /// The image's 4 × 4 feature map.
@@ -389,13 +401,15 @@ mod tests {
         let g2 = Stage2G::new(vs.root() / "g2", CaSpec { kind: Ca::Glu, ..ca }, 8, 3, 2);
         let (y, _, _) = g2.forward(&x, &text, true);
         assert_eq!(y.size(), [2, 3, 128, 128]);
-        let d1 = Discriminator::new(vs.root() / "d1", 3, 32, 8, 8);
+        let d1 = Discriminator::new(vs.root() / "d1", 3, 32, 8, 8, false);
         assert_eq!(d1.logits(&d1.features(&x, true), &mu, true).size(), [2]);
-        let d2 = Discriminator::new(vs.root() / "d2", 3, 128, 4, 8);
+        assert!(d1.uncond_logits(&d1.features(&x, true)).is_none());
+        let d2 = Discriminator::new(vs.root() / "d2", 3, 128, 4, 8, true);
         let h = d2.features(&y, true);
         // 128 → 4 in five halvings to 64 channels, reduced to 8 × 4 = 32
         assert_eq!(h.size(), [2, 32, 4, 4]);
         assert_eq!(d2.logits(&h, &mu, true).size(), [2]);
+        assert_eq!(d2.uncond_logits(&h).map(|t| t.size()), Some(vec![2]));
         assert_eq!(doublings(32), Some(3));
         assert_eq!(doublings(28), None);
     }
