@@ -178,13 +178,15 @@ impl<D: SharedFeatures> Adaptation<D> {
     }
 
     /// The head's loss on the source's images `src` of batch `step` (to add to D's loss), after
-    /// one update of the baseline on the same batch at learning rate `lr`.
+    /// one update of the baseline on the same batch at learning rate `lr`. `features`: D's
+    /// features of `src` when the caller has them from its own pass (else D runs here).
     #[allow(clippy::too_many_arguments)]
     pub fn step(
         &mut self,
         d: &D,
         data: &Data,
         src: &Tensor,
+        features: Option<&Tensor>,
         step: u64,
         n: i64,
         seed: u64,
@@ -192,7 +194,11 @@ impl<D: SharedFeatures> Adaptation<D> {
     ) -> (Tensor, Metrics) {
         let labels = self.a.labels(data, step, n, seed);
         let side = self.a.source as usize;
-        let class = class_loss(&self.classify(d, src, side), &labels);
+        let logits = match features {
+            Some(f) => Adapt::logits(&f.apply(&self.head)),
+            None => self.classify(d, src, side),
+        };
+        let class = class_loss(&logits, &labels);
         let base = class_loss(&Adapt::logits(&self.base.features(src, side).apply(&self.base_head)), &labels);
         let params = self.opt_base.params();
         let grads = crate::dist::gradients(&base, &params, false);

@@ -254,7 +254,7 @@ impl Method for CoGan {
         if let Some(ad) = &mut self.adapt {
             // the head on the source's labelled images, and one z's A and B features drawn together
             let src = if ad.a.source == Side::A { &real_a } else { &real_b };
-            let (class, am) = ad.step(&self.d, data, src, step, n, self.cfg.seed, lr_d);
+            let (class, am) = ad.step(&self.d, data, src, None, step, n, self.cfg.seed, lr_d);
             let gap = (self.d.features(&fake_a, 0) - self.d.features(&fake_b, 1)).square().sum(Kind::Float) / n as f64;
             loss_d += &class * self.c.class_weight + &gap * self.c.feature_weight;
             m.extend(am);

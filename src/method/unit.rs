@@ -276,47 +276,63 @@ impl Method for Unit {
         let c = &self.c;
         let g = &self.g;
 
-        // Discriminators, on real images and translations from noisy codes. Both domains'
-        // images go through the shared layers together, as in the reference code (every layer
-        // treats each example alone, so this only merges operations).
-        let n = a.size()[0];
+        // Discriminators, on real images and translations from noisy codes.
+        let (n, nb) = (a.size()[0], b.size()[0]);
         // (the codes h carry no noise, so the feature matching below reuses them)
         let (ha, hb) = tch::no_grad(|| g.encode_both(&a, &b));
-        let (fake_a, fake_b) = tch::no_grad(|| {
-            let (za, zb) = (UnitGenerator::sample(&ha), UnitGenerator::sample(&hb));
-            let s = g.decode_shared(&Tensor::cat(&[&za, &zb], 0));
-            let (s_a, s_b) = unit::split(&s, n);
-            (g.decode_own(&s_b, 0), g.decode_own(&s_a, 1))
-        });
-        let (on_a, on_b) = self.d.forward_both(&Tensor::cat(&[&a, &fake_a], 0), &Tensor::cat(&[&b, &fake_b], 0));
         let side = |out: &Tensor, n_real: i64| {
             let (real, fake) = unit::split(out, n_real);
             self.objective.target_loss(&real, Target::Real) + self.objective.target_loss(&fake, Target::Fake)
         };
-        // the adversarial part alone, logged: 2·ln 4 ≈ 2.77 (non-saturating) is a discriminator at chance
-        let gan_d = side(&on_a, n) + side(&on_b, b.size()[0]);
-        let mut loss_d = &gan_d * c.gan_weight;
-        let mut m: Metrics = vec![("d/gan", gan_d.detach())];
         let lr_d = self.lr(self.cfg.train.d_lr, step);
-        if c.feature_weight > 0.0 {
-            // a translation and the reconstruction of the same code should look alike to the
-            // shared layers (the reference's domain-adaptation feature matching); under D_A:
-            // [x_aa; x_ba], under D_B: [x_ab; x_bb]
+        let (gan_d, feature, src_features) = if c.feature_weight > 0.0 {
+            // one pass of the generators over the noisy codes gives every image of the step, as
+            // in the reference's domain-adaptation trainer: under D_A [x_aa; x_ba], under D_B
+            // [x_ab; x_bb]. The translations are the fakes, and a translation and the
+            // reconstruction of the same code should look alike to the shared layers (feature
+            // matching). Each discriminator runs once over [real; translation; reconstruction]:
+            // the logits of the first two, the features of the last two.
             let (to_a, to_b) = tch::no_grad(|| {
                 let (za, zb) = (UnitGenerator::sample(&ha), UnitGenerator::sample(&hb));
                 let s = g.decode_shared(&Tensor::cat(&[&za, &zb], 0));
                 (g.decode_own(&s, 0), g.decode_own(&s, 1))
             });
-            let (f_a, f_b) = self.d.features_both(&to_a, &to_b);
-            let ((f_aa, f_ba), (f_ab, f_bb)) = (unit::split(&f_a, n), unit::split(&f_b, n));
+            let ((x_aa, x_ba), (x_ab, x_bb)) = (unit::split(&to_a, n), unit::split(&to_b, n));
+            let (f_a, f_b) =
+                self.d.features_both(&Tensor::cat(&[&a, &x_ba, &x_aa], 0), &Tensor::cat(&[&b, &x_ab, &x_bb], 0));
+            let (on_a, on_b) =
+                (self.d.logits_of_features(&f_a.narrow(0, 0, n + nb)), self.d.logits_of_features(&f_b.narrow(0, 0, nb + n)));
+            let gan_d = side(&on_a, n) + side(&on_b, nb);
+            let (f_ba, f_aa) = (f_a.narrow(0, n, nb), f_a.narrow(0, n + nb, n));
+            let (f_ab, f_bb) = (f_b.narrow(0, nb, n), f_b.narrow(0, nb + n, nb));
             let per_image = |u: &Tensor, v: &Tensor| (u - v).square().sum(Kind::Float) / u.size()[0] as f64;
             let feature = per_image(&f_ab, &f_aa) + per_image(&f_ba, &f_bb);
+            let src = |f: &Tensor, m: i64| f.narrow(0, 0, m);
+            (gan_d, Some(feature), Some((src(&f_a, n), src(&f_b, nb))))
+        } else {
+            // translations from noisy codes; both domains' images go through the shared layers
+            // together, as in the reference code (every layer treats each example alone, so this
+            // only merges operations)
+            let (fake_a, fake_b) = tch::no_grad(|| {
+                let (za, zb) = (UnitGenerator::sample(&ha), UnitGenerator::sample(&hb));
+                let s = g.decode_shared(&Tensor::cat(&[&za, &zb], 0));
+                let (s_a, s_b) = unit::split(&s, n);
+                (g.decode_own(&s_b, 0), g.decode_own(&s_a, 1))
+            });
+            let (on_a, on_b) =
+                self.d.forward_both(&Tensor::cat(&[&a, &fake_a], 0), &Tensor::cat(&[&b, &fake_b], 0));
+            (side(&on_a, n) + side(&on_b, nb), None, None)
+        };
+        // the adversarial part alone, logged: 2·ln 4 ≈ 2.77 (non-saturating) is a discriminator at chance
+        let mut loss_d = &gan_d * c.gan_weight;
+        let mut m: Metrics = vec![("d/gan", gan_d.detach())];
+        if let Some(feature) = feature {
             loss_d += &feature * c.feature_weight;
             m.push(("d/feature", feature.detach()));
         }
         if let Some(ad) = &mut self.adapt {
-            let src = if ad.a.source == Side::A { &a } else { &b };
-            let (class, am) = ad.step(&self.d, data, src, step, self.cfg.data.batch_size, self.cfg.seed, lr_d);
+            let (src, f) = if ad.a.source == Side::A { (&a, src_features.map(|f| f.0)) } else { (&b, src_features.map(|f| f.1)) };
+            let (class, am) = ad.step(&self.d, data, src, f.as_ref(), step, self.cfg.data.batch_size, self.cfg.seed, lr_d);
             loss_d += &class * c.class_weight;
             m.extend(am);
         }
@@ -459,6 +475,9 @@ mod tests {
         let (fa, fb) = m.d.features_both(&a, &b);
         close(&fa, &m.d.features(&a, 0));
         close(&fb, &m.d.features(&b, 1));
+        // the adaptation step's one pass: logits from the features equal `forward`
+        close(&m.d.logits_of_features(&fa), &da);
+        close(&m.d.logits_of_features(&fb), &db);
         // images of another size each: the codes differ in shape, so the passes stay apart
         let big = Tensor::rand([2, 1, 24, 24], (Kind::Float, Device::Cpu));
         close(&m.g.encode_both(&a, &big).1, &m.g.encode(&big, 1));

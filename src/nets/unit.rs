@@ -13,7 +13,7 @@
 //!
 //! Shared modules live once under `shared.…`; a domain's own under `a.…` / `b.…`.
 use super::resnet::NormLayer2d;
-use crate::ops::leaky_relu;
+use crate::ops::{channels_last, leaky_relu};
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
@@ -164,19 +164,19 @@ impl UnitGenerator {
 
     /// The code h of images `x` of domain `side` (0 = A, 1 = B): the mean of the latent z.
     pub fn encode(&self, x: &Tensor, side: usize) -> Tensor {
-        run(&run(x, &self.enc[side]), &self.enc_shared)
+        run(&run(&channels_last(x), &self.enc[side]), &self.enc_shared)
     }
 
     /// Images of domain `side` from latents `z`.
     pub fn decode(&self, z: &Tensor, side: usize) -> Tensor {
-        run(&run(z, &self.gen_shared), &self.dec[side])
+        self.decode_own(&run(z, &self.gen_shared), side)
     }
 
     /// The codes of `a` (domain A) and `b` (domain B), `(encode(a, 0), encode(b, 1))`, with the
     /// shared blocks run once over both (each example is normalised alone, so this is the
     /// same function in fewer, larger operations).
     pub fn encode_both(&self, a: &Tensor, b: &Tensor) -> (Tensor, Tensor) {
-        let (fa, fb) = (run(a, &self.enc[0]), run(b, &self.enc[1]));
+        let (fa, fb) = (run(&channels_last(a), &self.enc[0]), run(&channels_last(b), &self.enc[1]));
         if fa.size()[1..] != fb.size()[1..] {
             return (run(&fa, &self.enc_shared), run(&fb, &self.enc_shared));
         }
@@ -191,7 +191,7 @@ impl UnitGenerator {
     /// Images of domain `side` from `decode_shared`'s output: `decode(z, side) =
     /// decode_own(&decode_shared(z), side)`.
     pub fn decode_own(&self, s: &Tensor, side: usize) -> Tensor {
-        run(s, &self.dec[side])
+        run(&channels_last(s), &self.dec[side]).contiguous()
     }
 
     /// The translation from domain `from` to domain `to` (0 = A, 1 = B), `decode(encode(x,
@@ -254,7 +254,7 @@ impl UnitDiscriminator {
 
     /// Logits `[n, k]` (a map of k patches) of images `x` of domain `side`.
     pub fn forward(&self, x: &Tensor, side: usize) -> Tensor {
-        run(&run(x, &self.front[side]), &self.shared).flatten(1, -1)
+        run(&run(&channels_last(x), &self.front[side]), &self.shared).flatten(1, -1)
     }
 
     /// `(forward(a, 0), forward(b, 1))`, with the shared layers run once over both.
@@ -271,7 +271,7 @@ impl UnitDiscriminator {
     /// Images `a` of domain A and `b` of domain B through their own layers, then both through the
     /// first `k` shared layers in one pass (no layer here mixes examples).
     fn both(&self, a: &Tensor, b: &Tensor, k: usize) -> (Tensor, Tensor) {
-        let (fa, fb) = (run(a, &self.front[0]), run(b, &self.front[1]));
+        let (fa, fb) = (run(&channels_last(a), &self.front[0]), run(&channels_last(b), &self.front[1]));
         let shared = |h: Tensor| self.shared.iter().take(k).fold(h, |h, l| l.forward(&h));
         if k == 0 || fa.size()[1..] != fb.size()[1..] {
             return (shared(fa), shared(fb));
@@ -282,9 +282,15 @@ impl UnitDiscriminator {
     /// The activations of images `x` of domain `side` before the 1 × 1 logit layer: the last
     /// shared layer's (`feature_channels` of them).
     pub fn features(&self, x: &Tensor, side: usize) -> Tensor {
-        let h = run(x, &self.front[side]);
+        let h = run(&channels_last(x), &self.front[side]);
         let k = self.shared.len().saturating_sub(1);
         self.shared.iter().take(k).fold(h, |h, l| l.forward(&h))
+    }
+
+    /// The logits `forward` gives for images whose `features` are `f`: the shared 1 × 1 logit
+    /// layer over them. Needs shared layers (with none, `features` are already the logits).
+    pub fn logits_of_features(&self, f: &Tensor) -> Tensor {
+        self.shared.last().expect("shared layers").forward(f).flatten(1, -1)
     }
 
     /// Channels of `features` (with shared layers).
