@@ -278,8 +278,11 @@ impl Method for Unit {
 
         // Discriminators, on real images and translations from noisy codes.
         let (n, nb) = (a.size()[0], b.size()[0]);
-        // (the codes h carry no noise, so the feature matching below reuses them)
-        let (ha, hb) = tch::no_grad(|| g.encode_both(&a, &b));
+        // The codes h carry no noise, and neither player's step changes the encoders before the
+        // generators' step, so one encoder pass serves both steps: the discriminators' step reads
+        // the codes detached, the generators' step keeps their graph.
+        let (ha_g, hb_g) = g.encode_both(&a, &b);
+        let (ha, hb) = (ha_g.detach(), hb_g.detach());
         let side = |out: &Tensor, n_real: i64| {
             let (real, fake) = unit::split(out, n_real);
             self.objective.target_loss(&real, Target::Real) + self.objective.target_loss(&fake, Target::Fake)
@@ -342,7 +345,7 @@ impl Method for Unit {
 
         // Encoders and generators: the shared generator blocks run once over [z_a; z_b], and
         // each domain's own layers once over both codes, as the reference's forward pass.
-        let (ha, hb) = g.encode_both(&a, &b);
+        let (ha, hb) = (ha_g, hb_g);
         let (za, zb) = (UnitGenerator::sample(&ha), UnitGenerator::sample(&hb));
         let s = g.decode_shared(&Tensor::cat(&[&za, &zb], 0));
         let ((x_aa, x_ba), (x_ab, x_bb)) = (unit::split(&g.decode_own(&s, 0), n), unit::split(&g.decode_own(&s, 1), n));
