@@ -521,6 +521,10 @@ fn ppgn_samples_by_its_chain_conditions_on_another_classifier_and_refuses_bad_re
         e["class_accuracy"].is_number() && e["fcd_per_class"].is_array() && e["within_class_diversity"].is_number(),
         "{e}"
     );
+    // how well G inverts C: reconstructions of as many training images as samples were asked for
+    assert_eq!(e["reconstruction_samples"], 20, "{e}");
+    let l1 = e["reconstruction_l1"].as_f64().unwrap();
+    assert!(e["reconstruction_fcd"].as_f64().unwrap() > 0.0 && l1 > 0.0 && l1 < 2.0, "{e}");
     // the sampler's flags on a run that is not PPGN
     gantry(dir, &args(&quick("dcgan", &data, "g", "1"))).ok();
     for flag in [&["--sampler", "ppgn"][..], &["--eps1", "0.1"], &["--condition", "other.safetensors"]] {

@@ -24,8 +24,9 @@ use super::condition::{class_figures, wanted};
 use super::{Batch, ChainOptions, ChainSampler, DataInfo, FigureContext, Figures, Method, Metrics, NoiseSampler, Spec};
 use crate::classifier::{self, Classifier, Meta};
 use crate::config::Config;
-use crate::data::{Data, Shape};
+use crate::data::{Data, Dataset, Shape};
 use crate::error::{Error, Result};
+use crate::metrics::image;
 use crate::nets::{self, CriticNet, ModelConfig, Net, classifier::FEATURES};
 use crate::objective::adversarial::Adversarial;
 use crate::rng;
@@ -298,6 +299,31 @@ impl Ppgn {
         run_chain(h0, opts, &prior, &condition, every, snapshot)
     }
 
+    /// How well G inverts C, the floor under any chain's samples: G(C_h(x)) of `ctx.samples`
+    /// training images, scored like samples (FCD under `c` against the test split) and by their
+    /// mean absolute pixel error (images in [−1, 1]). Nothing when the data has no test split,
+    /// since reconstructions of the very images they are compared with would flatter G.
+    fn reconstruction_figures(&self, c: &Classifier, ctx: &FigureContext) -> Result<Figures> {
+        let (Ok(test), Ok(train)) = (Dataset::load_split(ctx.data, "t10k", ctx.device), Dataset::load(ctx.data, ctx.device)) else {
+            return Ok(vec![]);
+        };
+        let (Some((real, _)), Some((x, _))) = (test.tensors(), train.tensors()) else { return Ok(vec![]) };
+        let x = x.narrow(0, 0, ctx.samples.min(x.size()[0])).to_device(self.device);
+        let mut rec = vec![];
+        for i in (0..x.size()[0]).step_by(500) {
+            let xi = x.narrow(0, i, 500.min(x.size()[0] - i));
+            rec.push(tch::no_grad(|| self.g.forward_t(&self.codes(&xi).1, false)));
+        }
+        let rec = Tensor::cat(&rec, 0);
+        let l1 = (&rec - &x).abs().mean(Kind::Float).double_value(&[]);
+        let fcd = image::frechet_of(&c.embed(&rec).0, &c.embed(real).0);
+        Ok(vec![
+            ("reconstruction_fcd".into(), serde_json::json!(fcd)),
+            ("reconstruction_l1".into(), serde_json::json!(l1)),
+            ("reconstruction_samples".into(), serde_json::json!(x.size()[0])),
+        ])
+    }
+
     fn classes_of_condition(&self) -> i64 {
         self.sampling.borrow().1.as_ref().map_or(self.classifier.meta.classes, |c| c.meta.classes)
     }
@@ -392,6 +418,7 @@ impl Method for Ppgn {
     fn figures(&self, ctx: &FigureContext) -> Result<Figures> {
         let (Some(c), Some(x)) = (ctx.classifier, ctx.drawn) else { return Ok(vec![]) };
         let mut f = class_figures(x, self.classes_of_condition(), c, ctx)?;
+        f.extend(self.reconstruction_figures(c, ctx)?);
         let (o, cond) = &*self.sampling.borrow();
         f.push(("ppgn_sampler".into(), serde_json::to_value(o).expect("options serialise")));
         f.push((
